@@ -1,0 +1,57 @@
+"""Backend registry. ``get_backend("builtin")`` returns a ready backend; others register
+themselves here with a factory that imports their heavy dependencies only when called."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from ..errors import BackendError
+from .base import Backend, GenerateRequest, Plan, PlannedKeyframe, SolvedKeyframe
+
+
+@dataclass(frozen=True)
+class BackendInfo:
+    name: str
+    label: str
+    description: str
+    factory: Callable[..., Backend]
+
+
+_REGISTRY: dict[str, BackendInfo] = {}
+
+
+def register(name: str, label: str, description: str, factory: Callable[..., Backend]) -> None:
+    _REGISTRY[name] = BackendInfo(name, label, description, factory)
+
+
+def available_backends() -> list[BackendInfo]:
+    return list(_REGISTRY.values())
+
+
+def get_backend(name: str = "builtin", **options) -> Backend:
+    info = _REGISTRY.get(name)
+    if info is None:
+        known = ", ".join(sorted(_REGISTRY))
+        raise BackendError(f"Unknown backend '{name}'. Known backends: {known}.")
+    return info.factory(**options)
+
+
+def _builtin(**options) -> Backend:
+    from .builtin import BuiltinBackend
+
+    return BuiltinBackend(**options)
+
+
+register(
+    "builtin",
+    "Built-in",
+    "Embedded facial-behaviour model: FACS action units, emotion knowledge and script timing. "
+    "Offline, deterministic for a seed, milliseconds per line, numpy only.",
+    _builtin,
+)
+
+__all__ = [
+    "Backend", "BackendInfo", "GenerateRequest", "Plan", "PlannedKeyframe", "SolvedKeyframe",
+    "available_backends", "get_backend", "register",
+]

@@ -1,0 +1,309 @@
+"""Reading a free-text emotion: which emotions, how strong, in what order, felt or shown.
+
+"Hurt, turning into anger" is a transition of two parts; "anxiety concealed by a restrained
+smile" is one part whose felt emotion (anxiety) differs from the displayed one (a smile);
+"joy mixed with disbelief" is a blend. Words come from ``data/emotions.json``. When the
+emotion field is empty or holds nothing we know, the script and context are read for
+emotion words, and the reading says what it fell back to.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from ..._data import load_json
+from .facs import FaceState, au_regions
+
+_EMOTIONS = load_json("emotions.json")
+FAMILIES: dict = _EMOTIONS["families"]
+LEXICON: dict = _EMOTIONS["lexicon"]
+INTENSIFIERS: dict = {k: v for k, v in _EMOTIONS["intensifiers"].items() if not k.startswith("_")}
+CONNECTORS: dict = {k: v for k, v in _EMOTIONS["connectors"].items() if not k.startswith("_")}
+DISPLAYED_ONLY = set(_EMOTIONS["displayed_only"]["words"])
+
+# Regions that carry the felt emotion when it is masked (brows, lids, and the cheek raise
+# that distinguishes a felt smile); the rest of the face shows the displayed emotion.
+FELT_REGIONS = {"brows", "inner_brows", "outer_brows", "eyes", "upper_lids", "lower_lids", "cheeks"}
+
+_STOP_WORDS = {
+    "a", "an", "the", "of", "very", "is", "at", "in", "on", "some", "bit", "her", "his", "their",
+    "my", "feeling", "feels", "feel", "slowly", "quickly", "suddenly", "gradually", "finally",
+    "from", "sense", "state", "mood", "tone", "expression", "face", "look", "looking", "kind",
+    "sort", "almost", "quite", "rather", "being", "still", "more", "less", "growing", "rising",
+    "initial", "initially", "at first", "first", "later", "eventually", "which", "that", "who",
+    "it", "they", "she", "he", "something", "trying", "tries", "try",
+}
+
+
+def _phrase_pattern(phrases) -> re.Pattern:
+    ordered = sorted(set(phrases), key=len, reverse=True)
+    escaped = [re.escape(p) for p in ordered]
+    return re.compile(r"(?<![\w'])(?:" + "|".join(escaped) + r")(?![\w'])")
+
+
+_LEXICON_PATTERN = _phrase_pattern(LEXICON)
+_INTENSIFIER_PATTERN = _phrase_pattern(INTENSIFIERS)
+_CONNECTOR_KIND = {}
+for _kind in ("mask", "mask_reversed", "transition", "blend"):
+    for _phrase in CONNECTORS[_kind]:
+        _CONNECTOR_KIND.setdefault(_phrase, _kind)
+_CONNECTOR_PATTERN = re.compile(
+    r"(?:(?<=\s)|^)(?:" + "|".join(re.escape(p) for p in sorted(_CONNECTOR_KIND, key=len, reverse=True)) + r")(?=\s|$)"
+)
+_FROM_TO = re.compile(r"^\s*from\s+(.+?)\s+to\s+(.+)$")
+
+
+@dataclass
+class EmotionTerm:
+    word: str
+    mix: dict[str, float]
+    intensity: float
+    displayed_only: bool = False
+
+
+@dataclass
+class EmotionPart:
+    """One stretch of the performance: the felt emotion, and the displayed one when masked."""
+
+    felt: list[EmotionTerm]
+    displayed: list[EmotionTerm] = field(default_factory=list)
+
+    @property
+    def masked(self) -> bool:
+        return bool(self.displayed)
+
+    def mix(self, which: str = "felt") -> dict[str, float]:
+        return _combine(self.felt if which == "felt" else (self.displayed or self.felt))
+
+    def intensity(self, which: str = "felt") -> float:
+        terms = self.felt if which == "felt" else (self.displayed or self.felt)
+        return max((t.intensity for t in terms), default=0.0)
+
+    def words(self) -> list[str]:
+        return [t.word for t in self.felt + self.displayed]
+
+
+@dataclass
+class EmotionReading:
+    parts: list[EmotionPart]
+    source: str  # "emotion", "script", or "default"
+    unknown_words: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def families(self) -> dict[str, float]:
+        """Overall family weights across parts (felt and displayed)."""
+        total: dict[str, float] = {}
+        for part in self.parts:
+            for which in ("felt", "displayed"):
+                if which == "displayed" and not part.masked:
+                    continue
+                for family, weight in part.mix(which).items():
+                    total[family] = total.get(family, 0.0) + weight * max(part.intensity(which), 0.2)
+        norm = sum(total.values()) or 1.0
+        return {family: weight / norm for family, weight in total.items()}
+
+    def _average(self, key: str) -> float:
+        return sum(FAMILIES[f][key] * w for f, w in self.families().items())
+
+    @property
+    def valence(self) -> float:
+        return self._average("valence")
+
+    @property
+    def arousal(self) -> float:
+        return self._average("arousal")
+
+    @property
+    def speech_rate(self) -> float:
+        return self._average("speech_rate")
+
+    @property
+    def blink_rate(self) -> float:
+        return self._average("blink_rate")
+
+    def summary(self) -> str:
+        pieces = []
+        for part in self.parts:
+            felt = "+".join(t.word for t in part.felt) or "neutral"
+            if part.masked:
+                pieces.append(f"{felt} (shown as {'+'.join(t.word for t in part.displayed)})")
+            else:
+                pieces.append(felt)
+        return " -> ".join(pieces)
+
+    def to_dict(self) -> dict:
+        return {
+            "reading": self.summary(),
+            "source": self.source,
+            "families": {k: round(v, 3) for k, v in sorted(self.families().items(), key=lambda kv: -kv[1])},
+            "valence": round(self.valence, 3),
+            "arousal": round(self.arousal, 3),
+            "unknown_words": self.unknown_words,
+        }
+
+
+def _combine(terms: list[EmotionTerm]) -> dict[str, float]:
+    total: dict[str, float] = {}
+    for term in terms:
+        for family, weight in term.mix.items():
+            total[family] = total.get(family, 0.0) + weight * max(term.intensity, 0.05)
+    norm = sum(total.values())
+    if not norm:
+        return {"neutral": 1.0}
+    return {family: weight / norm for family, weight in total.items()}
+
+
+def _stem_candidates(word: str):
+    yield word
+    for suffix, replacement in (("ness", ""), ("ly", ""), ("ful", ""), ("ed", ""), ("ed", "e"), ("ing", ""), ("ing", "e"), ("s", ""), ("ity", "")):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            yield word[: -len(suffix)] + replacement
+
+
+def _terms_in(chunk: str) -> tuple[list[EmotionTerm], list[str]]:
+    """Emotion terms in a chunk of text, with their intensifiers, and the words not understood."""
+    terms: list[EmotionTerm] = []
+    consumed = []
+    for match in _LEXICON_PATTERN.finditer(chunk):
+        entry = LEXICON[match.group(0)]
+        before = chunk[: match.start()]
+        scale = 1.0
+        for intensifier in _INTENSIFIER_PATTERN.finditer(before[-30:]):
+            scale = INTENSIFIERS[intensifier.group(0)]
+        displayed_only = any(w in DISPLAYED_ONLY for w in re.findall(r"[\w'-]+", before[-20:]))
+        terms.append(EmotionTerm(match.group(0), dict(entry["mix"]), min(1.0, entry["intensity"] * scale), displayed_only))
+        consumed.append((match.start(), match.end()))
+    leftover = chunk
+    for start, end in reversed(consumed):
+        leftover = leftover[:start] + " " + leftover[end:]
+    unknown = []
+    for word in re.findall(r"[^\W\d_][\w'-]*", leftover):
+        if word in _STOP_WORDS or word in INTENSIFIERS or word in DISPLAYED_ONLY or word in _CONNECTOR_KIND:
+            continue
+        stemmed = next((LEXICON[c] for c in _stem_candidates(word) if c in LEXICON), None)
+        if stemmed:
+            terms.append(EmotionTerm(word, dict(stemmed["mix"]), stemmed["intensity"]))
+        else:
+            unknown.append(word)
+    return terms, unknown
+
+
+def _split_connectors(text: str) -> list[tuple[str, str]]:
+    """Split into ``[(connector_kind, chunk), ...]``; the first chunk has kind ''."""
+    pieces = []
+    last = 0
+    kind = ""
+    for match in _CONNECTOR_PATTERN.finditer(text):
+        pieces.append((kind, text[last:match.start()]))
+        kind = _CONNECTOR_KIND[match.group(0)]
+        last = match.end()
+    pieces.append((kind, text[last:]))
+    return [(k, c.strip(" ,.;")) for k, c in pieces]
+
+
+def read_emotion(emotion: str, script: str = "", context: str = "") -> EmotionReading:
+    text = " ".join(emotion.lower().replace("’", "'").split())
+    parts: list[EmotionPart] = []
+    unknown: list[str] = []
+    if text:
+        from_to = _FROM_TO.match(text)
+        if from_to:
+            text = f"{from_to.group(1)} turning into {from_to.group(2)}"
+        part = EmotionPart(felt=[])
+        mask_target: str | None = None
+        for kind, chunk in _split_connectors(text):
+            terms, missing = _terms_in(chunk)
+            unknown.extend(missing)
+            if kind == "transition":
+                if part.felt or part.displayed:
+                    parts.append(part)
+                part = EmotionPart(felt=[])
+                mask_target = None
+            if kind == "mask":
+                mask_target = "displayed"
+            elif kind == "mask_reversed":
+                # "a smile hiding fear": what came before is displayed, what follows is felt.
+                part.displayed.extend(part.felt)
+                part.felt = []
+                mask_target = "felt"
+            shown = [t for t in terms if t.displayed_only]
+            felt = [t for t in terms if not t.displayed_only]
+            part.displayed.extend(shown)
+            if mask_target == "displayed":
+                part.displayed.extend(felt)
+            else:
+                part.felt.extend(felt)
+        if part.felt or part.displayed:
+            parts.append(part)
+        for part in parts:
+            if not part.felt and part.displayed:
+                # Only a displayed emotion ("a forced smile"): what is felt underneath is
+                # unknown; a neutral upper face shows it is not genuine.
+                part.felt = [EmotionTerm("neutral", {"neutral": 1.0}, 0.2)]
+
+    notes = []
+    if parts:
+        reading = EmotionReading(parts, "emotion", unknown)
+        if unknown:
+            notes.append(f"Emotion words not recognised and ignored: {', '.join(dict.fromkeys(unknown))}.")
+        reading.notes = notes
+        return reading
+
+    inferred, _ = _terms_in(" ".join(f"{script} {context}".lower().replace("’", "'").split()))
+    if text:
+        notes.append(
+            f"No known emotion in '{emotion.strip()}'"
+            + (f" (not recognised: {', '.join(dict.fromkeys(unknown))})" if unknown else "")
+            + "; "
+            + ("read the emotion from the script and context instead." if inferred else "using a neutral, attentive delivery.")
+        )
+    if inferred:
+        return EmotionReading([EmotionPart(felt=inferred)], "script", unknown, notes)
+    neutral = EmotionTerm("neutral", {"neutral": 0.7, "interest": 0.3}, 0.35)
+    if not text:
+        notes.append("No emotion given and none found in the script or context: neutral, attentive delivery.")
+    return EmotionReading([EmotionPart(felt=[neutral])], "default", unknown, notes)
+
+
+def emotion_face(mix: dict[str, float], intensity: float, variant: int = 0, one_side: str = "Left") -> FaceState:
+    """The facial prototype of a family mix at ``intensity``; ``variant`` picks among each
+    family's prototype variants (seeded variation)."""
+    state = FaceState()
+    for family, weight in mix.items():
+        prototypes = FAMILIES[family]["aus"]
+        prototype = prototypes[variant % len(prototypes)]
+        for key, value in prototype.items():
+            au, _, qualifier = key.partition(":")
+            side = one_side if qualifier == "one" else None
+            amount = value * weight * intensity
+            state.set(au, state.get(au, side) + amount, side)
+    return state
+
+
+def restrict(state: FaceState, regions: set[str], keep: bool = True) -> FaceState:
+    """Only the action units acting in ``regions`` (or, with ``keep=False``, all others)."""
+    result = FaceState(gaze=state.gaze, head=dict(state.head))
+    for au, entry in state.aus.items():
+        inside = bool(set(au_regions(au)) & regions)
+        if inside == keep:
+            result.aus[au] = dict(entry)
+    return result
+
+
+def part_face(part: EmotionPart, intensity: float, variant: int = 0, one_side: str = "Left") -> FaceState:
+    """The face of one emotion part; a masked part shows its felt emotion around the eyes and
+    brows and its displayed emotion on the mouth (Ekman & Friesen 1982)."""
+    felt = emotion_face(part.mix("felt"), part.intensity("felt") * intensity, variant, one_side)
+    if not part.masked:
+        return felt
+    shown = emotion_face(part.mix("displayed"), part.intensity("displayed") * intensity * 0.85, variant, one_side)
+    upper = restrict(felt, FELT_REGIONS, keep=True)
+    # A controlled mouth: the felt emotion leaks only faintly below the eyes.
+    lower_leak = restrict(felt, FELT_REGIONS, keep=False)
+    lower = restrict(shown, FELT_REGIONS, keep=False)
+    for au, entry in lower_leak.aus.items():
+        for side, value in entry.items():
+            lower.raise_to(au, value * 0.25, side)
+    upper.aus.update(lower.aus)
+    return upper

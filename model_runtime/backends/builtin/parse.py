@@ -1,0 +1,341 @@
+"""Reading a natural-language description of a face into a ``FaceState`` (the solve stage).
+
+"The gaze is lowered, the inner brows lift slightly, and the lips press together with visible
+tension." The description is cut into clauses; each clause is searched for face regions,
+actions, degree words, sides, directions, negation, named expressions ("a smirk") and emotion
+words ("the brows remain worried"); (region, action) pairs map to action units, gaze or head
+movements through ``data/facial_language.json``. Every phrase the planner writes
+(``describe.py``) reads back to the same action unit and level.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from ..._data import load_json
+from .emotion import FAMILIES, LEXICON, emotion_face, restrict
+from .facs import ACTION_UNITS, DEGREES, HEAD, FaceState, au_regions
+
+_LANGUAGE = load_json("facial_language.json")
+
+
+def _public(mapping: dict) -> dict:
+    return {k: v for k, v in mapping.items() if not k.startswith("_")}
+
+
+REGIONS = _LANGUAGE["regions"]
+ACTIONS = _LANGUAGE["actions"]
+RULES = _public(_LANGUAGE["rules"])
+EXPRESSIONS = _public(_LANGUAGE["expressions"])
+DIRECTIONS = _public(_LANGUAGE["directions"])
+SIDES = _LANGUAGE["sides"]
+DEFAULT_REGIONS = _public(_LANGUAGE["default_regions"])
+REGION_FALLBACKS = _public(_LANGUAGE["region_fallbacks"])
+DEGREE_WORDS = DEGREES["read"]
+DEFAULT_DEGREE = DEGREES["default"]
+
+# On equal length, earlier categories win a contested span.
+_CATEGORY_ORDER = ("expression", "region", "action", "degree", "negation", "side", "emotion")
+
+
+def _index(groups: dict[str, list[str]]) -> dict[str, str]:
+    phrase_to_key = {}
+    for key, phrases in groups.items():
+        for phrase in phrases:
+            phrase_to_key.setdefault(phrase, key)
+    return phrase_to_key
+
+
+_VOCABULARY = {
+    "expression": {phrase: phrase for phrase in EXPRESSIONS},
+    "region": _index(REGIONS),
+    "action": _index(ACTIONS),
+    "degree": {phrase: phrase for phrase in DEGREE_WORDS},
+    "negation": {phrase: phrase for phrase in _LANGUAGE["negations"]},
+    "side": _index(SIDES),
+    "emotion": {phrase: phrase for phrase in LEXICON},
+}
+_DIRECTION_INDEX = _index(DIRECTIONS)
+
+
+def _pattern(phrases) -> re.Pattern:
+    ordered = sorted(phrases, key=len, reverse=True)
+    return re.compile(r"(?<![\w'-])(?:" + "|".join(re.escape(p) for p in ordered) + r")(?![\w'-])")
+
+
+_PATTERNS = {category: _pattern(vocabulary) for category, vocabulary in _VOCABULARY.items()}
+_DIRECTION_PATTERN = _pattern(_DIRECTION_INDEX)
+_CLAUSE_BREAK = re.compile("|".join(re.escape(b) for b in _LANGUAGE["clause_breaks"]))
+_SIDE_DIRECTION = re.compile(r"\b(?:to|toward|towards|at)\s+(?:the\s+)?(?:left|right)\b|\b(?:left|right)ward\b")
+
+
+@dataclass
+class _Match:
+    category: str
+    key: str
+    start: int
+    end: int
+    text: str
+
+
+@dataclass
+class ParseResult:
+    state: FaceState
+    understood: list[str] = field(default_factory=list)
+    ignored_clauses: list[str] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not self.understood
+
+
+def _find(clause: str) -> list[_Match]:
+    candidates = []
+    for priority, category in enumerate(_CATEGORY_ORDER):
+        for m in _PATTERNS[category].finditer(clause):
+            key = _VOCABULARY[category][m.group(0)]
+            candidates.append((-(m.end() - m.start()), priority, _Match(category, key, m.start(), m.end(), m.group(0))))
+    candidates.sort(key=lambda c: (c[0], c[1], c[2].start))
+    taken = []
+    for _, _, match in candidates:
+        if all(match.end <= t.start or match.start >= t.end for t in taken):
+            taken.append(match)
+    return sorted(taken, key=lambda m: m.start)
+
+
+def _clauses(text: str) -> list[str]:
+    clauses = []
+    for chunk in _CLAUSE_BREAK.split(text):
+        pieces = [p.strip() for p in chunk.split(" and ")]
+        merged: list[str] = []
+        for piece in pieces:
+            if not piece:
+                continue
+            found = {m.category for m in _find(piece)}
+            previous = {m.category for m in _find(merged[-1])} if merged else set()
+            if merged and not ("region" in found and {"region", "action"} <= previous):
+                merged[-1] = f"{merged[-1]} and {piece}"
+            else:
+                merged.append(piece)
+        clauses.extend(c for c in merged if c)
+    return clauses
+
+
+def _rule(region: str, action: str):
+    visited = set()
+    while region and region not in visited:
+        visited.add(region)
+        effects = RULES.get(region, {}).get(action)
+        if effects:
+            return effects
+        region = REGION_FALLBACKS.get(region)
+    return None
+
+
+class DescriptionParser:
+    """Parses descriptions; stateless and safe to share."""
+
+    def parse(self, description: str) -> ParseResult:
+        text = " ".join(description.lower().replace("’", "'").split())
+        state = FaceState()
+        result = ParseResult(state)
+        suppressed: set[str] = set()
+        carried_region: str | None = None
+        for clause in _clauses(text):
+            carried_region = self._parse_clause(clause, state, result, suppressed, carried_region)
+        state.clear_aus(suppressed)
+        return result
+
+    def _parse_clause(self, clause, state, result, suppressed, carried_region):
+        matches = _find(clause)
+        regions = [m for m in matches if m.category == "region"]
+        actions = [m for m in matches if m.category == "action"]
+        expressions = [m for m in matches if m.category == "expression"]
+        emotions = [m for m in matches if m.category == "emotion"]
+        degrees = [m for m in matches if m.category == "degree"]
+        negated = any(m.category == "negation" for m in matches)
+        degree = DEGREE_WORDS[max(degrees, key=lambda m: len(m.text)).key] if degrees else None
+        side = self._side(clause, matches)
+        direction = self._direction(clause)
+
+        effects: list[tuple[object, float]] = []  # (effect, strength)
+        for region, action in self._pairs(regions, actions, carried_region):
+            rule = _rule(region, action)
+            if rule:
+                level = degree if degree is not None else DEFAULT_DEGREE
+                effects.extend((effect, level) for effect in rule)
+        scale = (degree / DEFAULT_DEGREE) if degree is not None else 1.0
+        region_names = {m.key for m in regions}
+        for match in expressions:
+            for effect, strength in EXPRESSIONS[match.key]:
+                if region_names and isinstance(effect, str) and effect.startswith("AU"):
+                    au = effect.partition(":")[0]
+                    if not region_names & set(au_regions(au)):
+                        continue
+                effects.append((effect, min(1.0, strength * scale)))
+        if not effects and emotions:
+            for match in emotions:
+                entry = LEXICON[match.key]
+                face = emotion_face(entry["mix"], min(1.0, entry["intensity"] * scale), 0, side if side in ("Left", "Right") else "Left")
+                if region_names:
+                    face = restrict(face, region_names)
+                for au, left, right in face.active(0.02):
+                    effects.append(((au, left, right), 1.0))
+                if not region_names and not negated:
+                    self._emotion_tendencies(entry["mix"], state, scale)
+
+        if effects:
+            result.understood.append(clause)
+        elif clause.strip():
+            result.ignored_clauses.append(clause)
+        for effect, strength in effects:
+            self._apply(effect, strength, side, direction, state, suppressed if negated else None)
+        if regions:
+            return regions[-1].key
+        return carried_region
+
+    @staticmethod
+    def _pairs(regions, actions, carried_region):
+        """(region, action) pairs: each action goes with the nearest region before it (or,
+        for "raised brows", after it); a region without an action takes the next action."""
+        pairs = []
+        used_regions = set()
+        for action in actions:
+            before = [r for r in regions if r.end <= action.start]
+            after = [r for r in regions if r.start >= action.end]
+            default = DEFAULT_REGIONS.get(action.key)
+            if before:
+                region = before[-1]
+            elif after:
+                region = after[0]
+            else:
+                region = None
+            if region is not None:
+                pairs.append((region.key, action.key))
+                used_regions.add(id(region))
+            elif default:
+                pairs.append((default, action.key))
+            elif carried_region:
+                pairs.append((carried_region, action.key))
+        for region in regions:
+            if id(region) in used_regions:
+                continue
+            following = [a for a in actions if a.start >= region.end]
+            if following:
+                pairs.append((region.key, following[0].key))
+        return pairs
+
+    @staticmethod
+    def _side(clause: str, matches) -> str | None:
+        sides = [m for m in matches if m.category == "side"]
+        if not sides:
+            return None
+        # "to the left" is a direction, not a side of the face.
+        directional = [(m.start(), m.end()) for m in _SIDE_DIRECTION.finditer(clause)]
+        for match in sides:
+            if any(start <= match.start < end for start, end in directional):
+                continue
+            if match.key == "left":
+                return "Left"
+            if match.key == "right":
+                return "Right"
+            if match.key == "one":
+                return "one"
+        return None
+
+    @staticmethod
+    def _direction(clause: str) -> str | None:
+        found = [_DIRECTION_INDEX[m.group(0)] for m in _DIRECTION_PATTERN.finditer(clause)]
+        for preferred in ("left", "right"):
+            if preferred in found:
+                return preferred
+        return found[0] if found else None
+
+    @staticmethod
+    def _emotion_tendencies(mix, state: FaceState, scale: float) -> None:
+        for family, weight in mix.items():
+            spec = FAMILIES[family]
+            if "gaze" in spec and spec["gaze"][0] == "down" and state.gaze == (0.0, 0.0):
+                state.gaze = (0.0, -spec["gaze"][1] * weight * scale)
+
+    def _apply(self, effect, strength, side, direction, state: FaceState, suppressed: set | None) -> None:
+        if isinstance(effect, list):  # [effect, factor] from a rule
+            effect, factor = effect
+            strength *= factor
+        if isinstance(effect, tuple):  # (au, left, right) from an emotion word
+            au, left, right = effect
+            if suppressed is not None:
+                suppressed.add(au)
+                return
+            state.raise_to(au, left, "Left")
+            state.raise_to(au, right, "Right")
+            return
+        if effect.startswith("-"):
+            if suppressed is None:
+                self._relax(effect[1:], state)
+            return
+        if effect.startswith("gaze:"):
+            if suppressed is None:
+                self._gaze(effect[5:], strength, direction, state)
+            return
+        if effect.startswith("head:"):
+            if suppressed is None:
+                self._head(effect[5:], strength, direction, state)
+            return
+        au, _, qualifier = effect.partition(":")
+        if suppressed is not None:
+            suppressed.add(au)
+            return
+        if qualifier == "one" or side == "one":
+            target_side = side if side in ("Left", "Right") else "Left"
+        else:
+            target_side = side if side in ("Left", "Right") else None
+        if ACTION_UNITS[au].get("exclusive_sides") and target_side is None:
+            target_side = {"left": "Left", "right": "Right"}.get(direction or "", "Left")
+        state.raise_to(au, strength, target_side)
+
+    @staticmethod
+    def _resolve(template: str, direction: str | None) -> str:
+        match = re.search(r"<(\w+)>", template)
+        if not match:
+            return template
+        chosen = direction or match.group(1)
+        if chosen == "away":
+            chosen = "right"
+        return template[: match.start()] + chosen + template[match.end():]
+
+    def _gaze(self, template: str, strength: float, direction: str | None, state: FaceState) -> None:
+        target = self._resolve(template, direction)
+        yaw, pitch = state.gaze
+        if target == "direct":
+            state.gaze = (0.0, 0.0)
+        elif target == "down":
+            state.gaze = (yaw, -strength)
+        elif target == "up":
+            state.gaze = (yaw, strength)
+        elif target == "left":
+            state.gaze = (strength, pitch)
+        elif target == "right":
+            state.gaze = (-strength, pitch)
+
+    def _head(self, template: str, strength: float, direction: str | None, state: FaceState) -> None:
+        target = self._resolve(template, direction)
+        if target == "tilt_direct" or target not in HEAD:
+            target = {"tilt_down": "down", "tilt_up": "up", "tilt_away": "tilt_right"}.get(target, target)
+        if target not in HEAD:
+            return
+        (axis, unit), = HEAD[target]["pose"].items()
+        state.head[axis] = unit * strength
+
+    @staticmethod
+    def _relax(region: str, state: FaceState) -> None:
+        if region == "face":
+            state.aus.clear()
+            state.gaze = (0.0, 0.0)
+            state.head.clear()
+            return
+        if region == "head":
+            state.head.clear()
+            return
+        state.clear_aus([au for au in list(state.aus) if region in au_regions(au)])

@@ -1,0 +1,239 @@
+"""The built-in planner: (script, context, emotion) -> timed, described keyframes.
+
+1. Read the emotion (parts in time order; felt vs displayed when masked).
+2. Time the script at a rate the emotion sets; each phrase is a beat whose apex falls just
+   before its most stressed word (the face leads the voice).
+3. Give every beat a face: the prototype of its emotion part, with emphasis (a brow flash or a
+   brow lowering on stressed words), a question's brow raise, gaze and head tendencies.
+4. Frame the line with an onset (a hint of the emotion before speaking) and a release after
+   the last word, and hold long gaps so the face never freezes.
+5. Describe each face in words: the descriptions are what the solver turns into weights.
+
+Seeds vary the prototype variant, intensities, timing and sides, never the validity.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from ...script_timing import ScriptTiming, time_script
+from ..base import GenerateRequest, Plan, PlannedKeyframe
+from .describe import describe
+from .emotion import FAMILIES, EmotionReading, part_face, read_emotion
+from .facs import HEAD, FaceState
+
+# Shortest time between two keyframes, and the gap after which a hold keyframe is added.
+MIN_SPACING = 0.3
+HOLD_GAP = 1.8
+# A phrase longer than this is split into several beats.
+MAX_BEAT_SPAN = 2.4
+# The apex comes this long before the stressed word starts.
+APEX_LEAD = 0.1
+ONSET_LEVEL = 0.3
+RELEASE_LEVEL = 0.45
+
+
+@dataclass
+class _Beat:
+    time: float
+    stressed: int
+    phrase: int
+    emphasized: bool
+    question: bool
+    exclamation: bool
+    part: int = 0
+
+
+class BuiltinPlanner:
+    def plan(self, request: GenerateRequest) -> Plan:
+        rng = random.Random(f"plan:{request.seed}")
+        reading = read_emotion(request.emotion, request.script, request.context)
+        rate = reading.speech_rate * rng.uniform(0.96, 1.04)
+        timing = time_script(request.script, rate)
+        beats = self._beats(timing, len(reading.parts))
+        style = _Style(rng, reading)
+
+        keyframes: list[tuple[float, str, FaceState]] = []
+        first_part = reading.parts[0]
+        onset = style.face(first_part, request.intensity * ONSET_LEVEL, tendencies=0.3)
+        keyframes.append((0.0, "onset", onset))
+
+        previous_part = 0
+        for i, beat in enumerate(beats):
+            part = reading.parts[beat.part]
+            level = request.intensity * rng.uniform(0.9, 1.0)
+            if beat.emphasized or beat.exclamation:
+                level = request.intensity * rng.uniform(1.0, 1.1)
+            face = style.face(part, level)
+            label = "apex"
+            if beat.part != previous_part:
+                label = "shift"
+            if beat.emphasized or beat.exclamation:
+                style.emphasize(face, part)
+                label = "emphasis"
+            if beat.question:
+                style.question(face)
+                label = "question"
+            previous_part = beat.part
+            time = beat.time + rng.uniform(-0.04, 0.04)
+            keyframes.append((time, label, face))
+
+        release = style.face(reading.parts[-1], request.intensity * RELEASE_LEVEL, tendencies=0.3)
+        keyframes.append((timing.duration, "release", release))
+
+        keyframes = self._space(keyframes, timing.duration)
+        keyframes = self._holds(keyframes)
+        planned = [PlannedKeyframe(round(t, 4), label, describe(face)) for t, label, face in keyframes]
+
+        notes = list(reading.notes) + list(timing.notes)
+        if timing.words and timing.latin_fraction < 0.5:
+            notes.append("Lip sync is approximate for non-Latin text: the mouth opens and closes per syllable.")
+        analysis = {
+            "emotion": reading.to_dict(),
+            "words": len(timing.words),
+            "syllables_per_second": round(timing.syllables_per_second, 2),
+            "beats": len(beats),
+        }
+        return Plan(
+            keyframes=planned,
+            timing=timing,
+            duration=timing.duration,
+            blink_rate=reading.blink_rate,
+            speech_energy=1.0 + 0.25 * reading.arousal,
+            notes=notes,
+            analysis=analysis,
+        )
+
+    @staticmethod
+    def _beats(timing: ScriptTiming, parts: int) -> list[_Beat]:
+        words = timing.words
+        spans: list[tuple[int, list[int]]] = []
+        for phrase in timing.phrases:
+            span = words[phrase.words[-1]].end - words[phrase.words[0]].start
+            pieces = max(1, round(span / MAX_BEAT_SPAN))
+            size = -(-len(phrase.words) // pieces)
+            for start in range(0, len(phrase.words), size):
+                spans.append((phrase.index, phrase.words[start:start + size]))
+        # A transition needs at least one beat per emotion part: split the longest spans.
+        while len(spans) < parts and any(len(s[1]) > 1 for s in spans):
+            i = max(range(len(spans)), key=lambda k: len(spans[k][1]))
+            phrase_index, indices = spans[i]
+            half = len(indices) // 2
+            spans[i:i + 1] = [(phrase_index, indices[:half]), (phrase_index, indices[half:])]
+
+        beats = []
+        for phrase_index, indices in spans:
+            phrase = timing.phrases[phrase_index]
+            stressed = phrase.stressed_word if phrase.stressed_word in indices else _stress_in(indices, words)
+            last_of_phrase = indices[-1] == phrase.words[-1]
+            beats.append(_Beat(
+                time=max(0.05, words[stressed].start - APEX_LEAD),
+                stressed=stressed,
+                phrase=phrase_index,
+                emphasized=words[stressed].emphasized,
+                question=phrase.is_question and last_of_phrase,
+                exclamation=phrase.is_exclamation and last_of_phrase,
+            ))
+        for i, beat in enumerate(beats):
+            beat.part = min(parts - 1, int(parts * (i + 0.5) / len(beats))) if beats else 0
+        return beats
+
+    @staticmethod
+    def _space(keyframes, duration):
+        """Keep keyframes in order and at least MIN_SPACING apart (dropping crowded ones,
+        never the first or last)."""
+        keyframes = sorted(keyframes, key=lambda k: k[0])
+        kept = [keyframes[0]]
+        for item in keyframes[1:-1]:
+            if item[0] - kept[-1][0] >= MIN_SPACING and duration - item[0] >= MIN_SPACING:
+                kept.append(item)
+            elif item[1] in ("emphasis", "question", "shift") and kept[-1][1] not in ("onset",):
+                kept[-1] = (kept[-1][0], item[1], item[2])
+        kept.append(keyframes[-1])
+        return kept
+
+    @staticmethod
+    def _holds(keyframes):
+        """A long gap between two keyframes gets a hold: the earlier face, slightly eased."""
+        result = [keyframes[0]]
+        for item in keyframes[1:]:
+            previous = result[-1]
+            gap = item[0] - previous[0]
+            if gap > HOLD_GAP and previous[1] != "onset":
+                held = previous[2].copy()
+                for au, entry in held.aus.items():
+                    for side in entry:
+                        entry[side] *= 0.85
+                result.append((previous[0] + gap * 0.6, "hold", held))
+            result.append(item)
+        return result
+
+
+def _stress_in(indices: list[int], words) -> int:
+    emphasized = [i for i in indices if words[i].emphasized]
+    if emphasized:
+        return emphasized[0]
+    return max(indices, key=lambda i: words[i].syllables)
+
+
+class _Style:
+    """Seeded choices that stay fixed for one performance: prototype variant, which side a
+    one-sided expression uses, where the gaze goes when it looks away."""
+
+    def __init__(self, rng: random.Random, reading: EmotionReading):
+        self.rng = rng
+        self.reading = reading
+        self.variant = rng.randrange(3)
+        self.one_side = rng.choice(("Left", "Right"))
+        self.away = rng.choice(("left", "right"))
+
+    def face(self, part, intensity: float, tendencies: float = 1.0) -> FaceState:
+        state = part_face(part, intensity, self.variant, self.one_side)
+        for au, entry in state.aus.items():
+            jitter = self.rng.uniform(0.9, 1.1)
+            for side in entry:
+                entry[side] = min(1.0, entry[side] * jitter)
+        self._tendencies(state, part, intensity * tendencies)
+        return state
+
+    def _tendencies(self, state: FaceState, part, amount: float) -> None:
+        yaw, pitch = 0.0, 0.0
+        head: dict[str, float] = {}
+        for family, weight in part.mix("felt").items():
+            spec = FAMILIES[family]
+            if "gaze" in spec:
+                direction, strength = spec["gaze"]
+                value = strength * weight * amount
+                if direction == "down":
+                    pitch -= value
+                elif direction == "away":
+                    yaw += value if self.away == "left" else -value
+            if "head" in spec:
+                direction, strength = spec["head"]
+                if direction == "away":
+                    direction = self.away
+                if direction.startswith("tilt_") and self.one_side == "Right":
+                    direction = "tilt_right" if direction == "tilt_left" else "tilt_left"
+                (axis, unit), = HEAD[direction]["pose"].items()
+                head[axis] = head.get(axis, 0.0) + unit * strength * weight * amount
+        state.gaze = (max(-1.0, min(1.0, yaw)), max(-1.0, min(1.0, pitch)))
+        state.head = head
+
+    def emphasize(self, state: FaceState, part) -> None:
+        """Brows mark a stressed word: a flash up, or a lowering in negative, forceful
+        emotions; the head nods into it."""
+        mix = part.mix("felt")
+        lower = sum(w for f, w in mix.items() if FAMILIES[f]["emphasis"] == "lower")
+        if lower > 0.5:
+            state.raise_to("AU4", state.get("AU4") + 0.2)
+        else:
+            state.raise_to("AU1", state.get("AU1") + 0.2)
+            state.raise_to("AU2", state.get("AU2", "Left") + 0.2)
+        state.head["headPitch"] = state.head.get("headPitch", 0.0) - 0.06
+
+    def question(self, state: FaceState) -> None:
+        state.raise_to("AU1", state.get("AU1") + 0.3)
+        state.raise_to("AU2", state.get("AU2", "Left") + 0.25)
+        tilt = 0.08 if self.one_side == "Left" else -0.08
+        state.head["headRoll"] = state.head.get("headRoll", 0.0) + tilt

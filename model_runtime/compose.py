@@ -1,0 +1,81 @@
+"""Compose: solved keyframes + lip sync + blinks -> one track.
+
+Shared by every backend, so a performance planned and solved by an LLM gets the same lip
+sync, blinks and clean keys as the built-in one. Layers are kept apart in the track (the
+artist can mute or replace lip sync); ``playback.py`` combines them into the curves Blender
+plays.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .arkit import BLENDSHAPE_RANGE, POSE_RANGE
+from .backends.base import GenerateRequest, Plan, SolvedKeyframe
+from .blinks import blink_channels, blink_times
+from .curves import reduce_keys
+from .lipsync import lipsync_channels
+from .track import Keyframe, Layer, Track
+
+# Layers are reduced to the keys that reproduce them within this error.
+LAYER_TOLERANCE = 0.01
+APEX_LABELS = ("apex", "emphasis", "question", "shift")
+
+
+def _clamp(values: dict[str, float], bounds) -> dict[str, float]:
+    low, high = bounds
+    return {name: min(max(float(value), low), high) for name, value in values.items()}
+
+
+def reduce_layer(channels: dict[str, list[tuple[float, float]]], tolerance: float = LAYER_TOLERANCE):
+    """Drop keys the Auto Clamped curve through the remaining ones reproduces within
+    ``tolerance``; drop channels that never move."""
+    reduced = {}
+    for name, keys in channels.items():
+        if not keys or max(abs(v) for _, v in keys) < 1e-4:
+            continue
+        times = np.array([t for t, _ in keys])
+        values = np.array([v for _, v in keys])
+        kept = reduce_keys(times, values, tolerance)
+        reduced[name] = [(float(times[i]), float(values[i])) for i in kept]
+    return reduced
+
+
+def compose_track(request: GenerateRequest, plan: Plan, solved: list[SolvedKeyframe], backend: str) -> Track:
+    keyframes = [
+        Keyframe(
+            time=min(max(planned.time, 0.0), plan.duration),
+            label=planned.label,
+            description=planned.description,
+            weights=_clamp(result.weights, BLENDSHAPE_RANGE),
+            pose=_clamp(result.pose, POSE_RANGE),
+        )
+        for planned, result in zip(plan.keyframes, solved)
+    ]
+    layers = {}
+    lip = reduce_layer(lipsync_channels(plan.timing.words, plan.speech_energy))
+    if lip:
+        layers["lipsync"] = Layer("add", lip, "Mouth shapes from the script's phonemes, added to the expression.")
+    pauses = [phrase.end for phrase in plan.timing.phrases]
+    apexes = [k.time for k in plan.keyframes if k.label in APEX_LABELS]
+    blinks = blink_channels(blink_times(plan.duration, plan.blink_rate, pauses, apexes, request.seed))
+    if blinks:
+        layers["blinks"] = Layer("max", blinks, "Natural blinks, kept away from expressive apexes.")
+
+    notes = list(plan.notes)
+    for result in solved:
+        notes.extend(result.notes)
+    return Track(
+        fps=request.fps,
+        duration=plan.duration,
+        script=request.script,
+        context=request.context,
+        emotion=request.emotion,
+        backend=backend,
+        seed=request.seed,
+        intensity=request.intensity,
+        keyframes=keyframes,
+        layers=layers,
+        notes=notes,
+        analysis=plan.analysis,
+    )
