@@ -42,9 +42,10 @@ def reduce_layer(channels: dict[str, list[tuple[float, float]]], tolerance: floa
 
 
 def compose_track(request: GenerateRequest, plan: Plan, solved: list[SolvedKeyframe], backend: str) -> Track:
+    duration = round(plan.duration, 4)
     keyframes = [
         Keyframe(
-            time=min(max(planned.time, 0.0), plan.duration),
+            time=min(max(round(planned.time, 4), 0.0), duration),
             label=planned.label,
             description=planned.description,
             weights=_clamp(result.weights, BLENDSHAPE_RANGE),
@@ -58,7 +59,7 @@ def compose_track(request: GenerateRequest, plan: Plan, solved: list[SolvedKeyfr
         layers["lipsync"] = Layer("add", lip, "Mouth shapes from the script's phonemes, added to the expression.")
     pauses = [phrase.end for phrase in plan.timing.phrases]
     apexes = [k.time for k in plan.keyframes if k.label in APEX_LABELS]
-    blinks = blink_channels(blink_times(plan.duration, plan.blink_rate, pauses, apexes, request.seed))
+    blinks = blink_channels(blink_times(duration, plan.blink_rate, pauses, apexes, request.seed))
     if blinks:
         layers["blinks"] = Layer("max", blinks, "Natural blinks, kept away from expressive apexes.")
 
@@ -67,7 +68,7 @@ def compose_track(request: GenerateRequest, plan: Plan, solved: list[SolvedKeyfr
         notes.extend(result.notes)
     return Track(
         fps=request.fps,
-        duration=plan.duration,
+        duration=duration,
         script=request.script,
         context=request.context,
         emotion=request.emotion,

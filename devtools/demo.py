@@ -1,0 +1,119 @@
+"""./kff demo: the main job, headless, on the embedded defaults.
+
+Builds the demo head, generates a performance for a line, writes keys, and leaves in the
+output folder: the .blend, the .fbx, the track JSON, a Live Link Face CSV of the whole
+performance, a PNG of the generated curves and a PNG contact sheet of the head at each
+keyframe.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+from .blender_env import ROOT, extension_module, load_extension
+
+DEFAULTS = {
+    "script": "I can't believe you did this to me.",
+    "context": "Her best friend just admitted reading her diary.",
+    "emotion": "Hurt, turning into anger",
+}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="./kff demo", description=__doc__.splitlines()[0])
+    parser.add_argument("--script", default=DEFAULTS["script"])
+    parser.add_argument("--context", default=DEFAULTS["context"])
+    parser.add_argument("--emotion", default=DEFAULTS["emotion"])
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--intensity", type=float, default=1.0)
+    parser.add_argument("--fps", type=int, default=30)
+    parser.add_argument("--out", default=str(ROOT / "out"))
+    args = parser.parse_args(argv)
+    out = Path(args.out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+
+    import bpy
+    import numpy as np
+
+    load_extension()
+    from . import pictures
+
+    anim_compat = extension_module("keyframeface_addon.anim_compat")
+    writer = extension_module("keyframeface_addon.writer")
+    from model_runtime.formats.llf_csv import write_llf_csv
+    from model_runtime.playback import frame_times, sample
+
+    bpy.ops.wm.read_homefile(use_empty=True)
+    scene = bpy.context.scene
+    scene.render.fps = args.fps
+    scene.render.fps_base = 1.0
+    bpy.ops.keyframeface.demo_head()
+    head = bpy.context.active_object
+    settings = scene.keyframeface
+    settings.script, settings.context, settings.emotion = args.script, args.context, args.emotion
+    settings.seed, settings.intensity, settings.start_frame = args.seed, args.intensity, 1
+    if "FINISHED" not in bpy.ops.keyframeface.generate():
+        print("demo: generation failed (see the report above)", file=sys.stderr)
+        return 1
+
+    key = head.data.shape_keys
+    action = key.animation_data.action
+    track = writer.track_of(action)
+    files = {}
+    files["track"] = out / "track.json"
+    track.save(files["track"])
+    _, times = frame_times(track, 60)
+    files["llf"] = out / "performance_60fps.csv"
+    write_llf_csv(files["llf"], times, sample(track, times))
+
+    fps = writer.scene_fps(scene)
+    start = settings.start_frame
+    key_frames = [start + round(k.time * fps) for k in track.keyframes]
+    curves = {}
+    for fcurve in anim_compat.fcurves_for(key):
+        name = fcurve.data_path.split('"')[1]
+        dense = np.arange(start, max(key_frames) + 12)
+        values = np.array([fcurve.evaluate(f) for f in dense])
+        co = np.array([tuple(p.co) for p in fcurve.keyframe_points])
+        curves[name] = (dense, values, co[:, 0], co[:, 1])
+    files["curves"] = out / "curves.png"
+    pictures.curve_plot(curves, [(f, k.label) for f, k in zip(key_frames, track.keyframes)], files["curves"],
+                        f'"{track.script}"  ({track.emotion})')
+
+    pictures.setup_camera(scene, head)
+    with tempfile.TemporaryDirectory() as temporary:
+        renders = pictures.render_frames(scene, key_frames, Path(temporary))
+        files["contact_sheet"] = out / "contact_sheet.png"
+        pictures.contact_sheet(
+            renders,
+            [(f"frame {f} · {k.label}", k.description) for f, k in zip(key_frames, track.keyframes)],
+            files["contact_sheet"],
+            f'"{track.script}"  ({track.emotion})',
+        )
+    scene.frame_set(start)
+
+    files["fbx"] = out / "keyframeface_demo.fbx"
+    if "FINISHED" not in bpy.ops.keyframeface.export_fbx(filepath=str(files["fbx"])):
+        print("demo: FBX export failed", file=sys.stderr)
+        return 1
+    files["blend"] = out / "keyframeface_demo.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(files["blend"]))
+
+    print(f"\nKeyframeFace demo: {len(track.keyframes)} keyframes over {track.duration:.2f} s ({track.backend} backend)")
+    for keyframe, frame in zip(track.keyframes, key_frames):
+        print(f"  frame {frame:4d}  {keyframe.label:9s} {keyframe.description}")
+    for note in track.notes:
+        print(f"  note: {note}")
+    labels = {"blend": ".blend", "fbx": "FBX", "track": "track JSON", "llf": "Live Link Face CSV",
+              "curves": "curve plot", "contact_sheet": "contact sheet"}
+    print()
+    for name, path in files.items():
+        print(f"  {labels[name]:20s} {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,109 @@
+"""The command line: ``python -m model_runtime <command>``.
+
+  generate  script, context and emotion -> track JSON
+  solve     one keyframe description -> KeyframeFace JSON
+  export    track JSON -> Live Link Face CSV (all layers combined, sampled per frame) or
+            KeyframeFace JSON (one object per keyframe)
+
+Errors are printed as one line on stderr with exit status 2; no traceback for bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from .errors import KeyframeFaceError
+
+
+def _generate(args) -> int:
+    from .backends import GenerateRequest, get_backend
+
+    backend = get_backend(args.backend)
+    track = backend.generate(GenerateRequest(
+        script=args.script, context=args.context, emotion=args.emotion,
+        seed=args.seed, fps=args.fps, intensity=args.intensity,
+    ))
+    if args.out:
+        track.save(args.out)
+        print(f"wrote {args.out}: {len(track.keyframes)} keyframes, {track.duration:.2f} s", file=sys.stderr)
+    else:
+        print(track.to_json())
+    for note in track.notes:
+        print(f"note: {note}", file=sys.stderr)
+    return 0
+
+
+def _solve(args) -> int:
+    from .backends import get_backend
+    from .formats.keyframeface_json import to_keyframeface
+
+    backend = get_backend(args.backend)
+    result = backend.solve([args.description], 0, args.background, args.emotion)
+    print(json.dumps(to_keyframeface(result.weights, result.pose, 0), indent=1))
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
+    return 0
+
+
+def _export(args) -> int:
+    from .formats.keyframeface_json import to_keyframeface
+    from .formats.llf_csv import write_llf_csv
+    from .playback import frame_times, sample
+    from .track import Track
+
+    track = Track.load(args.track)
+    if args.format == "llf-csv":
+        _, times = frame_times(track, args.fps)
+        write_llf_csv(args.out, times, sample(track, times))
+    else:
+        documents = [to_keyframeface(k.weights, k.pose, i) for i, k in enumerate(track.keyframes)]
+        merged = {key: value for document in documents for key, value in document.items()}
+        with open(args.out, "w", encoding="utf-8") as handle:
+            json.dump(merged, handle, indent=1)
+    print(f"wrote {args.out}", file=sys.stderr)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m model_runtime", description="KeyframeFace model runtime")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    generate = commands.add_parser("generate", help="script, context, emotion -> track JSON")
+    generate.add_argument("--script", required=True)
+    generate.add_argument("--context", default="")
+    generate.add_argument("--emotion", default="")
+    generate.add_argument("--seed", type=int, default=0)
+    generate.add_argument("--fps", type=float, default=30.0)
+    generate.add_argument("--intensity", type=float, default=1.0)
+    generate.add_argument("--backend", default="builtin")
+    generate.add_argument("--out", help="track JSON to write (default: print to stdout)")
+    generate.set_defaults(run=_generate)
+
+    solve = commands.add_parser("solve", help="description -> KeyframeFace JSON")
+    solve.add_argument("--description", required=True)
+    solve.add_argument("--background", default="")
+    solve.add_argument("--emotion", default="")
+    solve.add_argument("--backend", default="builtin")
+    solve.set_defaults(run=_solve)
+
+    export = commands.add_parser("export", help="track JSON -> Live Link Face CSV or KeyframeFace JSON")
+    export.add_argument("track")
+    export.add_argument("--format", choices=("llf-csv", "keyframeface-json"), default="llf-csv")
+    export.add_argument("--fps", type=float, default=60.0)
+    export.add_argument("--out", required=True)
+    export.set_defaults(run=_export)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except KeyframeFaceError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        print(f"error: {error.strerror or error}: {getattr(error, 'filename', '') or ''}".rstrip(": "), file=sys.stderr)
+        return 2

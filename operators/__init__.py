@@ -1,0 +1,19 @@
+"""Operators: thin wrappers that validate, call the core in ``keyframeface_addon``, and report."""
+
+import bpy
+
+from .demo_head import KEYFRAMEFACE_OT_demo_head
+from .export_fbx import KEYFRAMEFACE_OT_export_fbx
+from .generate import KEYFRAMEFACE_OT_generate
+
+CLASSES = (KEYFRAMEFACE_OT_generate, KEYFRAMEFACE_OT_demo_head, KEYFRAMEFACE_OT_export_fbx)
+
+
+def register():
+    for cls in CLASSES:
+        bpy.utils.register_class(cls)
+
+
+def unregister():
+    for cls in reversed(CLASSES):
+        bpy.utils.unregister_class(cls)

@@ -1,0 +1,51 @@
+import bpy
+
+from ..keyframeface_addon.generation import generate_onto
+from ..keyframeface_addon.preferences import preferences
+from ..keyframeface_addon.rig import rig_problem
+from ..model_runtime.errors import KeyframeFaceError
+
+
+class KEYFRAMEFACE_OT_generate(bpy.types.Operator):
+    """Generate facial keyframes for the script, context and emotion on the active head"""
+
+    bl_idname = "keyframeface.generate"
+    bl_label = "Generate"
+    bl_options = {"REGISTER", "UNDO"}
+
+    @classmethod
+    def poll(cls, context):
+        problem = rig_problem(context.active_object)
+        if problem:
+            cls.poll_message_set(problem)
+            return False
+        return True
+
+    def execute(self, context):
+        problem = rig_problem(context.active_object)
+        if problem:
+            self.report({"ERROR"}, problem)
+            return {"CANCELLED"}
+        prefs = preferences(context)
+        backend = prefs.backend if prefs else "builtin"
+        add_markers = prefs.add_markers if prefs else True
+        try:
+            result = generate_onto(context.scene, context.active_object, context.scene.keyframeface,
+                                   backend, add_markers)
+        except KeyframeFaceError as error:
+            self.report({"ERROR"}, str(error))
+            return {"CANCELLED"}
+        written = result.written
+        self.report({"INFO"}, (
+            f"{len(result.track.keyframes)} keyframes, {written.keys} keys on {written.fcurves} curves, "
+            f"frames {written.start_frame}-{written.end_frame} ({result.rig.summary()})"
+        ))
+        if written.dropped:
+            self.report({"WARNING"}, f"The rig lacks {len(written.dropped)} generated shapes: {', '.join(written.dropped)}")
+        if written.kept_actions:
+            self.report({"INFO"}, f"Your previous action(s) kept with a fake user: {', '.join(written.kept_actions)}")
+        if written.extended_scene:
+            self.report({"INFO"}, f"Scene end extended to frame {written.end_frame}")
+        for note in result.track.notes:
+            self.report({"WARNING"}, note)
+        return {"FINISHED"}

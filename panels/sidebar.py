@@ -1,0 +1,85 @@
+import textwrap
+
+import bpy
+
+from ..keyframeface_addon import anim_compat
+from ..keyframeface_addon.rig import find_rig
+from ..keyframeface_addon.writer import is_take, track_of
+
+
+class _SidebarPanel:
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = "KeyframeFace"
+
+
+class VIEW3D_PT_keyframeface_generate(_SidebarPanel, bpy.types.Panel):
+    bl_label = "KeyframeFace"
+
+    def draw(self, context):
+        layout = self.layout
+        settings = context.scene.keyframeface
+        column = layout.column(align=True)
+        column.prop(settings, "script", text="")
+        column.label(text="Context")
+        column.prop(settings, "context", text="")
+        column.label(text="Emotion")
+        column.prop(settings, "emotion", text="")
+        layout.use_property_split = True
+        layout.use_property_decorate = False
+        layout.prop(settings, "intensity")
+        layout.prop(settings, "seed")
+        layout.prop(settings, "start_frame")
+        layout.use_property_split = False
+        layout.operator("keyframeface.generate", icon="SHAPEKEY_DATA")
+        row = layout.row(align=True)
+        row.operator("keyframeface.demo_head", icon="USER")
+        row.operator("keyframeface.export_fbx", icon="EXPORT")
+
+
+class VIEW3D_PT_keyframeface_take(_SidebarPanel, bpy.types.Panel):
+    bl_label = "Keyframes"
+    bl_parent_id = "VIEW3D_PT_keyframeface_generate"
+
+    @classmethod
+    def poll(cls, context):
+        rig = find_rig(context.active_object)
+        return bool(rig.meshes) and is_take(anim_compat.current_assignment(rig.primary.key)[0])
+
+    def draw(self, context):
+        rig = find_rig(context.active_object)
+        action = anim_compat.current_assignment(rig.primary.key)[0]
+        track = track_of(action)
+        layout = self.layout
+        layout.label(text=action.name, icon="ACTION")
+        if track is None:
+            return
+        fps = context.scene.render.fps / context.scene.render.fps_base
+        start = action.get("keyframeface_start_frame", 0)
+        for keyframe in track.keyframes:
+            box = layout.box()
+            box.label(text=f"{start + round(keyframe.time * fps)}  {keyframe.label}", icon="KEYFRAME")
+            width = max(20, (context.region.width if context.region else 300) // 7)
+            for line in textwrap.wrap(keyframe.description, width):
+                box.label(text=line)
+
+
+class VIEW3D_PT_keyframeface_rig(_SidebarPanel, bpy.types.Panel):
+    bl_label = "Rig"
+    bl_parent_id = "VIEW3D_PT_keyframeface_generate"
+    bl_options = {"DEFAULT_CLOSED"}
+
+    def draw(self, context):
+        layout = self.layout
+        rig = find_rig(context.active_object)
+        if not rig.meshes:
+            layout.label(text="No ARKit shape keys on the selection", icon="INFO")
+            return
+        layout.label(text=f"{len(rig.covered)}/52 ARKit shapes", icon="CHECKMARK" if not rig.missing else "ERROR")
+        for mesh in rig.meshes:
+            layout.label(text=f"{mesh.obj.name}: {len(mesh.shapes)}", icon="MESH_DATA")
+        if rig.missing:
+            column = layout.column(align=True)
+            column.label(text="Missing:")
+            for name in rig.missing:
+                column.label(text=name)

@@ -1,0 +1,59 @@
+"""Shared fixtures. Tests that touch bpy use one Blender-as-a-module per test session, with
+the extension loaded from this checkout through a local extensions repository."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_ASSETS = Path(os.environ.get("KFF_SHARED_ASSETS", ROOT.parent / "shared" / "assets"))
+SHARED_DATA = SHARED_ASSETS.parent / "data"
+
+
+def shared_file(relative: str) -> Path:
+    """A third-party fixture from ../shared, or a skip with the reason when it is absent."""
+    path = SHARED_ASSETS / relative
+    if not path.exists():
+        pytest.skip(f"{relative} not available: ../shared/assets is absent (a user's clone has none)")
+    return path
+
+
+def shared_data(relative: str) -> Path:
+    path = SHARED_DATA / relative
+    if not path.exists():
+        pytest.skip(f"{relative} not available: ../shared/data is absent")
+    return path
+
+
+@pytest.fixture(scope="session")
+def blender():
+    """Blender as a module with the extension enabled; returns the extension module loader."""
+    bpy = pytest.importorskip("bpy")
+    from devtools.blender_env import extension_module, load_extension
+
+    load_extension()
+    bpy.ops.wm.read_homefile(use_empty=True)
+    return extension_module
+
+
+@pytest.fixture
+def scene(blender):
+    """An empty scene at 30 fps (the extension stays enabled)."""
+    import bpy
+
+    bpy.ops.wm.read_homefile(use_empty=True)
+    scene = bpy.context.scene
+    scene.render.fps = 30
+    scene.render.fps_base = 1.0
+    return scene
+
+
+@pytest.fixture
+def demo_head(scene):
+    import bpy
+
+    assert bpy.ops.keyframeface.demo_head() == {"FINISHED"}
+    return bpy.context.active_object

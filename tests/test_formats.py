@@ -1,0 +1,133 @@
+import io
+import json
+
+import numpy as np
+import pytest
+
+from conftest import shared_data, shared_file
+from model_runtime.arkit import PARAMETERS
+from model_runtime.errors import FormatError
+from model_runtime.formats.keyframeface_json import (
+    build_messages, keyframe_key, parse_keyframe_answer, read_keyframeface_json, to_keyframeface,
+)
+from model_runtime.formats.llf_csv import format_timecode, read_llf_csv, write_llf_csv
+
+
+@pytest.mark.parametrize("name, rows, fps, skipped", [
+    ("MySlate_3_Jason_Millers_iPhone.csv", 328, 59.96, 0),
+    ("alex_rom_4.csv", 3809, 29.99, 0),
+    ("apfel.csv", 1926 - 35, 29.97, 35),
+])
+def test_reads_real_live_link_face_recordings(name, rows, fps, skipped):
+    capture = read_llf_csv(shared_file(f"recordings/{name}"))
+    assert len(capture.times) == rows
+    assert capture.fps == pytest.approx(fps, abs=0.05)
+    assert capture.skipped_rows == skipped
+    assert len(capture.present) == 61
+    assert np.all(np.diff(capture.times) > 0)
+
+
+def test_values_above_one_and_columns_by_name():
+    capture = read_llf_csv(shared_file("recordings/alex_rom_4.csv"))
+    look_in = capture.values[:, PARAMETERS.index("eyeLookInLeft")]
+    assert look_in.max() == pytest.approx(1.053, abs=0.001)
+    assert capture.values[:, PARAMETERS.index("tongueOut")].max() == pytest.approx(1.0, abs=1e-4)
+    slate = read_llf_csv(shared_file("recordings/MySlate_3_Jason_Millers_iPhone.csv"))
+    # Zero in every row of this take (README): proves JawRight was not read from JawLeft's column.
+    assert np.all(slate.values[:, PARAMETERS.index("jawRight")] == 0)
+    assert np.all(slate.values[:, PARAMETERS.index("mouthRight")] == 0)
+    swapped = read_llf_csv(shared_file("recordings/MySlate_3_Jason_Millers_iPhone.csv"), swap_mouth_left_right=True)
+    assert np.all(swapped.values[:, PARAMETERS.index("mouthLeft")] == 0)
+
+
+def test_write_then_read_back(tmp_path):
+    times = np.arange(0, 90) / 60.0
+    rng = np.random.default_rng(0)
+    values = np.zeros((90, 61))
+    values[:, :52] = rng.random((90, 52))
+    values[:, 52:] = rng.uniform(-1, 1, (90, 9))
+    path = tmp_path / "take.csv"
+    write_llf_csv(path, times, values)
+    header = path.read_text().splitlines()[0].split(",")
+    assert header[:2] == ["Timecode", "BlendshapeCount"]
+    assert header[17:20] == ["JawRight", "JawLeft", "JawOpen"]
+    back = read_llf_csv(path)
+    assert back.fps == pytest.approx(60.0, abs=1e-6)
+    assert np.allclose(back.values, values, atol=1e-6)
+
+
+def test_header_matched_by_name_case_insensitively():
+    text = "timecode,blendshapecount,JAWOPEN,mouthleft\n00:00:00:00.000,2,0.5,0.25\n00:00:00:02.000,2,0.6,0.1\n"
+    capture = read_llf_csv(io.StringIO(text))
+    assert set(capture.present) == {"jawOpen", "mouthLeft"}
+    assert capture.values[1, PARAMETERS.index("jawOpen")] == 0.6
+    assert capture.fps == pytest.approx(30.0)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("", "empty"),
+    ("a,b\n1,2\n", "Timecode"),
+    ("Timecode,Foo\n00:00:00:00.000,1\n", "no ARKit columns"),
+    ("Timecode,JawOpen\nnot-a-time,0.5\n", "bad timecode"),
+    ("Timecode,JawOpen\n", "no usable rows"),
+])
+def test_bad_csv_gets_a_clear_message(text, message):
+    with pytest.raises(FormatError, match=message):
+        read_llf_csv(io.StringIO(text))
+
+
+def test_timecode_format():
+    assert format_timecode(0.0) == "00:00:00:00.000"
+    assert format_timecode(3661.5) == "01:01:01:30.000"
+
+
+def test_paper_prompt_is_reproduced_exactly():
+    lines = [json.loads(line) for line in shared_data("keyframeface_samples/example.jsonl").read_text().splitlines() if line.strip()]
+    for index, line in enumerate(lines):
+        user = line["messages"][1]["content"]
+        descriptions = [row.split(": ", 1)[1] for row in user.splitlines() if row.startswith("- Keyframe")]
+        background = next(row for row in user.splitlines() if row.startswith("Background: "))[12:]
+        emotion = next(row for row in user.splitlines() if row.startswith("Emotion: "))[9:]
+        assert build_messages(descriptions, background, emotion, index) == line["messages"]
+
+
+def _answer(**overrides):
+    weights = {name: 0.1 for name in PARAMETERS[:52]}
+    pose = {name: 0.0 for name in PARAMETERS[52:]}
+    document = to_keyframeface(weights, pose, 0)
+    document["Keyframe_one"].update(overrides)
+    return json.dumps(document)
+
+
+def test_parses_model_answers_strictly():
+    wrapped = "<think>the brows...</think>\nHere you go:\n```json\n" + _answer(JawOpen=0.7) + "\n```\nDone."
+    parsed = parse_keyframe_answer(wrapped)
+    assert parsed.key == "Keyframe_one" and parsed.weights["jawOpen"] == 0.7 and not parsed.missing
+    clamped = parse_keyframe_answer(_answer(JawOpen=1.4, HeadYaw=-2.0))
+    assert clamped.weights["jawOpen"] == 1.0 and clamped.pose["headYaw"] == -1.0
+    assert set(clamped.clamped) == {"JawOpen", "HeadYaw"}
+    document = json.loads(_answer())
+    del document["Keyframe_one"]["TongueOut"]
+    document["Keyframe_one"]["Sparkle"] = 1
+    partial = parse_keyframe_answer(json.dumps(document))
+    assert partial.missing == ["tongueOut"] and partial.ignored == ["Sparkle"]
+
+
+@pytest.mark.parametrize("text, message", [
+    ("", "empty"),
+    ("no json here", "no JSON object"),
+    ('{"Keyframe_one": {"JawOpen": NaN}}', "finite"),
+    ('{"Keyframe_one": {"JawOpen": "wide"}}', "not a number"),
+    ('{"Keyframe_one": {"Sparkle": 1}}', "no ARKit parameter"),
+])
+def test_unusable_answers_raise(text, message):
+    with pytest.raises(FormatError, match=message):
+        parse_keyframe_answer(text)
+
+
+def test_keyframeface_json_documents():
+    assert keyframe_key(0) == "Keyframe_one" and keyframe_key(20) == "Keyframe_twenty-one"
+    two = json.loads(_answer())
+    two["Keyframe_two"] = two["Keyframe_one"]
+    assert len(read_keyframeface_json(json.dumps(two))) == 2
+    assert len(read_keyframeface_json(_answer() + "\n" + _answer() + "\n")) == 2
