@@ -1,0 +1,125 @@
+"""./kff bench: benchmarks (never part of ./kff test). Each figure is printed beside a baseline
+measured in the same run, as a ratio: the machines are noisy, ratios side by side are what
+count."""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+
+LINES = [
+    ("I can't believe you did this to me.", "Her best friend just admitted reading her diary.", "Hurt, turning into anger"),
+    ("Well, that went better than expected!", "After a job interview.", "relieved"),
+    ("Don't touch that. Please, just... don't.", "A child reaches for a fragile heirloom.", "anxiety concealed by a restrained smile"),
+    ("We did it. We actually did it!", "The team wins the final.", "joy mixed with disbelief"),
+    ("You think this is funny?", "A prank went too far.", "irritated"),
+    ("I miss the way things used to be.", "Looking at an old photo.", "bittersweet"),
+    ("Get out. Now.", "An intruder in the kitchen.", "furious"),
+    ("Is anyone there?", "A dark corridor.", "fear"),
+]
+
+INTERACTIVE_BUDGET_MS = 10.0
+
+
+def _median_ms(function, repeats: int) -> float:
+    samples = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        samples.append((time.perf_counter() - start) * 1000.0)
+    return statistics.median(samples)
+
+
+def bench_generation(repeats: int) -> list[tuple[str, str, str, str]]:
+    from model_runtime.backends import GenerateRequest, get_backend
+    from model_runtime.playback import composed_keys
+
+    backend = get_backend("builtin")
+    requests = [GenerateRequest(script=s, context=c, emotion=e, seed=i) for i, (s, c, e) in enumerate(LINES)]
+    for request in requests:  # warm caches (regexes, tables) as a running Blender session has them
+        backend.generate(request)
+    per_line = [_median_ms(lambda r=r: backend.generate(r), repeats) for r in requests]
+    tracks = [backend.generate(r) for r in requests]
+    keys = [_median_ms(lambda t=t: composed_keys(t, 30), repeats) for t in tracks]
+    generation = statistics.median(per_line)
+    reduction = statistics.median(keys)
+    return [
+        ("generate one line (built-in, median of 8 lines)", f"{generation:.1f} ms",
+         f"interactive budget {INTERACTIVE_BUDGET_MS:.0f} ms", f"{generation / INTERACTIVE_BUDGET_MS:.2f}x"),
+        ("compose keys for Blender (layers + reduction)", f"{reduction:.1f} ms",
+         "generate one line", f"{reduction / generation:.2f}x"),
+    ]
+
+
+def bench_key_writing(channels: int = 52, keys: int = 2000) -> list[tuple[str, str, str, str]]:
+    import bpy
+    import numpy as np
+
+    from .blender_env import extension_module, load_extension
+
+    load_extension()
+    writer = extension_module("keyframeface_addon.writer")
+    anim_compat = extension_module("keyframeface_addon.anim_compat")
+    from model_runtime.arkit import BLENDSHAPES
+
+    bpy.ops.wm.read_homefile(use_empty=True)
+    bpy.ops.keyframeface.demo_head()
+    head = bpy.context.active_object
+    key = head.data.shape_keys
+    rng = np.random.default_rng(0)
+    frames = np.arange(1, keys + 1, dtype=np.float64)
+    values = rng.random((channels, keys))
+
+    def ours():
+        actions, sinks = anim_compat.create_take("bench bulk", [key])
+        sink, slot = sinks[key.name]
+        for c, name in enumerate(BLENDSHAPES[:channels]):
+            fcurve = sink.new_fcurve(f'key_blocks["{name}"].value', "Bench")
+            writer._fill(fcurve, frames, values[c])
+        anim_compat.assign(key, actions[0], slot)
+        return actions
+
+    def baseline():
+        actions, sinks = anim_compat.create_take("bench insert", [key])
+        sink, slot = sinks[key.name]
+        anim_compat.assign(key, actions[0], slot)
+        blocks = key.key_blocks
+        for c, name in enumerate(BLENDSHAPES[:channels]):
+            block = blocks[name]
+            for k in range(keys):
+                block.value = values[c, k]
+                block.keyframe_insert("value", frame=frames[k])
+        return actions
+
+    start = time.perf_counter()
+    ours()
+    bulk = time.perf_counter() - start
+    start = time.perf_counter()
+    baseline()
+    insert = time.perf_counter() - start
+    total = channels * keys
+    return [(f"write {channels} x {keys:,} keys (bulk foreach_set)", f"{bulk * 1000:.0f} ms",
+             f"keyframe_insert per key {insert * 1000:.0f} ms", f"{insert / bulk:.0f}x faster"),
+            ("  keys per second, bulk", f"{total / bulk:,.0f}", "keyframe_insert", f"{total / insert:,.0f}")]
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="./kff bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=15)
+    args = parser.parse_args(argv)
+    rows = bench_generation(args.repeats) + bench_key_writing()
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    header = ("benchmark", "figure", "baseline (same run)", "ratio")
+    widths = [max(w, len(h)) for w, h in zip(widths, header)]
+    line = "  ".join(h.ljust(w) for h, w in zip(header, widths))
+    print(line)
+    print("-" * len(line))
+    for row in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
