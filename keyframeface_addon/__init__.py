@@ -5,16 +5,14 @@ import bpy
 
 from . import preferences, properties
 
-_CLASSES = properties.CLASSES + preferences.CLASSES
+_register_classes, _unregister_classes = bpy.utils.register_classes_factory(properties.CLASSES + preferences.CLASSES)
 
 
 def register():
-    for cls in _CLASSES:
-        bpy.utils.register_class(cls)
+    _register_classes()
     properties.register()
 
 
 def unregister():
     properties.unregister()
-    for cls in reversed(_CLASSES):
-        bpy.utils.unregister_class(cls)
+    _unregister_classes()

@@ -265,26 +265,24 @@ def build_mesh() -> Mesh:
 # --- shape keys -----------------------------------------------------------------------------
 
 
-def _rotate_x(points, centre, angle):
-    """Rotate about an X axis through ``centre`` (positive angle tips forward-facing points up)."""
+def _turn(points, centre, angle, towards: int):
+    """Rotate about ``centre`` in the plane of the forward direction (-Y) and axis ``towards``
+    (2 = up: positive tips forward-facing points up; 0 = +X: positive turns forward to +X)."""
     p = points - centre
-    forward, up = -p[:, 1], p[:, 2]
+    forward, other = -p[:, 1], p[:, towards]
     c, s = np.cos(angle), np.sin(angle)
-    f2, u2 = forward * c - up * s, forward * s + up * c
     out = p.copy()
-    out[:, 1], out[:, 2] = -f2, u2
+    out[:, 1] = -(forward * c - other * s)
+    out[:, towards] = forward * s + other * c
     return out + centre
+
+
+def _rotate_x(points, centre, angle):
+    return _turn(points, centre, angle, 2)
 
 
 def _rotate_z(points, centre, angle):
-    """Rotate about a Z axis through ``centre`` (positive angle turns forward towards +X)."""
-    p = points - centre
-    forward, side = -p[:, 1], p[:, 0]
-    c, s = np.cos(angle), np.sin(angle)
-    f2, x2 = forward * c - side * s, forward * s + side * c
-    out = p.copy()
-    out[:, 1], out[:, 0] = -f2, x2
-    return out + centre
+    return _turn(points, centre, angle, 0)
 
 
 class ShapeBuilder:

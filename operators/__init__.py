@@ -9,11 +9,4 @@ from .generate import KEYFRAMEFACE_OT_generate
 CLASSES = (KEYFRAMEFACE_OT_generate, KEYFRAMEFACE_OT_demo_head, KEYFRAMEFACE_OT_export_fbx)
 
 
-def register():
-    for cls in CLASSES:
-        bpy.utils.register_class(cls)
-
-
-def unregister():
-    for cls in reversed(CLASSES):
-        bpy.utils.unregister_class(cls)
+register, unregister = bpy.utils.register_classes_factory(CLASSES)

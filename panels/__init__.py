@@ -7,11 +7,4 @@ from .sidebar import VIEW3D_PT_keyframeface_generate, VIEW3D_PT_keyframeface_rig
 CLASSES = (VIEW3D_PT_keyframeface_generate, VIEW3D_PT_keyframeface_take, VIEW3D_PT_keyframeface_rig)
 
 
-def register():
-    for cls in CLASSES:
-        bpy.utils.register_class(cls)
-
-
-def unregister():
-    for cls in reversed(CLASSES):
-        bpy.utils.unregister_class(cls)
+register, unregister = bpy.utils.register_classes_factory(CLASSES)
