@@ -72,13 +72,25 @@ def main(argv=None) -> int:
     fps = writer.scene_fps(scene)
     start = settings.start_frame
     key_frames = [start + round(k.time * fps) for k in track.keyframes]
+    # Plot what Blender plays (the take plus the lip-sync track), with dots at the keys.
+    key_frames_by_channel: dict[str, set[int]] = {}
+    for action in [action, *(bpy.data.actions[n] for n in action.get("keyframeface_layer_actions", "").split(",") if n)]:
+        if action.name.endswith(" rest"):
+            continue
+        for fcurve in anim_compat.all_fcurves(action):
+            channel = fcurve.data_path.split('"')[1]
+            key_frames_by_channel.setdefault(channel, set()).update(int(round(p.co[0])) for p in fcurve.keyframe_points)
+    dense = np.arange(start, max(key_frames) + 12)
+    played = {name: [] for name in key_frames_by_channel}
+    for frame in dense:
+        scene.frame_set(int(frame))
+        for name in played:
+            played[name].append(key.key_blocks[name].value if name in key.key_blocks else key[name])
     curves = {}
-    for fcurve in anim_compat.fcurves_for(key):
-        name = fcurve.data_path.split('"')[1]
-        dense = np.arange(start, max(key_frames) + 12)
-        values = np.array([fcurve.evaluate(f) for f in dense])
-        co = np.array([tuple(p.co) for p in fcurve.keyframe_points])
-        curves[name] = (dense, values, co[:, 0], co[:, 1])
+    for name, values in played.items():
+        values = np.array(values)
+        marks = np.array(sorted(f for f in key_frames_by_channel[name] if dense[0] <= f <= dense[-1]))
+        curves[name] = (dense, values, marks, values[marks - dense[0]])
     files["curves"] = out / "curves.png"
     pictures.curve_plot(curves, [(f, k.label) for f, k in zip(key_frames, track.keyframes)], files["curves"],
                         f'"{track.script}"  ({track.emotion})')

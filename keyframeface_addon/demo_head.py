@@ -54,5 +54,6 @@ def add_demo_head(collection: bpy.types.Collection, location=(0.0, 0.0, 0.0)) ->
         block = obj.shape_key_add(name=name, from_mix=False)
         block.data.foreach_set("co", shapes[name].astype(np.float32).ravel())
         block.slider_min, block.slider_max = 0.0, 1.0
+        block.value = 0.0
     mesh.shape_keys.name = f"{DEMO_HEAD_NAME} Key"
     return obj

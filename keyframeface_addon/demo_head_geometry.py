@@ -212,10 +212,10 @@ def build_mesh() -> Mesh:
     # Eyes: eyeball with sclera/iris/pupil faces, and upper/lower lids.
     for side, name in ((1.0, "L"), (-1.0, "R")):
         centre = _eye_centre(side)
-        ball, faces = _sphere(centre, EYE_RADIUS, rows=18, cols=28)
+        ball, faces = _sphere(centre, EYE_RADIUS, rows=26, cols=40)
         face_centres = np.array([ball[list(f)].mean(axis=0) for f in faces]) - centre
         forward = -face_centres[:, 1] / np.linalg.norm(face_centres, axis=1)
-        materials = np.where(forward > 0.955, PUPIL, np.where(forward > 0.86, IRIS, SCLERA))
+        materials = np.where(forward > 0.965, PUPIL, np.where(forward > 0.84, IRIS, SCLERA))
         mesh.add(ball, faces, list(materials), part=SCLERA, tag=f"eye{name}")
         upper, faces = _lid(centre, LID_RADIUS, UPPER_LID_OPEN, np.radians(150))
         mesh.add(upper, faces, LID, tag=f"upperlid{name}")
@@ -340,7 +340,7 @@ class ShapeBuilder:
             upper, lower, eye = self.tag(f"upperlid{tag}"), self.tag(f"lowerlid{tag}"), self.tag(f"eye{tag}")
             shapes[f"eyeBlink{name}"] = self._rotate_parts([(upper, -(UPPER_LID_OPEN - LOWER_LID_OPEN) + 0.04, centre)], _rotate_x)
             shapes[f"eyeWide{name}"] = self._rotate_parts([(upper, np.radians(14), centre), (lower, np.radians(-6), centre)], _rotate_x)
-            squint = self._rotate_parts([(lower, np.radians(18), centre), (upper, np.radians(-8), centre)], _rotate_x)
+            squint = self._rotate_parts([(lower, np.radians(24), centre), (upper, np.radians(-12), centre)], _rotate_x)
             squint += _gauss(p, (side * EYE_X, -RY, EYE_Z - 0.016), (0.014, 0.05, 0.008))[:, None] * np.array([0, 0, 0.0025]) * (self.parts == SKIN)[:, None]
             shapes[f"eyeSquint{name}"] = squint
             look = {"Up": (_rotate_x, np.radians(22)), "Down": (_rotate_x, np.radians(-22)),
@@ -356,22 +356,22 @@ class ShapeBuilder:
             forehead = _gauss(p, (side * 0.032, -RY, EYE_Z + 0.028), (0.02, 0.05, 0.014)) * (self.parts == SKIN)
             inner_ness = _smoothstep(0.05, 0.015, side * p[:, 0])
             down = np.where(brow, 1.0, 0.5 * forehead)
-            shapes[f"browDown{name}"] = self.basis + down[:, None] * np.array([0, 0, -0.0055]) + (down * inner_ness)[:, None] * np.array([-side * 0.0028, 0, 0])
+            shapes[f"browDown{name}"] = self.basis + down[:, None] * np.array([0, 0, -0.0085]) + (down * inner_ness)[:, None] * np.array([-side * 0.004, 0, 0])
             outer = np.where(brow, _smoothstep(0.025, 0.05, side * p[:, 0]), 0.4 * forehead * _smoothstep(0.02, 0.05, side * p[:, 0]))
-            shapes[f"browOuterUp{name}"] = self._displace(outer, (0, 0, 0.0065))
+            shapes[f"browOuterUp{name}"] = self._displace(outer, (0, 0, 0.0095))
 
             cheek = _gauss(p, (side * 0.040, -RY, -0.018), (0.018, 0.06, 0.016)) * (self.parts == SKIN) * (p[:, 1] < 0)
-            shapes[f"cheekSquint{name}"] = self._displace(cheek, (0, 0, 0.004))
+            shapes[f"cheekSquint{name}"] = self._displace(cheek, (0, 0, 0.006))
             shapes[f"cheekSquint{name}"][lower] = _rotate_x(p[lower], centre, np.radians(8))
             nostril = _gauss(p, (side * 0.010, -RY, -0.024), (0.008, 0.06, 0.010)) * (self.parts == SKIN)
-            shapes[f"noseSneer{name}"] = self._displace(nostril, (side * 0.001, 0.0, 0.004))
+            shapes[f"noseSneer{name}"] = self._displace(nostril, (side * 0.0015, 0.0, 0.006))
 
             corner = self._corner(side)
-            shapes[f"mouthSmile{name}"] = self._displace(corner, (side * 0.0035, 0.003, 0.0065))
-            shapes[f"mouthFrown{name}"] = self._displace(corner, (side * 0.0015, 0.0005, -0.0055))
+            shapes[f"mouthSmile{name}"] = self._displace(corner, (side * 0.0050, 0.004, 0.0090))
+            shapes[f"mouthFrown{name}"] = self._displace(corner, (side * 0.0015, 0.0005, -0.0080))
             shapes[f"mouthDimple{name}"] = self._displace(corner, (side * 0.0030, 0.0035, 0.0005))
             stretch = corner + 0.5 * self._half(side) * self.tag("lowerlip")
-            shapes[f"mouthStretch{name}"] = self._displace(np.clip(stretch, 0, 1), (side * 0.0055, 0.001, -0.0018))
+            shapes[f"mouthStretch{name}"] = self._displace(np.clip(stretch, 0, 1), (side * 0.0075, 0.001, -0.0022))
             half = self._half(side)
             press = half * self.tag("upperlip") - half * self.tag("lowerlip")
             shapes[f"mouthPress{name}"] = self._displace(press, (0, 0.0008, -0.0016))
@@ -420,7 +420,7 @@ class ShapeBuilder:
 
         inner_brows = np.where(np.isin(self.parts, (BROW,)), _smoothstep(0.045, 0.014, np.abs(p[:, 0])), 0.0)
         forehead_centre = 0.6 * _gauss(p, (0.0, -RY, EYE_Z + 0.032), (0.02, 0.05, 0.014)) * (self.parts == SKIN)
-        shapes["browInnerUp"] = self._displace(np.maximum(inner_brows, forehead_centre), (0, 0, 0.0068))
+        shapes["browInnerUp"] = self._displace(np.maximum(inner_brows, forehead_centre), (0, 0, 0.0100))
         puff = sum(_gauss(p, (side * 0.045, -RY, -0.035), (0.02, 0.08, 0.02)) for side in (1.0, -1.0)) * (self.parts == SKIN)
         puffed = self.basis.copy()
         puffed[:, 0] += puff * np.sign(p[:, 0]) * 0.008

@@ -1,14 +1,21 @@
 """Writing a track onto a rig as ordinary, editable F-curve keys.
 
 One take per generation: a new action the tool owns (on Blender 4.4+ one action with a slot per
-Key datablock), assigned to each mesh's shape keys. The artist's previous action is never
-edited or deleted: it keeps a fake user so it survives saving, and switching back to it is one
-click. Keys are created in bulk (``keyframe_points.add`` + ``foreach_set``), Bezier with Auto
-Clamped handles (never overshooting 0..1), one F-curve per shape used, grouped by face region.
-Head and eye pose go to custom properties on the primary Key (``key["headYaw"]``) so they are
-keyed beside the shapes instead of silently dropped. Each semantic keyframe becomes a timeline
-marker with its label and description. Everything is validated before the first write; a
-failure part-way removes what was created and restores the previous assignment.
+Key datablock), assigned to each mesh's shape keys. It holds the expression keyframes with the
+blinks; the lip-sync layer goes into its own action on an NLA track named
+``KeyframeFace Lip Sync`` below it, so the artist can mute or replace the lip sync without
+touching the expression. Layers add up: Blender sums the lip-sync track and the take (blend
+mode Add), then clamps to the shape's range, exactly how ``model_runtime.playback`` combines
+them. Adding needs a zero to add onto, and a shape key's RNA default is 1.0, so a bottom track
+``KeyframeFace Rest`` holds the written channels at 0.
+
+The artist's previous action is never edited or deleted: it keeps a fake user so it survives
+saving. Keys are created in bulk (``keyframe_points.add`` + ``foreach_set``), Bezier with Auto
+Clamped handles (never overshooting the keys), one F-curve per shape used, grouped by face
+region. Head and eye pose go to custom properties on the primary Key (``key["headYaw"]``) so
+they are keyed beside the shapes instead of silently dropped. Each semantic keyframe becomes a
+timeline marker with its label and description. Everything is validated before the first
+write; a failure part-way removes what was created and restores the previous state.
 """
 
 from __future__ import annotations
@@ -20,18 +27,23 @@ import numpy as np
 
 from ..model_runtime.arkit import BLENDSHAPE_INDEX, POSE, region_of
 from ..model_runtime.errors import KeyframeFaceError
-from ..model_runtime.playback import composed_keys, keyframe_frames
+from ..model_runtime.playback import composed_keys, keyframe_frames, layer_names
 from ..model_runtime.track import Track
 from . import anim_compat
 from .rig import RigMapping
 
 TAKE_TAG = "keyframeface_take"
 TRACK_PROPERTY = "keyframeface_track"
+LAYER_ACTION_PROPERTY = "keyframeface_layer_actions"
+LAYER_TRACK_NAMES = {"lipsync": "KeyframeFace Lip Sync"}
+BASE_TRACK_NAME = "KeyframeFace Rest"
 MARKER_PREFIX = "KF"
 MARKER_NAME_LIMIT = 63
 
 _BEZIER = bpy.types.Keyframe.bl_rna.properties["interpolation"].enum_items["BEZIER"].value
 _AUTO_CLAMPED = bpy.types.Keyframe.bl_rna.properties["handle_left_type"].enum_items["AUTO_CLAMPED"].value
+
+Curves = list[tuple[str, str, np.ndarray, np.ndarray]]
 
 
 class WriteError(KeyframeFaceError):
@@ -49,6 +61,7 @@ class WriteResult:
     markers: int = 0
     kept_actions: list[str] = field(default_factory=list)
     extended_scene: bool = False
+    layer_actions: list[bpy.types.Action] = field(default_factory=list)
 
 
 def scene_fps(scene: bpy.types.Scene) -> float:
@@ -91,65 +104,146 @@ def _is_tool_marker(marker) -> bool:
     return head.startswith(MARKER_PREFIX) and head[len(MARKER_PREFIX):].isdigit()
 
 
+def _route(rig: RigMapping, keys, start_frame: int, with_pose: bool):
+    """Assign composed keys to meshes: ``[(mesh, curves)]`` and the shapes written."""
+    routed = []
+    written: set[str] = set()
+    primary = rig.primary
+    for mesh in rig.meshes:
+        curves: Curves = []
+        for name, (frames, values) in keys.items():
+            if name in BLENDSHAPE_INDEX and name in mesh.shapes:
+                curves.append((_data_path(mesh.shapes[name]), region_of(name), frames + start_frame, values))
+                written.add(name)
+            elif name in POSE and with_pose and mesh is primary:
+                curves.append((f'["{name}"]', "Head & Eyes", frames + start_frame, values))
+        if curves:
+            routed.append((mesh, curves))
+    return routed, written
+
+
+def _write_action(name: str, routed, created) -> tuple[list[bpy.types.Action], dict, int, int]:
+    actions, sinks = anim_compat.create_take(name, [mesh.key for mesh, _ in routed])
+    created["actions"].extend(actions)
+    fcurves = keys = 0
+    for mesh, curves in routed:
+        sink, _slot = sinks[mesh.key.name]
+        for data_path, group, frames, values in curves:
+            _fill(sink.new_fcurve(data_path, group), frames, values)
+            fcurves += 1
+            keys += len(frames)
+    return actions, sinks, fcurves, keys
+
+
+def _ensure_pose_properties(key: bpy.types.Key) -> None:
+    for pose_name in POSE:
+        if pose_name not in key:
+            key[pose_name] = 0.0
+            key.id_properties_ui(pose_name).update(
+                min=-1.0, max=1.0, soft_min=-1.0, soft_max=1.0,
+                description="Head/eye rotation from KeyframeFace (radians)")
+
+
+def _layer_track(key: bpy.types.Key, track_name: str):
+    """The tool's NLA track for a layer, and whether it was created now."""
+    animation = key.animation_data or key.animation_data_create()
+    found = animation.nla_tracks.get(track_name)
+    if found is not None:
+        return found, False
+    found = animation.nla_tracks.new()
+    found.name = track_name
+    return found, True
+
+
+def _rest_curves(routed, layered, start_frame: int):
+    """One key at 0 for every channel the take or a layer writes, per mesh."""
+    paths: dict[str, tuple[object, dict[str, str]]] = {}
+    for curves_by_mesh in [routed, *layered.values()]:
+        for mesh, curves in curves_by_mesh:
+            entry = paths.setdefault(mesh.key.name, (mesh, {}))
+            for data_path, group, _frames, _values in curves:
+                entry[1][data_path] = group
+    zero_frame = np.array([start_frame], dtype=np.float64)
+    return [(mesh, [(path, group, zero_frame, np.zeros(1)) for path, group in groups.items()])
+            for mesh, groups in paths.values()]
+
+
+def _place_strips(routed, sinks, track_name: str, blend: str, extrapolation: str, start_frame: int, created) -> None:
+    """Put each mesh's action for a layer on the tool's NLA track of that name, replacing the
+    strip of an earlier take (whose action stays, with a fake user)."""
+    for mesh, _ in routed:
+        nla_track, is_new = _layer_track(mesh.key, track_name)
+        if is_new:
+            created["tracks"].append((mesh.key.name, track_name))
+        for strip in list(nla_track.strips):
+            nla_track.strips.remove(strip)
+        sink, slot = sinks[mesh.key.name]
+        strip = nla_track.strips.new(track_name, int(start_frame), sink.action)
+        if slot is not None:
+            strip.action_slot = slot
+        strip.blend_type = blend
+        strip.extrapolation = extrapolation
+
+
 def write_track(scene: bpy.types.Scene, rig: RigMapping, track: Track, start_frame: int,
                 take_name: str | None = None, add_markers: bool = True) -> WriteResult:
     """Write ``track`` onto ``rig`` starting at ``start_frame``; see the module docstring."""
     if not rig.meshes:
         raise WriteError("No ARKit shape keys to write to.")
     fps = scene_fps(scene)
-    keys = composed_keys(track, fps)
-    if not keys:
+    base_keys = composed_keys(track, fps, layers="base")
+    layer_keys = {name: composed_keys(track, fps, layers=name) for name in layer_names(track, "add")}
+    if not base_keys and not any(layer_keys.values()):
         raise WriteError("The track is neutral throughout: nothing to key.")
 
-    plan: list[tuple[object, list[tuple[str, str, np.ndarray, np.ndarray]]]] = []
-    written_shapes: set[str] = set()
-    primary = rig.primary
-    for mesh in rig.meshes:
-        curves = []
-        for name, (frames, values) in keys.items():
-            if name in BLENDSHAPE_INDEX and name in mesh.shapes:
-                curves.append((_data_path(mesh.shapes[name]), region_of(name), frames + start_frame, values))
-                written_shapes.add(name)
-            elif name in POSE and mesh is primary:
-                curves.append((f'["{name}"]', "Head & Eyes", frames + start_frame, values))
-        if curves:
-            plan.append((mesh, curves))
-    dropped = sorted(name for name in keys if name in BLENDSHAPE_INDEX and name not in written_shapes)
-    if not plan:
+    routed, written = _route(rig, base_keys, start_frame, with_pose=True)
+    routed_layers = {}
+    for layer, keys in layer_keys.items():
+        routed_layers[layer], layer_written = _route(rig, keys, start_frame, with_pose=True)
+        written |= layer_written
+    if not routed:
         raise WriteError("None of the generated shapes exist on this rig.")
+    generated = set(base_keys).union(*(set(k) for k in layer_keys.values()))
+    dropped = sorted(name for name in generated if name in BLENDSHAPE_INDEX and name not in written)
 
-    end_frame = start_frame + int(max(frames.max() for frames, _ in keys.values()))
+    all_frames = [frames.max() for keys in (base_keys, *layer_keys.values()) for frames, _ in keys.values()]
+    end_frame = start_frame + int(max(all_frames))
+    primary = rig.primary
     name = take_name or f"KFF {primary.obj.name}"
     track_json = track.to_json(indent=None)
-    previous = {mesh.key.name: anim_compat.current_assignment(mesh.key) for mesh, _ in plan}
-    created_markers = []
-    actions: list[bpy.types.Action] = []
+    keys_touched = {mesh.key.name: mesh.key for mesh in rig.meshes}
+    previous = {key_name: anim_compat.current_assignment(key) for key_name, key in keys_touched.items()}
+    previous_blend = {key_name: (key.animation_data.action_blend_type if key.animation_data else None)
+                      for key_name, key in keys_touched.items()}
+    created = {"actions": [], "markers": [], "tracks": []}
     try:
-        actions, sinks = anim_compat.create_take(name, [mesh.key for mesh, _ in plan])
-        fcurve_count = key_count = 0
-        for mesh, curves in plan:
-            key = mesh.key
-            if mesh is primary:
-                for pose_name in POSE:
-                    if pose_name not in key:
-                        key[pose_name] = 0.0
-                        ui = key.id_properties_ui(pose_name)
-                        ui.update(min=-1.0, max=1.0, soft_min=-1.0, soft_max=1.0,
-                                  description="Head/eye rotation from KeyframeFace (radians)")
-            sink, _slot = sinks[key.name]
-            for data_path, group, frames, values in curves:
-                fcurve = sink.new_fcurve(data_path, group)
-                _fill(fcurve, frames, values)
-                fcurve_count += 1
-                key_count += len(frames)
+        _ensure_pose_properties(primary.key)
+        actions, sinks, fcurve_count, key_count = _write_action(name, routed, created)
+        layer_actions = []
+        layered = {layer: r for layer, r in routed_layers.items() if r}
+        if layered:
+            rest_routed = _rest_curves(routed, layered, start_frame)
+            rest_actions, rest_sinks, _, _ = _write_action(f"{name} rest", rest_routed, created)
+            layer_actions.extend(rest_actions)
+            _place_strips(rest_routed, rest_sinks, BASE_TRACK_NAME, "REPLACE", "HOLD", start_frame, created)
+        for layer, layer_routed in layered.items():
+            actions_l, sinks_l, count_f, count_k = _write_action(f"{name} {layer}", layer_routed, created)
+            layer_actions.extend(actions_l)
+            fcurve_count += count_f
+            key_count += count_k
+            _place_strips(layer_routed, sinks_l, LAYER_TRACK_NAMES.get(layer, f"KeyframeFace {layer}"),
+                          "ADD", "NOTHING", start_frame, created)
+
+        for action in actions + layer_actions:
+            action[TAKE_TAG] = action in actions
+            action.use_fake_user = True
         for action in actions:
-            action[TAKE_TAG] = True
             action[TRACK_PROPERTY] = track_json
             action["keyframeface_start_frame"] = int(start_frame)
-            action.use_fake_user = True
+            action[LAYER_ACTION_PROPERTY] = ",".join(a.name for a in layer_actions)
 
         kept = []
-        for mesh, _ in plan:
+        for mesh, _ in routed:
             old_action, _ = previous[mesh.key.name]
             if old_action is not None and not is_take(old_action) and not old_action.use_fake_user:
                 # Without a user the artist's action would be deleted on save.
@@ -157,6 +251,8 @@ def write_track(scene: bpy.types.Scene, rig: RigMapping, track: Track, start_fra
                 kept.append(old_action.name)
             sink, slot = sinks[mesh.key.name]
             anim_compat.assign(mesh.key, sink.action, slot)
+            # The take adds onto the layers below it (lip sync, the artist's NLA tracks).
+            mesh.key.animation_data.action_blend_type = "ADD"
 
         if add_markers:
             frames_of_keyframes = keyframe_frames(track, fps)
@@ -164,15 +260,16 @@ def write_track(scene: bpy.types.Scene, rig: RigMapping, track: Track, start_fra
                 if _is_tool_marker(marker) and start_frame <= marker.frame <= end_frame:
                     scene.timeline_markers.remove(marker)
             for index, (keyframe, frame) in enumerate(zip(track.keyframes, frames_of_keyframes)):
-                marker = scene.timeline_markers.new(_marker_name(index, keyframe.label, keyframe.description), frame=start_frame + frame)
-                created_markers.append(marker)
+                marker = scene.timeline_markers.new(_marker_name(index, keyframe.label, keyframe.description),
+                                                    frame=start_frame + frame)
+                created["markers"].append(marker)
 
         extended = False
         if end_frame > scene.frame_end:
             scene.frame_end = end_frame
             extended = True
     except Exception as error:
-        _undo(actions, previous, created_markers, scene, rig)
+        _undo(created, previous, previous_blend, keys_touched, scene)
         if isinstance(error, KeyframeFaceError):
             raise
         raise WriteError(f"Writing keys failed and was undone: {error}") from error
@@ -184,26 +281,34 @@ def write_track(scene: bpy.types.Scene, rig: RigMapping, track: Track, start_fra
         start_frame=start_frame,
         end_frame=end_frame,
         dropped=dropped,
-        markers=len(created_markers),
+        markers=len(created["markers"]),
         kept_actions=kept,
         extended_scene=extended,
+        layer_actions=layer_actions,
     )
 
 
-def _undo(actions, previous, markers, scene, rig: RigMapping) -> None:
-    for mesh in rig.meshes:
-        if mesh.key.name in previous:
-            action, slot = previous[mesh.key.name]
-            if mesh.key.animation_data is not None:
-                mesh.key.animation_data.action = action
-                if slot is not None:
-                    mesh.key.animation_data.action_slot = slot
-    for marker in markers:
+def _undo(created, previous, previous_blend, keys_touched, scene) -> None:
+    for key_name, key in keys_touched.items():
+        animation = key.animation_data
+        if animation is None:
+            continue
+        action, slot = previous[key_name]
+        animation.action = action
+        if slot is not None:
+            animation.action_slot = slot
+        if previous_blend[key_name] is not None:
+            animation.action_blend_type = previous_blend[key_name]
+        for owner, track_name in created["tracks"]:
+            found = animation.nla_tracks.get(track_name)
+            if owner == key_name and found is not None:
+                animation.nla_tracks.remove(found)
+    for marker in created["markers"]:
         try:
             scene.timeline_markers.remove(marker)
         except (ReferenceError, RuntimeError):
             pass
-    for action in actions:
+    for action in created["actions"]:
         try:
             bpy.data.actions.remove(action)
         except ReferenceError:
@@ -216,3 +321,11 @@ def track_of(action: bpy.types.Action) -> Track | None:
     if not text:
         return None
     return Track.from_json(text)
+
+
+def layer_track(key: bpy.types.Key, layer: str = "lipsync"):
+    """The NLA track holding a layer of the generated takes on ``key``, if any."""
+    animation = key.animation_data
+    if animation is None:
+        return None
+    return animation.nla_tracks.get(LAYER_TRACK_NAMES.get(layer, f"KeyframeFace {layer}"))

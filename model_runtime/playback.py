@@ -24,24 +24,38 @@ def _bounds(name: str) -> tuple[float, float]:
     return (0.0, 1.0) if name in BLENDSHAPE_INDEX else (-1.0, 1.0)
 
 
-def sample_channel(track: Track, name: str, times) -> np.ndarray:
-    """The combined value of one parameter at ``times`` (seconds)."""
-    times = np.asarray(times, dtype=np.float64)
+def _expression(track: Track, name: str, times) -> np.ndarray:
     key_times = np.array([k.time for k in track.keyframes])
     source = "weights" if name in BLENDSHAPE_INDEX else "pose"
-    key_values = np.array([getattr(k, source)[name] for k in track.keyframes])
-    value = evaluate(key_times, key_values, times)
-    for blend in ("add", "max"):
-        for layer in track.layers.values():
-            keys = layer.channels.get(name)
-            if layer.blend != blend or not keys:
-                continue
-            layer_times = np.array([t for t, _ in keys])
-            layer_values = np.array([v for _, v in keys])
-            contribution = evaluate(layer_times, layer_values, times)
-            value = value + contribution if blend == "add" else np.maximum(value, contribution)
+    return evaluate(key_times, np.array([getattr(k, source)[name] for k in track.keyframes]), times)
+
+
+def _channel(track: Track, name: str, times, blends=("max", "add")) -> np.ndarray:
+    # "max" layers (blinks) act on the expression, "add" layers (lip sync) go on top: the same
+    # order as in Blender, where the lip-sync NLA track and the take's action are summed.
+    value = _expression(track, name, times)
+    for blend in blends:
+        for layer_name in layer_names(track, blend):
+            value = _apply_layer(value, track.layers[layer_name], name, times)
     low, high = _bounds(name)
     return np.clip(value, low, high)
+
+
+def sample_channel(track: Track, name: str, times) -> np.ndarray:
+    """The combined value of one parameter at ``times`` (seconds)."""
+    return _channel(track, name, np.asarray(times, dtype=np.float64))
+
+
+def layer_names(track: Track, blend: str) -> list[str]:
+    return [name for name, layer in track.layers.items() if layer.blend == blend]
+
+
+def _apply_layer(value, layer, name, times):
+    keys = layer.channels.get(name)
+    if not keys:
+        return value
+    contribution = evaluate(np.array([t for t, _ in keys]), np.array([v for _, v in keys]), times)
+    return value + contribution if layer.blend == "add" else np.maximum(value, contribution)
 
 
 def sample(track: Track, times) -> np.ndarray:
@@ -62,15 +76,29 @@ def keyframe_frames(track: Track, fps: float | None = None) -> list[int]:
     return [int(round(k.time * fps)) for k in track.keyframes]
 
 
-def composed_keys(track: Track, fps: float | None = None, tolerance: float = KEY_TOLERANCE) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def composed_keys(track: Track, fps: float | None = None, tolerance: float = KEY_TOLERANCE,
+                  layers: str = "all") -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Sparse keys per used parameter: ``{name: (frames, values)}``, frames relative to the
-    track start. The semantic keyframes' frames are always keys; other keys are added only
-    where the combined curve (lip sync, blinks) needs them to stay within ``tolerance``."""
+    track start, within ``tolerance`` of the played curve.
+
+    ``layers="all"``: the whole performance in one set of curves. ``layers="base"``: the
+    expression with its "max" layers (blinks). In both, the semantic keyframes' frames are
+    always keys. ``layers=<name>``: one "add" layer alone (its offsets, which may be negative).
+    """
     frames, times = frame_times(track, fps)
-    required = sorted(set(keyframe_frames(track, fps)))
+    if layers in ("all", "base"):
+        required = sorted(set(keyframe_frames(track, fps)))
+        blends = ("max", "add") if layers == "all" else ("max",)
+        names = PARAMETERS
+        curve = lambda name: _channel(track, name, times, blends)  # noqa: E731
+    else:
+        required = []
+        layer = track.layers[layers]
+        names = [name for name in PARAMETERS if name in layer.channels]
+        curve = lambda name: _apply_layer(np.zeros_like(times), layer, name, times)  # noqa: E731
     result = {}
-    for name in PARAMETERS:
-        values = sample_channel(track, name, times)
+    for name in names:
+        values = curve(name)
         if np.abs(values).max(initial=0.0) <= UNUSED:
             continue
         kept = reduce_keys(frames, values, tolerance, required=required)

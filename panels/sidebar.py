@@ -4,7 +4,7 @@ import bpy
 
 from ..keyframeface_addon import anim_compat
 from ..keyframeface_addon.rig import find_rig
-from ..keyframeface_addon.writer import is_take, track_of
+from ..keyframeface_addon.writer import is_take, layer_track, track_of
 
 
 class _SidebarPanel:
@@ -52,6 +52,9 @@ class VIEW3D_PT_keyframeface_take(_SidebarPanel, bpy.types.Panel):
         track = track_of(action)
         layout = self.layout
         layout.label(text=action.name, icon="ACTION")
+        lipsync = layer_track(rig.primary.key, "lipsync")
+        if lipsync is not None:
+            layout.prop(lipsync, "mute", text="Mute Lip Sync Layer", icon="SPEAKER")
         if track is None:
             return
         fps = context.scene.render.fps / context.scene.render.fps_base

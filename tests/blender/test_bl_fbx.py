@@ -16,13 +16,23 @@ def _generate(**settings):
 
 
 def _keyed_values(blender, obj):
-    """{shape name: [(frame, value) at each key]} from the generated take."""
+    """{shape name: [(frame, value Blender plays)]} at the frames of the generated take's keys."""
+    import bpy
+
     anim_compat = blender("keyframeface_addon.anim_compat")
-    result = {}
+    frames_by_name = {}
     for fcurve in anim_compat.fcurves_for(obj.data.shape_keys):
         if fcurve.data_path.startswith("key_blocks"):
             name = fcurve.data_path.split('"')[1]
-            result[name] = [(int(round(p.co[0])), p.co[1]) for p in fcurve.keyframe_points]
+            frames_by_name[name] = [int(round(p.co[0])) for p in fcurve.keyframe_points]
+    scene = bpy.context.scene
+    blocks = obj.data.shape_keys.key_blocks
+    result = {name: [] for name in frames_by_name}
+    for frame in sorted({f for frames in frames_by_name.values() for f in frames}):
+        scene.frame_set(frame)
+        for name, frames in frames_by_name.items():
+            if frame in frames:
+                result[name].append((frame, blocks[name].value))
     return result
 
 
