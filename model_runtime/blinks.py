@@ -1,9 +1,10 @@
 """Natural blinks: a layer that closes both lids briefly.
 
 People blink about 15 to 20 times a minute while talking (Bentivoglio et al. 1997), more when
-anxious, less when concentrating or angry (the emotion sets ``rate_factor``). Blinks cluster at
-phrase boundaries and pauses and are kept away from expressive apexes, where a blink would
-hide the eyes at the moment that matters.
+anxious, less when concentrating or angry: the emotion sets ``rate_factor``. Blinks are drawn
+as a renewal process at that rate, then pulled to a nearby pause (blinks cluster at phrase
+boundaries) and pushed off expressive apexes, where a blink would hide the eyes at the moment
+that matters.
 """
 
 from __future__ import annotations
@@ -13,35 +14,33 @@ import random
 BLINKS_PER_MINUTE = 17.0
 CLOSE_TIME = 0.09
 OPEN_TIME = 0.17
-# No blink this close to an apex keyframe, or to another blink.
+# No blink this close to an apex keyframe, and never two blinks closer than MIN_INTERVAL.
 APEX_CLEARANCE = 0.3
-MIN_INTERVAL = 1.2
+MIN_INTERVAL = 1.0
 FIRST_BLINK = 0.5
+# A blink this close to a pause moves onto it.
+PAUSE_PULL = 0.6
 
 
 def blink_times(duration: float, rate_factor: float, pauses: list[float], apexes: list[float], seed: int) -> list[float]:
     """Start times of blinks over ``duration`` seconds."""
     rng = random.Random(f"blinks:{seed}")
-    rate = BLINKS_PER_MINUTE * rate_factor / 60.0
+    mean_interval = 60.0 / (BLINKS_PER_MINUTE * max(rate_factor, 0.1))
     latest = duration - CLOSE_TIME - OPEN_TIME
-    candidates = []
-    # Phrase boundaries first: most blinks in speech fall at pauses.
-    for pause in pauses:
-        if rng.random() < 0.7:
-            candidates.append(pause + rng.uniform(-0.05, 0.1))
-    t = FIRST_BLINK + rng.expovariate(rate) * 0.6
-    while t < latest:
-        candidates.append(t)
-        t += max(MIN_INTERVAL, rng.expovariate(rate))
     chosen: list[float] = []
-    for time in sorted(candidates):
-        if time < FIRST_BLINK or time > latest:
-            continue
-        if any(abs(time - apex) < APEX_CLEARANCE for apex in apexes):
-            continue
-        if chosen and time - chosen[-1] < MIN_INTERVAL:
-            continue
-        chosen.append(time)
+    t = FIRST_BLINK + rng.uniform(0.0, mean_interval * 0.5)
+    while t < latest:
+        time = t
+        near = [p for p in pauses if abs(p - time) <= PAUSE_PULL]
+        if near:
+            time = min(near, key=lambda p: abs(p - time)) + 0.05
+        for apex in sorted(apexes):
+            if abs(time + CLOSE_TIME - apex) < APEX_CLEARANCE:
+                time = apex + APEX_CLEARANCE
+        if FIRST_BLINK <= time <= latest and (not chosen or time - chosen[-1] >= MIN_INTERVAL):
+            chosen.append(time)
+        # Gamma-distributed intervals (shape 2): regular but not mechanical.
+        t = max(time, t) + max(MIN_INTERVAL, rng.gammavariate(2.0, mean_interval / 2.0))
     return chosen
 
 

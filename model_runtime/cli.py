@@ -4,6 +4,7 @@
   solve     one keyframe description -> KeyframeFace JSON
   export    track JSON -> Live Link Face CSV (all layers combined, sampled per frame) or
             KeyframeFace JSON (one object per keyframe)
+  eval      emotion read-back, description agreement, plausibility, sparsity, latency
 
 Errors are printed as one line on stderr with exit status 2; no traceback for bad input.
 """
@@ -94,7 +95,18 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--fps", type=float, default=60.0)
     export.add_argument("--out", required=True)
     export.set_defaults(run=_export)
+    evaluate = commands.add_parser("eval", help="measure a backend on the benchmark set")
+    evaluate.add_argument("--backend", default="builtin")
+    evaluate.add_argument("--repeats", type=int, default=5, help="timing repeats per line")
+    evaluate.add_argument("--out", help="write the report (Markdown) and the full results (JSON beside it)")
+    evaluate.set_defaults(run=_evaluate)
     return parser
+
+
+def _evaluate(args) -> int:
+    from .evaluation import main as evaluation_main
+
+    return evaluation_main(args)
 
 
 def main(argv=None) -> int:

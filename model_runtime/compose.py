@@ -13,7 +13,7 @@ import numpy as np
 from .arkit import BLENDSHAPE_RANGE, POSE_RANGE
 from .backends.base import GenerateRequest, Plan, SolvedKeyframe
 from .blinks import blink_channels, blink_times
-from .curves import reduce_keys
+from .curves import evaluate, reduce_keys
 from .lipsync import lipsync_channels
 from .track import Keyframe, Layer, Track
 
@@ -54,7 +54,10 @@ def compose_track(request: GenerateRequest, plan: Plan, solved: list[SolvedKeyfr
         for planned, result in zip(plan.keyframes, solved)
     ]
     layers = {}
-    lip = reduce_layer(lipsync_channels(plan.timing.words, plan.speech_energy))
+    key_times = np.array([k.time for k in keyframes])
+    jaw = np.array([k.weights["jawOpen"] for k in keyframes])
+    lip = reduce_layer(lipsync_channels(plan.timing.words, plan.speech_energy,
+                                        expression_jaw=lambda times: evaluate(key_times, jaw, times)))
     if lip:
         layers["lipsync"] = Layer("add", lip, "Mouth shapes from the script's phonemes, added to the expression.")
     pauses = [phrase.end for phrase in plan.timing.phrases]

@@ -93,8 +93,12 @@ def viseme_sequence(words: list[Word]) -> list[tuple[float, str]]:
     return events
 
 
-def lipsync_channels(words: list[Word], energy: float = 1.0) -> dict[str, list[tuple[float, float]]]:
-    """Per-channel keys ``[(time, offset)]`` of the lip-sync layer."""
+def lipsync_channels(words: list[Word], energy: float = 1.0, expression_jaw=None) -> dict[str, list[tuple[float, float]]]:
+    """Per-channel keys ``[(time, offset)]`` of the lip-sync layer.
+
+    ``expression_jaw(times)`` gives the expression's own jawOpen: where the emotion holds the
+    jaw open (a gasp, a shout), bilabials close the lips with mouthClose instead of the jaw,
+    as a speaker does."""
     events = viseme_sequence(words)
     if not events:
         return {}
@@ -114,6 +118,13 @@ def lipsync_channels(words: list[Word], energy: float = 1.0) -> dict[str, list[t
             for channel in _ROUNDING:
                 ahead = VISEME_SHAPES[visemes[i + 1]].get(channel, 0.0) * 0.6
                 shapes[i][channel] = max(shapes[i].get(channel, 0.0), ahead)
+
+    if expression_jaw is not None:
+        closures = [i for i, v in enumerate(visemes) if v == "PP"]
+        if closures:
+            open_jaw = expression_jaw([events[i][0] for i in closures])
+            for i, jaw in zip(closures, open_jaw):
+                shapes[i]["mouthClose"] = max(shapes[i].get("mouthClose", 0.0), float(jaw))
 
     channels: dict[str, list[tuple[float, float]]] = {}
     names = sorted({name for shape in shapes for name in shape})

