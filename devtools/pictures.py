@@ -12,7 +12,7 @@ import numpy as np
 from mathutils import Vector
 
 
-def setup_camera(scene, target: bpy.types.Object, width: int = 320, height: int = 380) -> None:
+def setup_camera(scene, target: bpy.types.Object, width: int = 360, height: int = 430) -> None:
     """A portrait camera framing ``target``'s head, Workbench with material colours."""
     corners = [target.matrix_world @ Vector(c) for c in target.bound_box]
     centre = sum(corners, Vector()) / 8.0

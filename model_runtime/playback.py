@@ -14,8 +14,10 @@ from .arkit import BLENDSHAPE_INDEX, PARAMETERS, POSE_INDEX
 from .curves import evaluate, reduce_keys
 from .track import Track
 
-# Composed curves are reduced to keys within this error of the combined performance.
+# Composed curves are reduced to keys within this error of the combined performance; a
+# lip-sync layer is reproduced within a looser bound (a fast mouth hides 0.015 easily).
 KEY_TOLERANCE = 0.005
+LAYER_KEY_TOLERANCE = 0.015
 # A channel whose combined curve never leaves zero by more than this gets no F-curve.
 UNUSED = 1e-4
 
@@ -76,7 +78,7 @@ def keyframe_frames(track: Track, fps: float | None = None) -> list[int]:
     return [int(round(k.time * fps)) for k in track.keyframes]
 
 
-def composed_keys(track: Track, fps: float | None = None, tolerance: float = KEY_TOLERANCE,
+def composed_keys(track: Track, fps: float | None = None, tolerance: float | None = None,
                   layers: str = "all") -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Sparse keys per used parameter: ``{name: (frames, values)}``, frames relative to the
     track start, within ``tolerance`` of the played curve.
@@ -86,6 +88,8 @@ def composed_keys(track: Track, fps: float | None = None, tolerance: float = KEY
     always keys. ``layers=<name>``: one "add" layer alone (its offsets, which may be negative).
     """
     frames, times = frame_times(track, fps)
+    if tolerance is None:
+        tolerance = KEY_TOLERANCE if layers in ("all", "base") else LAYER_KEY_TOLERANCE
     if layers in ("all", "base"):
         required = sorted(set(keyframe_frames(track, fps)))
         blends = ("max", "add") if layers == "all" else ("max",)

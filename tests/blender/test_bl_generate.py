@@ -59,7 +59,7 @@ def test_generate_writes_sparse_keys_that_play_the_track(blender, demo_head):
     played = _played(demo_head, frames, ("jawOpen", "browDownLeft", "eyeBlinkRight", "mouthPressLeft", "mouthFunnel"))
     for name, values in played.items():
         expected = sample_channel(track, name, (frames - 10) / 30.0)
-        assert np.abs(values - expected).max() < 0.012, name
+        assert np.abs(values - expected).max() < 0.021, name
     # Values stay in range everywhere.
     for fcurve in curves.values():
         values = np.array([fcurve.evaluate(f) for f in np.linspace(frames[0], frames[-1], 300)])
