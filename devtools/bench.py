@@ -77,7 +77,7 @@ def bench_key_writing(channels: int = 52, keys: int = 2000) -> list[tuple[str, s
         sink, slot = sinks[key.name]
         for c, name in enumerate(BLENDSHAPES[:channels]):
             fcurve = sink.new_fcurve(f'key_blocks["{name}"].value', "Bench")
-            writer._fill(fcurve, frames, values[c])
+            writer.fill_keys(fcurve, frames, values[c])
         anim_compat.assign(key, actions[0], slot)
         return actions
 
@@ -105,11 +105,109 @@ def bench_key_writing(channels: int = 52, keys: int = 2000) -> list[tuple[str, s
             ("  keys per second, bulk", f"{total / bulk:,.0f}", "keyframe_insert", f"{total / insert:,.0f}")]
 
 
+def _long_capture(path, seconds: float = 600.0, fps: float = 60.0) -> None:
+    """A 10-minute 60 fps Live Link Face take: a real recording (../shared) looped, or a
+    synthetic one with the same statistics when the recording is absent."""
+    import numpy as np
+
+    from model_runtime.formats.llf_csv import read_llf_csv, write_llf_csv
+
+    from .blender_env import ROOT
+
+    times = np.arange(0, seconds, 1.0 / fps)
+    source = ROOT.parent / "shared" / "assets" / "recordings" / "alex_rom_4.csv"
+    if source.exists():
+        capture = read_llf_csv(source)
+        phase = times % capture.duration
+        values = np.column_stack([np.interp(phase, capture.times, capture.values[:, j]) for j in range(61)])
+    else:
+        rng = np.random.default_rng(0)
+        values = np.clip(0.5 + 0.4 * np.sin(times[:, None] / rng.uniform(0.3, 3.0, 61)) + rng.normal(0, 0.01, (len(times), 61)), 0, 1)
+        values[:, 52:] = values[:, 52:] - 0.5
+    write_llf_csv(path, times, values)
+
+
+def bench_capture_import(max_error: float = 0.02) -> list[tuple[str, str, str, str]]:
+    import tempfile
+    from pathlib import Path
+
+    import bpy
+    import numpy as np
+
+    from .blender_env import extension_module, load_extension
+
+    load_extension()
+    anim_compat = extension_module("keyframeface_addon.anim_compat")
+    writer = extension_module("keyframeface_addon.writer")
+    from model_runtime.arkit import PARAMETERS
+    from model_runtime.capture import resample
+    from model_runtime.formats.llf_csv import read_llf_csv
+
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "ten_minutes.csv"
+        _long_capture(path)
+        bpy.ops.wm.read_homefile(use_empty=True)
+        scene = bpy.context.scene
+        scene.render.fps, scene.render.fps_base = 60, 1.0
+        bpy.ops.keyframeface.demo_head()
+        head = bpy.context.active_object
+        start = time.perf_counter()
+        bpy.ops.keyframeface.import_llf_csv(filepath=str(path), max_error=max_error)
+        ours_time = time.perf_counter() - start
+        # Count the 52 shapes only, as the baseline below keys only those.
+        ours_keys = sum(len(fc.keyframe_points) for fc in anim_compat.fcurves_for(head.data.shape_keys)
+                        if fc.data_path.startswith("key_blocks"))
+
+        # Baseline: every frame keyed (bulk), then the Graph Editor's Decimate at the same error.
+        capture = read_llf_csv(path)
+        frames, values = resample(capture, 60.0)
+        bpy.ops.wm.read_homefile(use_empty=True)
+        scene = bpy.context.scene
+        scene.render.fps, scene.render.fps_base = 60, 1.0
+        bpy.ops.keyframeface.demo_head()
+        head = bpy.context.active_object
+        key = head.data.shape_keys
+        actions, sinks = anim_compat.create_take("dense", [key])
+        sink, slot = sinks[key.name]
+        names = [n for n in PARAMETERS[:52]]
+        for name in names:
+            writer.fill_keys(sink.new_fcurve(f'key_blocks["{name}"].value', "Dense"), frames + 1.0, np.clip(values[:, PARAMETERS.index(name)], 0, 1))
+        anim_compat.assign(key, actions[0], slot)
+        window = bpy.context.window
+        area = window.screen.areas[0]
+        area.type = "GRAPH_EDITOR"
+        region = next(r for r in area.regions if r.type == "WINDOW")
+        for fcurve in anim_compat.fcurves_for(key):
+            fcurve.select = True
+            fcurve.keyframe_points.foreach_set("select_control_point", np.ones(len(fcurve.keyframe_points), dtype=bool))
+        head.select_set(True)
+        start = time.perf_counter()
+        with bpy.context.temp_override(window=window, area=area, region=region):
+            bpy.ops.graph.decimate(mode="ERROR", remove_error_margin=max_error)
+        decimate_time = time.perf_counter() - start
+        curves = anim_compat.fcurves_for(key)
+        decimate_keys = sum(len(fc.keyframe_points) for fc in curves)
+        decimate_error = 0.0
+        for fcurve in curves[:8]:
+            name = fcurve.data_path.split('"')[1]
+            truth = np.clip(values[:, PARAMETERS.index(name)], 0, 1)
+            played = np.array([fcurve.evaluate(f) for f in frames[::7] + 1.0])
+            decimate_error = max(decimate_error, float(np.abs(played - truth[::7]).max()))
+        dense = len(frames) * 52
+    return [
+        ("import 10 min 60 fps capture + reduce, 52 shapes", f"{ours_time:.2f} s, {ours_keys:,} keys",
+         f"dense {dense:,} keys", f"{ours_keys / dense:.1%} kept, max error <= {max_error}"),
+        ("  Graph Editor Decimate, same error", f"{decimate_time:.2f} s, {decimate_keys:,} keys",
+         f"measured error {decimate_error:.3f}",
+         f"ours {decimate_time / ours_time:.0f}x faster, {ours_keys / max(decimate_keys, 1):.2f}x its keys"),
+    ]
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="./kff bench", description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=15)
     args = parser.parse_args(argv)
-    rows = bench_generation(args.repeats) + bench_key_writing()
+    rows = bench_generation(args.repeats) + bench_key_writing() + bench_capture_import()
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     header = ("benchmark", "figure", "baseline (same run)", "ratio")
     widths = [max(w, len(h)) for w, h in zip(widths, header)]

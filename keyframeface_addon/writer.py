@@ -76,7 +76,7 @@ def _data_path(block_name: str) -> str:
     return f'key_blocks["{bpy.utils.escape_identifier(block_name)}"].value'
 
 
-def _fill(fcurve: bpy.types.FCurve, frames: np.ndarray, values: np.ndarray) -> None:
+def fill_keys(fcurve: bpy.types.FCurve, frames: np.ndarray, values: np.ndarray) -> None:
     count = len(frames)
     fcurve.keyframe_points.add(count)
     co = np.empty(count * 2, dtype=np.float32)
@@ -129,7 +129,7 @@ def _write_action(name: str, routed, created) -> tuple[list[bpy.types.Action], d
     for mesh, curves in routed:
         sink, _slot = sinks[mesh.key.name]
         for data_path, group, frames, values in curves:
-            _fill(sink.new_fcurve(data_path, group), frames, values)
+            fill_keys(sink.new_fcurve(data_path, group), frames, values)
             fcurves += 1
             keys += len(frames)
     return actions, sinks, fcurves, keys
@@ -187,41 +187,57 @@ def _place_strips(routed, sinks, track_name: str, blend: str, extrapolation: str
 
 def write_track(scene: bpy.types.Scene, rig: RigMapping, track: Track, start_frame: int,
                 take_name: str | None = None, add_markers: bool = True) -> WriteResult:
-    """Write ``track`` onto ``rig`` starting at ``start_frame``; see the module docstring."""
-    if not rig.meshes:
-        raise WriteError("No ARKit shape keys to write to.")
+    """Write a generated ``track`` onto ``rig`` from ``start_frame``: a new take with its
+    layers and markers; see the module docstring."""
     fps = scene_fps(scene)
     base_keys = composed_keys(track, fps, layers="base")
     layer_keys = {name: composed_keys(track, fps, layers=name) for name in layer_names(track, "add")}
     if not base_keys and not any(layer_keys.values()):
         raise WriteError("The track is neutral throughout: nothing to key.")
+    markers = []
+    if add_markers:
+        markers = [(frame, _marker_name(index, keyframe.label, keyframe.description))
+                   for index, (keyframe, frame) in enumerate(zip(track.keyframes, keyframe_frames(track, fps)))]
+    properties = {TRACK_PROPERTY: track.to_json(indent=None)}
+    return write_take(scene, rig, base_keys, layer_keys, start_frame, take_name, markers, properties)
 
+
+def write_take(scene: bpy.types.Scene, rig: RigMapping, base_keys, layer_keys: dict, start_frame: int,
+               take_name: str | None = None, markers=(), properties: dict | None = None) -> WriteResult:
+    """Write keys (``{parameter: (frames, values)}``, frames from 0) as a new take on ``rig``.
+
+    With ``layer_keys`` the take adds onto the tool's NLA layer tracks (lip sync) over a rest
+    track; without, it replaces the shapes it keys. ``markers`` are ``(frame, name)`` pairs.
+    """
+    if not rig.meshes:
+        raise WriteError("No ARKit shape keys to write to.")
     routed, written = _route(rig, base_keys, start_frame, with_pose=True)
     routed_layers = {}
     for layer, keys in layer_keys.items():
         routed_layers[layer], layer_written = _route(rig, keys, start_frame, with_pose=True)
         written |= layer_written
     if not routed:
-        raise WriteError("None of the generated shapes exist on this rig.")
+        raise WriteError("None of the shapes to key exist on this rig.")
     generated = set(base_keys).union(*(set(k) for k in layer_keys.values()))
     dropped = sorted(name for name in generated if name in BLENDSHAPE_INDEX and name not in written)
+    layered = {layer: r for layer, r in routed_layers.items() if r}
 
     all_frames = [frames.max() for keys in (base_keys, *layer_keys.values()) for frames, _ in keys.values()]
     end_frame = start_frame + int(max(all_frames))
     primary = rig.primary
     name = take_name or f"KFF {primary.obj.name}"
-    track_json = track.to_json(indent=None)
     keys_touched = {mesh.key.name: mesh.key for mesh in rig.meshes}
     previous = {key_name: anim_compat.current_assignment(key) for key_name, key in keys_touched.items()}
     previous_blend = {key_name: (key.animation_data.action_blend_type if key.animation_data else None)
                       for key_name, key in keys_touched.items()}
     created = {"actions": [], "markers": [], "tracks": []}
+    blend = "ADD" if layered else "REPLACE"
     try:
         _ensure_pose_properties(primary.key)
         actions, sinks, fcurve_count, key_count = _write_action(name, routed, created)
         layer_actions = []
-        layered = {layer: r for layer, r in routed_layers.items() if r}
         if layered:
+            # Adding needs a zero underneath: a shape key's RNA default is 1.0.
             rest_routed = _rest_curves(routed, layered, start_frame)
             rest_actions, rest_sinks, _, _ = _write_action(f"{name} rest", rest_routed, created)
             layer_actions.extend(rest_actions)
@@ -233,13 +249,17 @@ def write_track(scene: bpy.types.Scene, rig: RigMapping, track: Track, start_fra
             key_count += count_k
             _place_strips(layer_routed, sinks_l, LAYER_TRACK_NAMES.get(layer, f"KeyframeFace {layer}"),
                           "ADD", "NOTHING", start_frame, created)
+        if not layered:
+            _clear_layer_tracks(rig)
 
         for action in actions + layer_actions:
             action[TAKE_TAG] = action in actions
             action.use_fake_user = True
         for action in actions:
-            action[TRACK_PROPERTY] = track_json
+            for key, value in (properties or {}).items():
+                action[key] = value
             action["keyframeface_start_frame"] = int(start_frame)
+            action["keyframeface_blend"] = blend
             action[LAYER_ACTION_PROPERTY] = ",".join(a.name for a in layer_actions)
 
         kept = []
@@ -251,18 +271,15 @@ def write_track(scene: bpy.types.Scene, rig: RigMapping, track: Track, start_fra
                 kept.append(old_action.name)
             sink, slot = sinks[mesh.key.name]
             anim_compat.assign(mesh.key, sink.action, slot)
-            # The take adds onto the layers below it (lip sync, the artist's NLA tracks).
-            mesh.key.animation_data.action_blend_type = "ADD"
+            # With layers, the take adds onto them (lip sync over the rest track).
+            mesh.key.animation_data.action_blend_type = blend
 
-        if add_markers:
-            frames_of_keyframes = keyframe_frames(track, fps)
+        if markers:
             for marker in list(scene.timeline_markers):
                 if _is_tool_marker(marker) and start_frame <= marker.frame <= end_frame:
                     scene.timeline_markers.remove(marker)
-            for index, (keyframe, frame) in enumerate(zip(track.keyframes, frames_of_keyframes)):
-                marker = scene.timeline_markers.new(_marker_name(index, keyframe.label, keyframe.description),
-                                                    frame=start_frame + frame)
-                created["markers"].append(marker)
+            for frame, marker_name in markers:
+                created["markers"].append(scene.timeline_markers.new(marker_name, frame=start_frame + frame))
 
         extended = False
         if end_frame > scene.frame_end:
@@ -286,6 +303,19 @@ def write_track(scene: bpy.types.Scene, rig: RigMapping, track: Track, start_fra
         extended_scene=extended,
         layer_actions=layer_actions,
     )
+
+
+def _clear_layer_tracks(rig: RigMapping) -> None:
+    """A take without layers (a capture) plays alone: earlier takes' layer strips come off."""
+    for mesh in rig.meshes:
+        animation = mesh.key.animation_data
+        if animation is None:
+            continue
+        for track_name in (BASE_TRACK_NAME, *LAYER_TRACK_NAMES.values()):
+            found = animation.nla_tracks.get(track_name)
+            if found is not None:
+                for strip in list(found.strips):
+                    found.strips.remove(strip)
 
 
 def _undo(created, previous, previous_blend, keys_touched, scene) -> None:

@@ -140,17 +140,24 @@ def _bezier(p0, p1, p2, p3, u):
 
 def reduce_keys(times, values, tolerance: float, required=()) -> np.ndarray:
     """Indices of the samples to keep as Auto Clamped keys so Blender's curve stays within
-    ``tolerance`` of every sample.
+    ``tolerance`` of every sample (see ``reduce_curve``)."""
+    return reduce_curve(times, values, tolerance, required)[0]
 
-    Starts from the first and last samples plus ``required`` indices, then repeatedly adds, in
-    every span that is still off by more than ``tolerance``, the sample with the largest error.
-    Always terminates: with every sample kept the curve passes through all of them.
+
+def reduce_curve(times, values, tolerance: float, required=()) -> tuple[np.ndarray, float]:
+    """Indices of the samples to keep as Auto Clamped keys, and the largest remaining error.
+
+    Starts from the first and last samples, ``required`` indices and the prominent extremes,
+    then repeatedly adds, in every span that is still off by more than ``tolerance``, the sample
+    with the largest error. Only the samples near new keys are re-evaluated (a key changes the
+    handles of its neighbours, so at most two spans either side). Always terminates: with every
+    sample kept the curve passes through all of them.
     """
     times = np.asarray(times, dtype=np.float64)
     values = np.asarray(values, dtype=np.float64)
     n = len(times)
     if n <= 2:
-        return np.arange(n)
+        return np.arange(n), 0.0
     keep = np.zeros(n, dtype=bool)
     keep[[0, n - 1]] = True
     # Auto Clamped handles are flat at keys that are extremes, so the real peaks and troughs of
@@ -166,16 +173,30 @@ def reduce_keys(times, values, tolerance: float, required=()) -> np.ndarray:
     required = np.asarray(list(required), dtype=np.int64)
     if len(required):
         keep[np.clip(required, 0, n - 1)] = True
+    error = np.zeros(n)
+    dirty = np.ones(n, dtype=bool)
     while True:
         kept = np.flatnonzero(keep)
-        error = np.abs(evaluate(times[kept], values[kept], times) - values)
+        check = np.flatnonzero(dirty & ~keep)
+        if len(check):
+            error[check] = np.abs(evaluate(times[kept], values[kept], times[check]) - values[check])
         error[keep] = 0.0
-        if error.max(initial=0.0) <= tolerance:
-            return kept
+        bad = np.flatnonzero(error > tolerance)
+        if not len(bad):
+            return kept, float(error.max(initial=0.0))
         # The worst sample of each span between kept keys, where that span is out of bounds.
-        span = np.searchsorted(kept, np.arange(n), side="right") - 1
-        order = np.lexsort((-error, span))
-        first_of_span = np.ones(n, dtype=bool)
+        span = np.searchsorted(kept, bad, side="right") - 1
+        order = np.lexsort((-error[bad], span))
+        first_of_span = np.ones(len(order), dtype=bool)
         first_of_span[1:] = span[order][1:] != span[order][:-1]
-        worst = order[first_of_span]
-        keep[worst[error[worst] > tolerance]] = True
+        new = bad[order[first_of_span]]
+        keep[new] = True
+        kept = np.flatnonzero(keep)
+        position = np.searchsorted(kept, new)
+        low = kept[np.maximum(position - 2, 0)]
+        high = kept[np.minimum(position + 2, len(kept) - 1)]
+        change = np.zeros(n + 1, dtype=np.int64)
+        np.add.at(change, low, 1)
+        np.add.at(change, high + 1, -1)
+        dirty = np.cumsum(change[:-1]) > 0
+

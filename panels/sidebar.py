@@ -86,3 +86,31 @@ class VIEW3D_PT_keyframeface_rig(_SidebarPanel, bpy.types.Panel):
             column.label(text="Missing:")
             for name in rig.missing:
                 column.label(text=name)
+
+
+class VIEW3D_PT_keyframeface_files(_SidebarPanel, bpy.types.Panel):
+    bl_label = "Capture & Files"
+    bl_parent_id = "VIEW3D_PT_keyframeface_generate"
+    bl_options = {"DEFAULT_CLOSED"}
+
+    def draw(self, context):
+        layout = self.layout
+        column = layout.column(align=True)
+        column.operator("keyframeface.import_llf_csv", text="Import Live Link Face CSV", icon="IMPORT")
+        column.operator("keyframeface.export_llf_csv", text="Export Live Link Face CSV", icon="EXPORT")
+        column = layout.column(align=True)
+        column.operator("keyframeface.import_keyframeface_json", text="Import KeyframeFace JSON", icon="IMPORT")
+        column.operator("keyframeface.export_keyframeface_json", text="Export KeyframeFace JSON", icon="EXPORT")
+        layout.operator("keyframeface.export_fbx", icon="EXPORT")
+
+
+class VIEW3D_PT_keyframeface_curve_tools(_SidebarPanel, bpy.types.Panel):
+    bl_label = "Curve Tools"
+    bl_parent_id = "VIEW3D_PT_keyframeface_generate"
+    bl_options = {"DEFAULT_CLOSED"}
+
+    def draw(self, context):
+        column = self.layout.column(align=True)
+        column.operator("keyframeface.clamp_curves", icon="CON_CLAMPTO")
+        column.operator("keyframeface.smooth_curves", icon="SMOOTHCURVE")
+        column.operator("keyframeface.reduce_keys", icon="IPO_BEZIER")

@@ -131,3 +131,34 @@ def test_keyframeface_json_documents():
     two["Keyframe_two"] = two["Keyframe_one"]
     assert len(read_keyframeface_json(json.dumps(two))) == 2
     assert len(read_keyframeface_json(_answer() + "\n" + _answer() + "\n")) == 2
+
+
+def test_capture_quirks_are_reported_not_fatal():
+    text = ("Timecode,BlendShapeCount,JawOpen,MouthLeft,Sparkle\n"
+            "00:00:00:00.000,3,0.1,0.2,9\n"
+            "\n"
+            "00:00:00:02.000,0\n"
+            "00:00:00:04.000,3,nan,0.2,9\n"
+            "00:00:00:06.000,3,1.08,0.2,9\n")
+    capture = read_llf_csv(io.StringIO(text))
+    assert len(capture.times) == 2 and capture.skipped_rows == 2
+    assert any("Sparkle" in note for note in capture.notes)          # extra column ignored
+    assert any("missing" in note for note in capture.notes)          # 50 shapes absent
+    assert capture.values[1, PARAMETERS.index("jawOpen")] == pytest.approx(1.08)  # kept; clamped on import
+
+
+def test_large_files_are_refused_beyond_the_limit(tmp_path):
+    path = tmp_path / "big.csv"
+    path.write_text("Timecode,JawOpen\n" + "00:00:00:00.000,0.1\n" * 1000)
+    with pytest.raises(FormatError, match="limit"):
+        read_llf_csv(path, max_bytes=1000)
+
+
+def test_reduce_capture_resamples_by_time_and_bounds_the_error():
+    from model_runtime.capture import reduce_capture
+
+    capture = read_llf_csv(shared_file("recordings/apfel.csv"))
+    reduced = reduce_capture(capture, 24.0, max_error=0.02)
+    assert reduced.frames == int(capture.duration * 24) + 1
+    assert reduced.max_error <= 0.02 and reduced.kept_fraction < 0.2
+    assert reduced.clamped_samples > 0  # EyeLookInLeft reaches 1.076 in this take

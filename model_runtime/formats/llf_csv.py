@@ -70,13 +70,19 @@ def read_llf_csv(source, swap_mouth_left_right: bool = False, max_bytes: int = M
 
 
 def _read(handle, swap: bool, name: str) -> Capture:
-    reader = csv.reader(handle)
     try:
-        header = next(reader)
-    except StopIteration:
-        raise FormatError(f"{name} is empty") from None
-    except (csv.Error, UnicodeDecodeError) as error:
+        lines = handle.read().splitlines()
+    except UnicodeDecodeError as error:
+        raise FormatError(f"{name} is not a text CSV: {error}") from None
+    while lines and not lines[0].strip():
+        lines.pop(0)
+    if not lines:
+        raise FormatError(f"{name} is empty")
+    try:
+        header = next(csv.reader(lines[:1]))
+    except csv.Error as error:
         raise FormatError(f"{name} is not a readable CSV: {error}") from None
+    body = lines[1:]
     header = [h.strip() for h in header]
     lowered = [h.lower() for h in header]
     if "timecode" not in lowered:
@@ -98,10 +104,58 @@ def _read(handle, swap: bool, name: str) -> Capture:
     if not columns:
         raise FormatError(f"{name} has no ARKit columns (found: {', '.join(header[:6])}...)")
 
+    width = len(header)
+    parsed = _read_standard_rows(body, width, columns) if (time_column, count_column) == (0, 1) else None
+    if parsed is None:
+        stamps, rows, skipped = _read_rows(csv.reader(body), width, time_column, columns, name)
+    else:
+        stamps, rows, skipped = parsed
+    if not len(rows):
+        raise FormatError(f"{name} has a header but no usable rows")
+    return _capture(stamps, rows, skipped, columns, unknown)
+
+
+def _read_standard_rows(lines: list[str], width: int, columns: dict[int, int]):
+    """Fast path for the standard layout (Timecode, BlendshapeCount, values...): numbers are
+    parsed in bulk. Returns None when a row needs the careful path (quoted or broken cells)."""
+    stamps, numeric, skipped = [], [], 0
+    for line in lines:
+        line = line.strip()
+        if not line:
+            continue
+        if line.count(",") != width - 1:
+            skipped += 1  # tracking loss: "timecode,0"
+            continue
+        timecode, _count, rest = line.split(",", 2)
+        try:
+            stamps.append(_parse_timecode(timecode))
+        except ValueError:
+            return None
+        numeric.append(rest)
+    if not numeric:
+        return [], np.zeros((0, len(PARAMETERS))), skipped
+    import warnings
+
+    with warnings.catch_warnings():
+        # numpy's text parser is what makes large takes load in well under a second.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        flat = np.fromstring(",".join(numeric), dtype=np.float64, sep=",")
+    if flat.size != len(numeric) * (width - 2):
+        return None  # a cell that is not a number: the careful path says which row
+    table = flat.reshape(len(numeric), width - 2)
+    values = np.full((len(numeric), len(PARAMETERS)), np.nan)
+    for column, parameter in columns.items():
+        values[:, parameter] = table[:, column - 2]
+    used = list(columns.values())
+    good = np.isfinite(values[:, used]).all(axis=1)
+    skipped += int((~good).sum())
+    return [s for s, ok in zip(stamps, good) if ok], values[good], skipped
+
+
+def _read_rows(reader, width: int, time_column: int, columns: dict[int, int], name: str):
     stamps: list[tuple[int, int, int, int, float]] = []
     rows: list[list[float]] = []
     skipped = 0
-    width = len(header)
     for line_number, row in enumerate(reader, start=2):
         if not row or all(not cell.strip() for cell in row):
             continue
@@ -124,16 +178,17 @@ def _read(handle, swap: bool, name: str) -> Capture:
             continue
         stamps.append(stamp)
         rows.append(values)
-    if not rows:
-        raise FormatError(f"{name} has a header but no usable rows")
+    return stamps, np.array(rows, dtype=np.float64).reshape(len(rows), len(PARAMETERS)), skipped
 
+
+def _capture(stamps, rows: np.ndarray, skipped: int, columns: dict[int, int], unknown: list[str]) -> Capture:
     rate = _timecode_rate(stamps)
     seconds = np.array([h * 3600 + m * 60 + s + (f + frac) / rate for h, m, s, f, frac in stamps])
     # A take that runs past midnight wraps the timecode.
     seconds = seconds + 86400.0 * np.concatenate([[0], np.cumsum(np.diff(seconds) < -43200)])
     order = np.argsort(seconds, kind="stable")
     seconds = seconds[order]
-    values = np.array(rows, dtype=np.float64)[order]
+    values = rows[order]
     times = seconds - seconds[0]
     steps = np.diff(times)
     steps = steps[steps > 0]

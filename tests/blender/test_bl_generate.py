@@ -232,7 +232,7 @@ def test_failure_while_writing_leaves_the_scene_unchanged(blender, demo_head, mo
     def explode(*args, **kwargs):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(writer, "_fill", explode)
+    monkeypatch.setattr(writer, "fill_keys", explode)
     with pytest.raises(RuntimeError, match="undone"):
         _generate()
     assert (set(bpy.data.actions.keys()), len(bpy.context.scene.timeline_markers)) == before

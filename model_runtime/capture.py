@@ -1,0 +1,72 @@
+"""Dense facial capture -> sparse, editable keys.
+
+A Live Link Face take is resampled to the scene's frame rate by time (never "row = frame":
+the recording's rate is not the scene's), optionally made relative to a neutral frame, clamped
+to the ARKit ranges (real captures exceed 1.0), and reduced per channel to the Auto Clamped keys
+that reproduce it within ``max_error``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .arkit import BLENDSHAPE_INDEX, PARAMETERS
+from .curves import reduce_curve
+from .formats.llf_csv import Capture
+
+UNUSED = 1e-4
+
+
+@dataclass
+class ReducedCapture:
+    keys: dict[str, tuple[np.ndarray, np.ndarray]]
+    frames: int
+    dense_keys: int
+    sparse_keys: int
+    max_error: float
+    clamped_samples: int
+
+    @property
+    def kept_fraction(self) -> float:
+        return self.sparse_keys / max(self.dense_keys, 1)
+
+
+def resample(capture: Capture, fps: float) -> tuple[np.ndarray, np.ndarray]:
+    """Frames (from 0) covering the capture at ``fps`` and the values at each, interpolated in
+    time; channels the capture lacks are NaN."""
+    frames = np.arange(0, int(np.floor(capture.duration * fps + 1e-6)) + 1)
+    times = frames / fps
+    values = np.full((len(frames), len(PARAMETERS)), np.nan)
+    for j in range(len(PARAMETERS)):
+        column = capture.values[:, j]
+        if not np.isnan(column).all():
+            values[:, j] = np.interp(times, capture.times, column)
+    return frames, values
+
+
+def reduce_capture(capture: Capture, fps: float, max_error: float = 0.02,
+                   neutral_frame: int | None = None) -> ReducedCapture:
+    frames, values = resample(capture, fps)
+    if neutral_frame is not None:
+        neutral = values[min(max(neutral_frame, 0), len(frames) - 1)]
+        shapes = np.array([name in BLENDSHAPE_INDEX for name in PARAMETERS])
+        values[:, shapes] = values[:, shapes] - neutral[shapes]
+    low = np.array([0.0 if name in BLENDSHAPE_INDEX else -1.0 for name in PARAMETERS])
+    outside = (values < low) | (values > 1.0)
+    clamped = int(np.nansum(outside))
+    values = np.clip(values, low, 1.0)
+    keys = {}
+    dense = sparse = 0
+    worst = 0.0
+    for j, name in enumerate(PARAMETERS):
+        column = values[:, j]
+        if np.isnan(column).all() or np.abs(column).max() <= UNUSED:
+            continue
+        kept, error = reduce_curve(frames, column, max_error)
+        keys[name] = (frames[kept].astype(np.int64), column[kept])
+        dense += len(frames)
+        sparse += len(kept)
+        worst = max(worst, error)
+    return ReducedCapture(keys, len(frames), dense, sparse, worst, clamped)

@@ -1,0 +1,68 @@
+import bpy
+from bpy.props import BoolProperty, FloatProperty
+
+from ..keyframeface_addon import curve_tools
+
+
+class _CurveTool:
+    bl_options = {"REGISTER", "UNDO"}
+
+    only_selected: BoolProperty(name="Only Selected Curves", description="Only the F-curves selected in the Graph Editor")
+
+    @classmethod
+    def poll(cls, context):
+        obj = context.active_object
+        if obj is None or not curve_tools.shape_key_fcurves(obj):
+            cls.poll_message_set("The active object has no shape-key animation.")
+            return False
+        return True
+
+    def curves(self, context):
+        return curve_tools.shape_key_fcurves(context.active_object, self.only_selected)
+
+
+class KEYFRAMEFACE_OT_clamp_curves(_CurveTool, bpy.types.Operator):
+    """Keep shape-key curves inside 0..1: clamp keys and turn overshooting handles to Auto Clamped"""
+
+    bl_idname = "keyframeface.clamp_curves"
+    bl_label = "Clamp Curves"
+
+    def execute(self, context):
+        changed = sum(curve_tools.clamp_handles(fcurve) for fcurve in self.curves(context))
+        self.report({"INFO"}, f"{changed} keys clamped")
+        return {"FINISHED"}
+
+
+class KEYFRAMEFACE_OT_smooth_curves(_CurveTool, bpy.types.Operator):
+    """Smooth shape-key curves by pulling each key towards its neighbours"""
+
+    bl_idname = "keyframeface.smooth_curves"
+    bl_label = "Smooth Curves"
+
+    strength: FloatProperty(name="Strength", default=0.5, min=0.0, max=1.0)
+
+    def execute(self, context):
+        moved = sum(curve_tools.smooth_fcurve(fcurve, self.strength) for fcurve in self.curves(context))
+        self.report({"INFO"}, f"{moved} keys smoothed")
+        return {"FINISHED"}
+
+
+class KEYFRAMEFACE_OT_reduce_keys(_CurveTool, bpy.types.Operator):
+    """Replace shape-key curves by the fewest Auto Clamped keys within an error bound"""
+
+    bl_idname = "keyframeface.reduce_keys"
+    bl_label = "Reduce Keys"
+
+    max_error: FloatProperty(name="Max Error", default=0.02, min=0.0005, max=0.2, precision=3)
+
+    def execute(self, context):
+        before = after = 0
+        for fcurve in self.curves(context):
+            b, a = curve_tools.reduce_fcurve(fcurve, self.max_error)
+            before += b
+            after += a
+        self.report({"INFO"}, f"{before:,} keys -> {after:,} ({after / max(before, 1):.1%}) within {self.max_error}")
+        return {"FINISHED"}
+
+
+CLASSES = (KEYFRAMEFACE_OT_clamp_curves, KEYFRAMEFACE_OT_smooth_curves, KEYFRAMEFACE_OT_reduce_keys)
