@@ -10,6 +10,8 @@ from __future__ import annotations
 import bpy
 
 HAS_SLOTS = bpy.app.version >= (4, 4, 0)
+# On 4.2/4.3 a take has one legacy action per data-block; this property names the data-block.
+LEGACY_TARGET = "keyframeface_target"
 
 
 class ChannelSink:
@@ -57,9 +59,29 @@ def create_take(name: str, ids: list[bpy.types.ID]) -> tuple[list[bpy.types.Acti
     for id_ in ids:
         action = bpy.data.actions.new(name if len(ids) == 1 else f"{name} {id_.name}")
         action.id_root = id_.id_type
+        action[LEGACY_TARGET] = id_.name
         actions.append(action)
         sinks[id_.name] = (ChannelSink(action, action.fcurves, action.groups), None)
     return actions, sinks
+
+
+def channels_for(actions: list[bpy.types.Action], id_: bpy.types.ID):
+    """(action, slot) among ``actions`` (one take's) that animates ``id_``, or (None, None)."""
+    for action in actions:
+        if HAS_SLOTS:
+            for slot in action.slots:
+                if slot.name_display == id_.name and slot.target_id_type in (id_.id_type, "UNSPECIFIED"):
+                    return action, slot
+        elif action.get(LEGACY_TARGET) == id_.name:
+            return action, None
+    return None, None
+
+
+def copy_action(action: bpy.types.Action, name: str) -> bpy.types.Action:
+    """A full copy (slots, channelbags, custom properties) under a new name."""
+    duplicate = action.copy()
+    duplicate.name = name
+    return duplicate
 
 
 def assign(id_: bpy.types.ID, action: bpy.types.Action, slot=None) -> None:

@@ -39,4 +39,6 @@ def generate_onto(scene: bpy.types.Scene, obj: bpy.types.Object, settings, backe
     track = get_backend(backend_name).generate(request)
     written = write_track(scene, rig, track, settings.start_frame,
                           take_name=f"KFF {obj.name} s{settings.seed}", add_markers=add_markers)
+    for action in written.actions:
+        action["keyframeface_seed"] = settings.seed
     return Generation(track, rig, written)

@@ -6,6 +6,20 @@ import bpy
 from bpy.props import FloatProperty, IntProperty, StringProperty
 
 
+def _switch_to_listed_take(settings, context):
+    """Picking a take in the panel's list plays it."""
+    from .rig import find_rig
+    from .takes import switch_take, takes_of
+
+    actions = bpy.data.actions
+    if not 0 <= settings.take_index < len(actions):
+        return
+    rig = find_rig(context.active_object)
+    take = actions[settings.take_index]
+    if take in takes_of(rig):
+        switch_take(rig, take)
+
+
 class KeyframeFaceSettings(bpy.types.PropertyGroup):
     script: StringProperty(
         name="Script",
@@ -37,6 +51,12 @@ class KeyframeFaceSettings(bpy.types.PropertyGroup):
         name="Start Frame",
         description="Frame where the line starts",
         default=1,
+    )
+    take_index: IntProperty(
+        name="Take",
+        description="The take playing on the head (index into the blend file's actions)",
+        default=-1,
+        update=_switch_to_listed_take,
     )
 
 

@@ -20,6 +20,7 @@ write; a failure part-way removes what was created and restores the previous sta
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 
 import bpy
@@ -33,6 +34,10 @@ from . import anim_compat
 from .rig import RigMapping
 
 TAKE_TAG = "keyframeface_take"
+# All actions of one take (main, rest, layers) share a take id; the role says which is which.
+TAKE_ID = "keyframeface_take_id"
+ROLE = "keyframeface_role"
+MAIN_ROLE = "take"
 TRACK_PROPERTY = "keyframeface_track"
 LAYER_ACTION_PROPERTY = "keyframeface_layer_actions"
 LAYER_TRACK_NAMES = {"lipsync": "KeyframeFace Lip Sync"}
@@ -144,7 +149,7 @@ def _ensure_pose_properties(key: bpy.types.Key) -> None:
                 description="Head/eye rotation from KeyframeFace (radians)")
 
 
-def _layer_track(key: bpy.types.Key, track_name: str):
+def ensure_track(key: bpy.types.Key, track_name: str):
     """The tool's NLA track for a layer, and whether it was created now."""
     animation = key.animation_data or key.animation_data_create()
     found = animation.nla_tracks.get(track_name)
@@ -172,7 +177,7 @@ def _place_strips(routed, sinks, track_name: str, blend: str, extrapolation: str
     """Put each mesh's action for a layer on the tool's NLA track of that name, replacing the
     strip of an earlier take (whose action stays, with a fake user)."""
     for mesh, _ in routed:
-        nla_track, is_new = _layer_track(mesh.key, track_name)
+        nla_track, is_new = ensure_track(mesh.key, track_name)
         if is_new:
             created["tracks"].append((mesh.key.name, track_name))
         for strip in list(nla_track.strips):
@@ -240,10 +245,14 @@ def write_take(scene: bpy.types.Scene, rig: RigMapping, base_keys, layer_keys: d
             # Adding needs a zero underneath: a shape key's RNA default is 1.0.
             rest_routed = _rest_curves(routed, layered, start_frame)
             rest_actions, rest_sinks, _, _ = _write_action(f"{name} rest", rest_routed, created)
+            for action in rest_actions:
+                action[ROLE] = "rest"
             layer_actions.extend(rest_actions)
             _place_strips(rest_routed, rest_sinks, BASE_TRACK_NAME, "REPLACE", "HOLD", start_frame, created)
         for layer, layer_routed in layered.items():
             actions_l, sinks_l, count_f, count_k = _write_action(f"{name} {layer}", layer_routed, created)
+            for action in actions_l:
+                action[ROLE] = layer
             layer_actions.extend(actions_l)
             fcurve_count += count_f
             key_count += count_k
@@ -252,15 +261,26 @@ def write_take(scene: bpy.types.Scene, rig: RigMapping, base_keys, layer_keys: d
         if not layered:
             _clear_layer_tracks(rig)
 
+        take_id = uuid.uuid4().hex
         for action in actions + layer_actions:
             action[TAKE_TAG] = action in actions
+            action[TAKE_ID] = take_id
             action.use_fake_user = True
         for action in actions:
+            action[ROLE] = MAIN_ROLE
             for key, value in (properties or {}).items():
                 action[key] = value
             action["keyframeface_start_frame"] = int(start_frame)
             action["keyframeface_blend"] = blend
             action[LAYER_ACTION_PROPERTY] = ",".join(a.name for a in layer_actions)
+            # The artist's action from before the first take, so deleting takes can go back to it.
+            for old_action, _ in previous.values():
+                if old_action is None:
+                    continue
+                artist_action = old_action.get("keyframeface_previous_action") if is_take(old_action) else old_action.name
+                if artist_action:
+                    action["keyframeface_previous_action"] = artist_action
+                    break
 
         kept = []
         for mesh, _ in routed:

@@ -3,14 +3,17 @@
 import bpy
 
 from .sidebar import (
+    KEYFRAMEFACE_UL_takes,
     VIEW3D_PT_keyframeface_curve_tools,
     VIEW3D_PT_keyframeface_files,
     VIEW3D_PT_keyframeface_generate,
     VIEW3D_PT_keyframeface_rig,
     VIEW3D_PT_keyframeface_take,
+    VIEW3D_PT_keyframeface_takes,
 )
 
-CLASSES = (VIEW3D_PT_keyframeface_generate, VIEW3D_PT_keyframeface_take, VIEW3D_PT_keyframeface_rig,
+CLASSES = (KEYFRAMEFACE_UL_takes, VIEW3D_PT_keyframeface_generate, VIEW3D_PT_keyframeface_takes,
+           VIEW3D_PT_keyframeface_take, VIEW3D_PT_keyframeface_rig,
            VIEW3D_PT_keyframeface_files, VIEW3D_PT_keyframeface_curve_tools)
 
 

@@ -4,6 +4,7 @@ import bpy
 
 from ..keyframeface_addon import anim_compat
 from ..keyframeface_addon.rig import find_rig
+from ..keyframeface_addon.takes import active_take, takes_of
 from ..keyframeface_addon.writer import is_take, layer_track, track_of
 
 
@@ -114,3 +115,39 @@ class VIEW3D_PT_keyframeface_curve_tools(_SidebarPanel, bpy.types.Panel):
         column.operator("keyframeface.clamp_curves", icon="CON_CLAMPTO")
         column.operator("keyframeface.smooth_curves", icon="SMOOTHCURVE")
         column.operator("keyframeface.reduce_keys", icon="IPO_BEZIER")
+
+
+class KEYFRAMEFACE_UL_takes(bpy.types.UIList):
+    """The takes of the active head (its generated and imported actions)."""
+
+    def draw_item(self, context, layout, data, item, icon, active_data, active_propname, index):
+        playing = active_take(find_rig(context.active_object)) == item
+        row = layout.row(align=True)
+        row.prop(item, "name", text="", emboss=False, icon="PLAY" if playing else "ACTION")
+        seed = item.get("keyframeface_seed")
+        if seed is not None:
+            row.label(text=f"seed {seed}")
+
+    def filter_items(self, context, data, propname):
+        actions = getattr(data, propname)
+        mine = set(a.name for a in takes_of(find_rig(context.active_object)))
+        flags = [self.bitflag_filter_item if a.name in mine else 0 for a in actions]
+        return flags, []
+
+
+class VIEW3D_PT_keyframeface_takes(_SidebarPanel, bpy.types.Panel):
+    bl_label = "Takes"
+    bl_parent_id = "VIEW3D_PT_keyframeface_generate"
+
+    @classmethod
+    def poll(cls, context):
+        return bool(find_rig(context.active_object).meshes)
+
+    def draw(self, context):
+        layout = self.layout
+        row = layout.row()
+        row.template_list("KEYFRAMEFACE_UL_takes", "", bpy.data, "actions", context.scene.keyframeface, "take_index", rows=3)
+        column = row.column(align=True)
+        column.operator("keyframeface.take_duplicate", text="", icon="DUPLICATE")
+        column.operator("keyframeface.take_delete", text="", icon="TRASH")
+        layout.operator("keyframeface.generate_variations", icon="MOD_ARRAY")
