@@ -102,18 +102,17 @@ def current_assignment(id_: bpy.types.ID):
 def fcurves_for(id_: bpy.types.ID) -> list[bpy.types.FCurve]:
     """The F-curves that animate ``id_`` through its assigned action (and slot)."""
     action, slot = current_assignment(id_)
-    if action is None:
+    if action is None or (HAS_SLOTS and slot is None):
         return []
+    return list(fcurve_container(action, slot).fcurves)
+
+
+def fcurve_container(action: bpy.types.Action, slot=None):
+    """What holds ``action``'s F-curves for ``slot`` (``.fcurves``, ``.groups``): the slot's
+    channelbag on 4.4+ (created if missing), the action itself on the legacy path."""
     if HAS_SLOTS:
-        if slot is None:
-            return []
-        for layer in action.layers:
-            for strip in layer.strips:
-                bag = strip.channelbag(slot)
-                if bag is not None:
-                    return list(bag.fcurves)
-        return []
-    return list(action.fcurves)
+        return _channelbag(action, slot)
+    return action
 
 
 def all_fcurves(action: bpy.types.Action) -> list[bpy.types.FCurve]:

@@ -60,10 +60,17 @@ class VIEW3D_PT_keyframeface_take(_SidebarPanel, bpy.types.Panel):
             return
         fps = context.scene.render.fps / context.scene.render.fps_base
         start = action.get("keyframeface_start_frame", 0)
-        for keyframe in track.keyframes:
+        width = max(20, (context.region.width if context.region else 300) // 7)
+        for index, keyframe in enumerate(track.keyframes):
             box = layout.box()
-            box.label(text=f"{start + round(keyframe.time * fps)}  {keyframe.label}", icon="KEYFRAME")
-            width = max(20, (context.region.width if context.region else 300) // 7)
+            row = box.row(align=True)
+            row.label(text=f"{start + round(keyframe.time * fps)}  {keyframe.label}", icon="KEYFRAME")
+            earlier = row.operator("keyframeface.keyframe_nudge", text="", icon="TRIA_LEFT")
+            earlier.index, earlier.frames = index, -1
+            later = row.operator("keyframeface.keyframe_nudge", text="", icon="TRIA_RIGHT")
+            later.index, later.frames = index, 1
+            row.operator("keyframeface.keyframe_resolve", text="", icon="GREASEPENCIL").index = index
+            row.operator("keyframeface.keyframe_regenerate", text="", icon="FILE_REFRESH").index = index
             for line in textwrap.wrap(keyframe.description, width):
                 box.label(text=line)
 

@@ -1,0 +1,179 @@
+"""Editing one semantic keyframe of a take: re-solve it from an edited description, nudge its
+time, or regenerate it as a fresh variation. Only the keys at that keyframe's frame change;
+every other key (the artist's edits included) stays as it is."""
+
+from __future__ import annotations
+
+import bpy
+import numpy as np
+
+from ..model_runtime.arkit import BLENDSHAPE_INDEX, POSE
+from ..model_runtime.backends import GenerateRequest, get_backend
+from ..model_runtime.errors import KeyframeFaceError
+from ..model_runtime.playback import composed_keys
+from ..model_runtime.track import Track
+from . import anim_compat
+from .rig import RigMapping
+from .takes import take_actions
+from .writer import MAIN_ROLE, ROLE, TRACK_PROPERTY, _data_path, _is_tool_marker, _marker_name, scene_fps, track_of
+
+
+class EditError(KeyframeFaceError):
+    """The keyframe edit cannot be made; nothing changed."""
+
+
+def keyframe_frame(take: bpy.types.Action, track: Track, index: int, fps: float) -> int:
+    return int(take.get("keyframeface_start_frame", 1)) + int(round(track.keyframes[index].time * fps))
+
+
+def _main_fcurves(rig: RigMapping, take: bpy.types.Action) -> dict[str, list[bpy.types.FCurve]]:
+    """The take's main F-curves by parameter name, over every mesh of the rig."""
+    mains = [a for a in take_actions(take.get("keyframeface_take_id")) if a.get(ROLE) == MAIN_ROLE]
+    result: dict[str, list[bpy.types.FCurve]] = {}
+    for mesh in rig.meshes:
+        action, slot = anim_compat.channels_for(mains, mesh.key)
+        if action is None:
+            continue
+        by_path = {fc.data_path: fc for fc in anim_compat.fcurve_container(action, slot).fcurves}
+        for name, block in mesh.shapes.items():
+            fcurve = by_path.get(_data_path(block))
+            if fcurve is not None:
+                result.setdefault(name, []).append(fcurve)
+        if mesh is rig.primary:
+            for name in POSE:
+                fcurve = by_path.get(f'["{name}"]')
+                if fcurve is not None:
+                    result.setdefault(name, []).append(fcurve)
+    return result
+
+
+def _require(rig: RigMapping, take) -> Track:
+    track = track_of(take)
+    if track is None:
+        raise EditError("This take has no keyframe list (it was imported, not generated).")
+    return track
+
+
+def _store(take: bpy.types.Action, track: Track) -> None:
+    text = track.to_json(indent=None)
+    for action in take_actions(take.get("keyframeface_take_id")):
+        if action.get(ROLE) == MAIN_ROLE:
+            action[TRACK_PROPERTY] = text
+
+
+def _rename_marker(scene, frame: int, index: int, label: str, description: str, new_frame: int | None = None) -> None:
+    for marker in scene.timeline_markers:
+        if marker.frame == frame and _is_tool_marker(marker):
+            marker.name = _marker_name(index, label, description)
+            if new_frame is not None:
+                marker.frame = new_frame
+
+
+def resolve_keyframe(scene, rig: RigMapping, take, index: int, description: str, backend_name: str = "builtin") -> int:
+    """Solve keyframe ``index`` from ``description`` and rewrite the take's keys at its frame.
+    Returns how many curves changed."""
+    track = _require(rig, take)
+    if not 0 <= index < len(track.keyframes):
+        raise EditError(f"No keyframe {index + 1} in this take.")
+    if not description.strip():
+        raise EditError("The description is empty.")
+    descriptions = [k.description for k in track.keyframes]
+    descriptions[index] = description
+    solved = get_backend(backend_name).solve(descriptions, index, track.context, track.emotion)
+    keyframe = track.keyframes[index]
+    keyframe.description = description
+    keyframe.weights = dict(solved.weights)
+    keyframe.pose = dict(solved.pose)
+    fps = scene_fps(scene)
+    frame = keyframe_frame(take, track, index, fps)
+    base = composed_keys(track, fps, layers="base")
+    curves = _main_fcurves(rig, take)
+    local = frame - int(take.get("keyframeface_start_frame", 1))
+    changed = 0
+    for name, fcurves in curves.items():
+        frames, values = base.get(name, (np.array([local]), np.array([0.0])))
+        value = float(np.interp(local, frames, values))
+        for fcurve in fcurves:
+            fcurve.keyframe_points.insert(frame, value, options={"REPLACE", "FAST"})
+            fcurve.update()
+            changed += 1
+    missing = [n for n in base if n not in curves and (n in BLENDSHAPE_INDEX or n in POSE)]
+    if missing:
+        # A shape the new description uses and the take never keyed: key it at every semantic
+        # keyframe so it rises and falls with the performance.
+        _add_curves(rig, take, track, base, missing, fps)
+        changed += len(missing)
+    _store(take, track)
+    _rename_marker(scene, frame, index, keyframe.label, description)
+    return changed
+
+
+def _add_curves(rig: RigMapping, take, track: Track, base, names, fps: float) -> None:
+    from .writer import fill_keys
+
+    mains = [a for a in take_actions(take.get("keyframeface_take_id")) if a.get(ROLE) == MAIN_ROLE]
+    start = int(take.get("keyframeface_start_frame", 1))
+    for mesh in rig.meshes:
+        action, slot = anim_compat.channels_for(mains, mesh.key)
+        if action is None:
+            continue
+        container = anim_compat.fcurve_container(action, slot)
+        for name in names:
+            if name in mesh.shapes:
+                path = _data_path(mesh.shapes[name])
+            elif name in POSE and mesh is rig.primary:
+                path = f'["{name}"]'
+            else:
+                continue
+            frames, values = base[name]
+            fill_keys(container.fcurves.new(path, index=0), frames + start, values)
+
+
+def nudge_keyframe(scene, rig: RigMapping, take, index: int, delta: int) -> int:
+    """Move keyframe ``index`` by ``delta`` frames: its keys on every curve, its marker and its
+    time. Refuses to pass a neighbouring keyframe. Returns the new frame."""
+    track = _require(rig, take)
+    fps = scene_fps(scene)
+    frame = keyframe_frame(take, track, index, fps)
+    target = frame + delta
+    neighbours = [keyframe_frame(take, track, i, fps) for i in (index - 1, index + 1) if 0 <= i < len(track.keyframes)]
+    if delta == 0 or any((n - frame) * (n - target) <= 0 for n in neighbours):
+        raise EditError("A keyframe cannot move onto or past its neighbours.")
+    start = int(take.get("keyframeface_start_frame", 1))
+    if target < start:
+        raise EditError("A keyframe cannot move before the start of the take.")
+    for fcurves in _main_fcurves(rig, take).values():
+        for fcurve in fcurves:
+            for point in fcurve.keyframe_points:
+                if round(point.co[0]) == frame:
+                    if any(round(p.co[0]) == target for p in fcurve.keyframe_points):
+                        raise EditError(f"Frame {target} already holds a key on {fcurve.data_path}.")
+    for fcurves in _main_fcurves(rig, take).values():
+        for fcurve in fcurves:
+            for point in fcurve.keyframe_points:
+                if round(point.co[0]) == frame:
+                    point.co[0] += delta
+                    point.handle_left[0] += delta
+                    point.handle_right[0] += delta
+            fcurve.update()
+    keyframe = track.keyframes[index]
+    keyframe.time = round((target - start) / fps, 4)
+    track.duration = max(track.duration, keyframe.time)
+    _store(take, track)
+    _rename_marker(scene, frame, index, keyframe.label, keyframe.description, new_frame=target)
+    return target
+
+
+def regenerate_keyframe(scene, rig: RigMapping, take, index: int, attempt: int, backend_name: str = "builtin") -> str:
+    """A fresh variation of keyframe ``index``: the same line planned with another seed, its
+    nearest keyframe's description solved in place. Returns the new description."""
+    track = _require(rig, take)
+    backend = get_backend(backend_name)
+    request = GenerateRequest(script=track.script, context=track.context, emotion=track.emotion,
+                              seed=track.seed + 1000 * attempt + index + 1, fps=track.fps, intensity=track.intensity).validated()
+    plan = backend.plan(request)
+    wanted = track.keyframes[index]
+    same_label = [k for k in plan.keyframes if k.label == wanted.label] or plan.keyframes
+    chosen = min(same_label, key=lambda k: abs(k.time - wanted.time))
+    resolve_keyframe(scene, rig, take, index, chosen.description, backend_name)
+    return chosen.description
