@@ -1,22 +1,35 @@
-"""Generate a performance and write it onto a rig: the core the Generate operator calls."""
+"""Generate a performance and put it on a rig: the core the Generate operator calls."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import bpy
 
 from ..model_runtime.backends import GenerateRequest, get_backend
+from ..model_runtime.errors import InputError
 from ..model_runtime.track import Track
+from . import placement
 from .rig import RigMapping, find_rig
 from .writer import WriteResult, scene_fps, write_track
+
+WRITE_MODES = (
+    ("NEW_TAKE", "New Take", "A new take (action) the tool owns; your action is kept"),
+    ("REPLACE_RANGE", "Replace Range", "Replace the keys in the line's frame range of the action that is playing; keys outside it are untouched"),
+    ("LAYER", "Layer on Top", "Add the line as an NLA layer above the animation that is playing"),
+)
 
 
 @dataclass
 class Generation:
     track: Track
     rig: RigMapping
-    written: WriteResult
+    start_frame: int
+    end_frame: int
+    keys: int
+    summary: str
+    written: WriteResult | None = None
+    dropped: list[str] = field(default_factory=list)
 
 
 def request_from_settings(settings, fps: float) -> GenerateRequest:
@@ -30,15 +43,33 @@ def request_from_settings(settings, fps: float) -> GenerateRequest:
     )
 
 
+def start_frame_of(scene, settings) -> int:
+    return scene.frame_current if settings.use_playhead else settings.start_frame
+
+
 def generate_onto(scene: bpy.types.Scene, obj: bpy.types.Object, settings, backend_name: str = "builtin",
                   add_markers: bool = True) -> Generation:
-    """Plan, solve and compose with ``backend_name``, then write the keys onto ``obj``'s rig.
-    Raises a ``KeyframeFaceError`` with a user-facing message; writes nothing on failure."""
+    """Plan, solve and compose with ``backend_name``, then put the keys on ``obj``'s rig the way
+    ``settings.write_mode`` says. Raises a ``KeyframeFaceError`` with a user-facing message;
+    writes nothing on failure."""
     rig = find_rig(obj)
-    request = request_from_settings(settings, scene_fps(scene))
-    track = get_backend(backend_name).generate(request)
-    written = write_track(scene, rig, track, settings.start_frame,
-                          take_name=f"KFF {obj.name} s{settings.seed}", add_markers=add_markers)
+    fps = scene_fps(scene)
+    start = start_frame_of(scene, settings)
+    if settings.fit_to_range and settings.range_end <= start:
+        raise InputError(f"The range end ({settings.range_end}) must come after the start frame ({start}).")
+    track = get_backend(backend_name).generate(request_from_settings(settings, fps))
+    if settings.fit_to_range:
+        track = track.retimed((settings.range_end - start) / fps)
+    mode = settings.write_mode
+    if mode == "REPLACE_RANGE":
+        first, last, keys = placement.replace_range(scene, rig, track, start)
+        return Generation(track, rig, first, last, keys, f"replaced frames {first}-{last}")
+    if mode == "LAYER":
+        name, keys = placement.layer_on_top(scene, rig, track, start)
+        end = start + round(track.duration * fps)
+        return Generation(track, rig, start, end, keys, f"added as NLA layer '{name}'")
+    written = write_track(scene, rig, track, start, take_name=f"KFF {obj.name} s{settings.seed}", add_markers=add_markers)
     for action in written.actions:
         action["keyframeface_seed"] = settings.seed
-    return Generation(track, rig, written)
+    return Generation(track, rig, written.start_frame, written.end_frame, written.keys,
+                      f"new take '{written.actions[0].name}'", written, written.dropped)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import bpy
-from bpy.props import FloatProperty, IntProperty, StringProperty
+from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 
 
 def _switch_to_listed_take(settings, context):
@@ -18,6 +18,12 @@ def _switch_to_listed_take(settings, context):
     take = actions[settings.take_index]
     if take in takes_of(rig):
         switch_take(rig, take)
+
+
+def _write_modes():
+    from .generation import WRITE_MODES
+
+    return WRITE_MODES
 
 
 class KeyframeFaceSettings(bpy.types.PropertyGroup):
@@ -51,6 +57,25 @@ class KeyframeFaceSettings(bpy.types.PropertyGroup):
         name="Start Frame",
         description="Frame where the line starts",
         default=1,
+    )
+    use_playhead: BoolProperty(
+        name="At Playhead",
+        description="Start the line at the current frame instead of the Start Frame",
+    )
+    fit_to_range: BoolProperty(
+        name="Fit to Range",
+        description="Stretch or squeeze the line to end at the Range End frame",
+    )
+    range_end: IntProperty(
+        name="Range End",
+        description="Frame where the line ends when fitting it to a range",
+        default=100,
+    )
+    write_mode: EnumProperty(
+        name="Write",
+        description="Where the generated keys go",
+        items=_write_modes(),
+        default="NEW_TAKE",
     )
     take_index: IntProperty(
         name="Take",

@@ -104,6 +104,26 @@ class Track:
             "analysis": self.analysis,
         }
 
+    def retimed(self, duration: float) -> "Track":
+        """The same performance stretched or squeezed to last ``duration`` seconds (fitting a
+        line to a frame range or a recorded audio clip)."""
+        if duration <= 0:
+            raise TrackError("a performance must last longer than 0 s")
+        factor = duration / self.duration if self.duration > 0 else 1.0
+        data = self.to_dict()
+        data["duration"] = round(duration, 4)
+        for keyframe in data["keyframes"]:
+            keyframe["time"] = min(round(keyframe["time"] * factor, 4), data["duration"])
+        for layer in data["layers"].values():
+            for name, keys in layer["channels"].items():
+                retimed = []
+                for time, value in keys:
+                    time = min(round(time * factor, 4), data["duration"])
+                    if not retimed or time > retimed[-1][0]:
+                        retimed.append([time, value])
+                layer["channels"][name] = retimed
+        return Track.from_dict(data)
+
     def to_json(self, indent: int | None = 1) -> str:
         return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
 

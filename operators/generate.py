@@ -35,16 +35,16 @@ class KEYFRAMEFACE_OT_generate(bpy.types.Operator):
         except KeyframeFaceError as error:
             self.report({"ERROR"}, str(error))
             return {"CANCELLED"}
-        written = result.written
         self.report({"INFO"}, (
-            f"{len(result.track.keyframes)} keyframes, {written.keys} keys on {written.fcurves} curves, "
-            f"frames {written.start_frame}-{written.end_frame} ({result.rig.summary()})"
+            f"{len(result.track.keyframes)} keyframes, {result.keys} keys, frames {result.start_frame}-{result.end_frame}: "
+            f"{result.summary} ({result.rig.summary()})"
         ))
-        if written.dropped:
-            self.report({"WARNING"}, f"The rig lacks {len(written.dropped)} generated shapes: {', '.join(written.dropped)}")
-        if written.kept_actions:
+        if result.dropped:
+            self.report({"WARNING"}, f"The rig lacks {len(result.dropped)} generated shapes: {', '.join(result.dropped)}")
+        written = result.written
+        if written and written.kept_actions:
             self.report({"INFO"}, f"Your previous action(s) kept with a fake user: {', '.join(written.kept_actions)}")
-        if written.extended_scene:
+        if written and written.extended_scene:
             self.report({"INFO"}, f"Scene end extended to frame {written.end_frame}")
         for note in result.track.notes:
             self.report({"WARNING"}, note)

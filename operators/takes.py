@@ -101,7 +101,8 @@ class KEYFRAMEFACE_OT_generate_variations(bpy.types.Operator):
     def execute(self, context):
         settings = context.scene.keyframeface
         prefs = preferences(context)
-        first_seed = settings.seed
+        first_seed, mode = settings.seed, settings.write_mode
+        settings.write_mode = "NEW_TAKE"  # variations are compared as takes
         made = []
         try:
             for offset in range(self.count):
@@ -112,7 +113,7 @@ class KEYFRAMEFACE_OT_generate_variations(bpy.types.Operator):
             self.report({"ERROR"}, str(error))
             return {"CANCELLED"}
         finally:
-            settings.seed = first_seed
+            settings.seed, settings.write_mode = first_seed, mode
         rig = find_rig(context.active_object)
         first = made[0].written.actions[0]
         takes.switch_take(rig, first)

@@ -30,7 +30,17 @@ class VIEW3D_PT_keyframeface_generate(_SidebarPanel, bpy.types.Panel):
         layout.use_property_decorate = False
         layout.prop(settings, "intensity")
         layout.prop(settings, "seed")
-        layout.prop(settings, "start_frame")
+        row = layout.row(heading="Start")
+        row.prop(settings, "use_playhead")
+        sub = layout.row()
+        sub.active = not settings.use_playhead
+        sub.prop(settings, "start_frame")
+        row = layout.row(heading="Range")
+        row.prop(settings, "fit_to_range", text="Fit")
+        sub = row.row()
+        sub.active = settings.fit_to_range
+        sub.prop(settings, "range_end", text="End")
+        layout.prop(settings, "write_mode")
         layout.use_property_split = False
         layout.operator("keyframeface.generate", icon="SHAPEKEY_DATA")
         row = layout.row(align=True)
