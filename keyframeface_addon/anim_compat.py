@@ -23,8 +23,8 @@ class ChannelSink:
         self._groups = groups
         self._group_cache: dict[str, bpy.types.ActionGroup] = {}
 
-    def new_fcurve(self, data_path: str, group: str) -> bpy.types.FCurve:
-        fcurve = self._fcurves.new(data_path, index=0)
+    def new_fcurve(self, data_path: str, group: str, index: int = 0) -> bpy.types.FCurve:
+        fcurve = self._fcurves.new(data_path, index=index)
         found = self._group_cache.get(group)
         if found is None:
             found = self._groups.get(group) or self._groups.new(group)

@@ -6,10 +6,13 @@ from dataclasses import dataclass, field
 
 import bpy
 
+from ..model_runtime.arkit import POSE
 from ..model_runtime.backends import GenerateRequest, get_backend
+from ..model_runtime.playback import composed_keys
 from ..model_runtime.errors import InputError
 from ..model_runtime.track import Track
 from . import placement
+from .pose_bones import write_pose_bones
 from .rig import RigMapping, find_rig
 from .writer import WriteResult, scene_fps, write_track
 
@@ -30,6 +33,7 @@ class Generation:
     summary: str
     written: WriteResult | None = None
     dropped: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 def request_from_settings(settings, fps: float) -> GenerateRequest:
@@ -63,13 +67,18 @@ def generate_onto(scene: bpy.types.Scene, obj: bpy.types.Object, settings, backe
     mode = settings.write_mode
     if mode == "REPLACE_RANGE":
         first, last, keys = placement.replace_range(scene, rig, track, start)
-        return Generation(track, rig, first, last, keys, f"replaced frames {first}-{last}")
-    if mode == "LAYER":
+        result = Generation(track, rig, first, last, keys, f"replaced frames {first}-{last}")
+    elif mode == "LAYER":
         name, keys = placement.layer_on_top(scene, rig, track, start)
         end = start + round(track.duration * fps)
-        return Generation(track, rig, start, end, keys, f"added as NLA layer '{name}'")
-    written = write_track(scene, rig, track, start, take_name=f"KFF {obj.name} s{settings.seed}", add_markers=add_markers)
-    for action in written.actions:
-        action["keyframeface_seed"] = settings.seed
-    return Generation(track, rig, written.start_frame, written.end_frame, written.keys,
-                      f"new take '{written.actions[0].name}'", written, written.dropped)
+        result = Generation(track, rig, start, end, keys, f"added as NLA layer '{name}'")
+    else:
+        written = write_track(scene, rig, track, start, take_name=f"KFF {obj.name} s{settings.seed}",
+                              add_markers=add_markers)
+        for action in written.actions:
+            action["keyframeface_seed"] = settings.seed
+        result = Generation(track, rig, written.start_frame, written.end_frame, written.keys,
+                            f"new take '{written.actions[0].name}'", written, written.dropped)
+    pose_keys = {n: v for n, v in composed_keys(track, fps, layers="base").items() if n in POSE}
+    result.warnings.extend(write_pose_bones(rig, pose_keys, start))
+    return result

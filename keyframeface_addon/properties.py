@@ -85,12 +85,46 @@ class KeyframeFaceSettings(bpy.types.PropertyGroup):
     )
 
 
-CLASSES = (KeyframeFaceSettings,)
+def _preset_items(self, context):
+    from ..model_runtime.arkit import CONVENTIONS
+
+    items = [("AUTO", "Auto-detect", "Recognise any common ARKit naming (recommended)")]
+    return items + [(key.upper(), label, f"Shape keys named in {label}") for key, (label, _) in CONVENTIONS.items()]
+
+
+class KeyframeFaceMappingItem(bpy.types.PropertyGroup):
+    """One ARKit shape and the shape key that plays it on this mesh ('' = not on this rig)."""
+
+    arkit: StringProperty(name="ARKit", description="ARKit blendshape name")
+    shape: StringProperty(name="Shape Key", description="Shape key on this mesh that plays the ARKit shape")
+
+
+def _armature_only(self, obj):
+    return obj.type == "ARMATURE"
+
+
+class KeyframeFaceRigSettings(bpy.types.PropertyGroup):
+    """Per-object rig settings, saved with the object: a hand-fixed shape mapping and the bones
+    that receive the head and eye pose."""
+
+    preset: EnumProperty(name="Naming", description="Naming convention used to fill the mapping", items=_preset_items)
+    mapping: bpy.props.CollectionProperty(type=KeyframeFaceMappingItem)
+    mapping_index: IntProperty(name="Mapping", default=0)
+    armature: bpy.props.PointerProperty(name="Armature", type=bpy.types.Object, poll=_armature_only,
+                                        description="Armature whose bones receive the head and eye pose")
+    head_bone: StringProperty(name="Head Bone", description="Bone turned by headYaw/headPitch/headRoll")
+    left_eye_bone: StringProperty(name="Left Eye Bone", description="Bone turned by leftEyeYaw/leftEyePitch (the face's own left)")
+    right_eye_bone: StringProperty(name="Right Eye Bone", description="Bone turned by rightEyeYaw/rightEyePitch")
+
+
+CLASSES = (KeyframeFaceSettings, KeyframeFaceMappingItem, KeyframeFaceRigSettings)
 
 
 def register():
     bpy.types.Scene.keyframeface = bpy.props.PointerProperty(type=KeyframeFaceSettings)
+    bpy.types.Object.keyframeface_rig = bpy.props.PointerProperty(type=KeyframeFaceRigSettings)
 
 
 def unregister():
+    del bpy.types.Object.keyframeface_rig
     del bpy.types.Scene.keyframeface

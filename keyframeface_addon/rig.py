@@ -8,6 +8,7 @@ or empty as the active object works too), maps every shape key to its ARKit name
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import bpy
@@ -30,6 +31,11 @@ class MeshMapping:
 @dataclass
 class RigMapping:
     meshes: list[MeshMapping] = field(default_factory=list)
+    # Hand-made mapping entries whose shape key no longer exists: "mesh: shape (arkit)".
+    stale: list[str] = field(default_factory=list)
+    # The object the rig was found from (the active object): it and its parents hold the
+    # pose-bone settings.
+    root: bpy.types.Object | None = None
 
     @property
     def covered(self) -> set[str]:
@@ -67,10 +73,23 @@ def _candidate_meshes(obj: bpy.types.Object):
         stack.extend(current.children)
 
 
-def map_mesh(obj: bpy.types.Object) -> MeshMapping | None:
+def map_mesh(obj: bpy.types.Object, stale: list[str] | None = None) -> MeshMapping | None:
+    """The ARKit shapes on one mesh: its hand-made mapping when it has one (entries naming a
+    deleted shape key are reported in ``stale``), else every recognisable shape-key name."""
     key = obj.data.shape_keys if obj.type == "MESH" else None
     if key is None:
         return None
+    settings = getattr(obj, "keyframeface_rig", None)
+    if settings is not None and len(settings.mapping):
+        shapes = {}
+        for item in settings.mapping:
+            if not item.shape:
+                continue
+            if item.shape in key.key_blocks:
+                shapes[item.arkit] = item.shape
+            elif stale is not None:
+                stale.append(f"{obj.name}: {item.shape} ({item.arkit})")
+        return MeshMapping(obj, shapes) if shapes else None
     shapes: dict[str, str] = {}
     reference = key.reference_key.name if key.reference_key else None
     for block in key.key_blocks:
@@ -84,11 +103,11 @@ def map_mesh(obj: bpy.types.Object) -> MeshMapping | None:
 
 def find_rig(obj: bpy.types.Object | None) -> RigMapping:
     """The ARKit-bearing meshes of ``obj`` and its children."""
-    mapping = RigMapping()
+    mapping = RigMapping(root=obj)
     if obj is None:
         return mapping
     for mesh in _candidate_meshes(obj):
-        found = map_mesh(mesh)
+        found = map_mesh(mesh, mapping.stale)
         if found:
             mapping.meshes.append(found)
     return mapping
@@ -106,10 +125,150 @@ def rig_problem(obj: bpy.types.Object | None) -> str | None:
         if not any(m.data.shape_keys for m in meshes):
             return f"'{obj.name}' has no shape keys. Add ARKit shape keys, or use Add Demo Head."
         return f"No ARKit shape keys found on '{obj.name}' or its children (52 names like jawOpen, eyeBlinkLeft)."
+    if mapping.stale:
+        return f"The mapping names deleted shape keys: {', '.join(mapping.stale[:3])}. Fix it in the Rig panel."
     for mesh in mapping.meshes:
         key = mesh.key
         if key.library is not None or mesh.obj.data.library is not None:
             return f"'{mesh.obj.name}' is linked from another file and cannot be keyed. Make it local or add a library override."
         if getattr(key, "override_library", None) is not None and not getattr(key, "is_editable", True):
             return f"'{mesh.obj.name}' shape keys are not editable (library override)."
+    return None
+
+
+def detect_mapping(obj: bpy.types.Object, preset: str = "AUTO") -> dict[str, str]:
+    """ARKit name -> shape key on one mesh, by naming preset (``AUTO`` recognises any)."""
+    from ..model_runtime.arkit import convention_name
+
+    key = obj.data.shape_keys if obj.type == "MESH" else None
+    if key is None:
+        return {}
+    names = [b.name for b in key.key_blocks if b != key.reference_key]
+    if preset == "AUTO":
+        found = {}
+        for name in names:
+            arkit = to_arkit(name)
+            if arkit in BLENDSHAPES and arkit not in found:
+                found[arkit] = name
+        return found
+    by_lower = {}
+    for name in names:
+        by_lower.setdefault(name.lower(), name)
+        by_lower.setdefault(name.rsplit(".", 1)[-1].lower(), name)
+    found = {}
+    for arkit in BLENDSHAPES:
+        match = by_lower.get(convention_name(arkit, preset.lower()).lower())
+        if match:
+            found[arkit] = match
+    return found
+
+
+def fill_mapping(obj: bpy.types.Object, preset: str = "AUTO") -> int:
+    """Write the detected mapping into the mesh's table (all 52 rows; unmatched ones empty)."""
+    detected = detect_mapping(obj, preset)
+    table = obj.keyframeface_rig.mapping
+    table.clear()
+    for arkit in BLENDSHAPES:
+        item = table.add()
+        item.arkit = arkit
+        item.shape = detected.get(arkit, "")
+    return len(detected)
+
+
+def mapping_document(rig_root: bpy.types.Object) -> dict:
+    """The rig's mapping as JSON for a team: per mesh, ARKit name -> shape key, and the pose bones."""
+    meshes = {}
+    for mesh in _candidate_meshes(rig_root):
+        found = map_mesh(mesh)
+        if found:
+            meshes[mesh.name] = dict(sorted(found.shapes.items(), key=lambda kv: BLENDSHAPES.index(kv[0])))
+    settings = rig_root.keyframeface_rig
+    pose = {"armature": settings.armature.name if settings.armature else "", "head": settings.head_bone,
+            "left_eye": settings.left_eye_bone, "right_eye": settings.right_eye_bone}
+    return {"format": "keyframeface.mapping", "version": 1, "meshes": meshes, "pose": pose}
+
+
+def apply_mapping_document(rig_root: bpy.types.Object, document: dict) -> list[str]:
+    """Load a mapping JSON onto the rig's meshes (by mesh name; a single-mesh rig takes the first
+    entry whatever its name). Returns the meshes mapped. Raises ValueError for a bad document."""
+    if not isinstance(document, dict) or document.get("format") != "keyframeface.mapping":
+        raise ValueError("not a KeyframeFace mapping (format 'keyframeface.mapping')")
+    if document.get("version") != 1:
+        raise ValueError(f"unsupported mapping version {document.get('version')!r}")
+    entries = document.get("meshes")
+    if not isinstance(entries, dict) or not entries:
+        raise ValueError("the mapping lists no meshes")
+    meshes = [m for m in _candidate_meshes(rig_root) if m.data.shape_keys]
+    assigned = []
+    for mesh in meshes:
+        entry = entries.get(mesh.name)
+        if entry is None and len(meshes) == 1 and len(entries) == 1:
+            entry = next(iter(entries.values()))
+        if entry is None:
+            continue
+        unknown = [name for name in entry if name not in BLENDSHAPES]
+        if unknown:
+            raise ValueError(f"unknown ARKit names in the mapping: {', '.join(unknown[:4])}")
+        table = mesh.keyframeface_rig.mapping
+        table.clear()
+        for arkit in BLENDSHAPES:
+            item = table.add()
+            item.arkit = arkit
+            item.shape = str(entry.get(arkit, ""))
+        assigned.append(mesh.name)
+    if not assigned:
+        raise ValueError(f"none of the mapping's meshes ({', '.join(entries)}) are in this rig")
+    pose = document.get("pose") or {}
+    settings = rig_root.keyframeface_rig
+    armature = bpy.data.objects.get(pose.get("armature", ""))
+    if armature is not None and armature.type == "ARMATURE":
+        settings.armature = armature
+    settings.head_bone = pose.get("head", "")
+    settings.left_eye_bone = pose.get("left_eye", "")
+    settings.right_eye_bone = pose.get("right_eye", "")
+    return assigned
+
+
+_BONE_PATTERNS = {
+    "head_bone": re.compile(r"^(?!.*(eff|end|top|tip|jaw|eye)).*head", re.I),
+    "left_eye_bone": re.compile(r"(left.*eye|eye.*left|eye[._ ]?l$|^l[._ ]?eye)", re.I),
+    "right_eye_bone": re.compile(r"(right.*eye|eye.*right|eye[._ ]?r$|^r[._ ]?eye)", re.I),
+}
+
+
+def rig_armature(obj: bpy.types.Object | None) -> bpy.types.Object | None:
+    """The armature a head belongs to: itself, a parent, or an armature modifier's target."""
+    current = obj
+    while current is not None:
+        if current.type == "ARMATURE":
+            return current
+        for modifier in getattr(current, "modifiers", []):
+            if modifier.type == "ARMATURE" and modifier.object is not None:
+                return modifier.object
+        current = current.parent
+    return None
+
+
+def detect_pose_bones(obj: bpy.types.Object) -> dict[str, str]:
+    """Head and eye bones by name on the rig's armature (Head_Joint, LeftEye_Joint, eye.L...)."""
+    armature = rig_armature(obj)
+    if armature is None:
+        return {}
+    found = {}
+    for setting, pattern in _BONE_PATTERNS.items():
+        for bone in armature.data.bones:
+            if pattern.search(bone.name):
+                found[setting] = bone.name
+                break
+    return found
+
+
+def pose_settings(rig: RigMapping):
+    """The rig settings that map pose to bones: on the root object or one of its parents."""
+    current = rig.root
+    while current is not None:
+        settings = getattr(current, "keyframeface_rig", None)
+        if settings is not None and settings.armature is not None:
+            return settings
+        current = current.parent
     return None

@@ -20,6 +20,7 @@ POSE: tuple[str, ...] = tuple(_SCHEMA["pose"])
 PARAMETERS: tuple[str, ...] = BLENDSHAPES + POSE
 LIVE_LINK_FACE_COLUMNS: tuple[str, ...] = tuple(_SCHEMA["live_link_face_columns"])
 REGIONS: tuple[tuple[str, str], ...] = tuple((name, prefix) for name, prefix in _SCHEMA["regions"])
+CC3_ORDER: tuple[str, ...] = tuple(_SCHEMA["cc3_order"])
 
 BLENDSHAPE_INDEX = {name: i for i, name in enumerate(BLENDSHAPES)}
 POSE_INDEX = {name: i for i, name in enumerate(POSE)}
@@ -132,3 +133,47 @@ def is_blendshape(name: str) -> bool:
 
 def is_pose(name: str) -> bool:
     return name in POSE_INDEX
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def _face_cap(name: str) -> str:
+    for side, suffix in (("Left", "_L"), ("Right", "_R")):
+        # Directions (jawLeft, mouthRight) keep their names in Face Cap.
+        if name.endswith(side) and name not in ("jawLeft", "jawRight", "mouthLeft", "mouthRight"):
+            return name[: -len(side)] + suffix
+    return name
+
+
+def _cc3(name: str) -> str:
+    words = re.sub(r"(?<!^)(?=[A-Z])", " ", pascal(name)).split()
+    return f"A{CC3_ORDER.index(name) + 1:02d}_" + "_".join(words)
+
+
+# Shape-key naming conventions found on ARKit rigs, as functions of the canonical name.
+CONVENTIONS = {
+    "camel": ("camelCase (Apple, Ready Player Me)", lambda name: name),
+    "pascal": ("PascalCase (Live Link Face, Unreal, CC4)", pascal),
+    "facecap": ("Face Cap _L/_R", _face_cap),
+    "snake": ("snake_case", _snake),
+    "cc3": ("Reallusion CC3 (A01_...)", _cc3),
+}
+
+
+def convention_name(name: str, convention: str) -> str:
+    """What a rig using ``convention`` calls the canonical ARKit shape ``name``."""
+    return CONVENTIONS[convention][1](name)
+
+
+def detect_convention(names) -> str | None:
+    """The convention the most of ``names`` follow exactly (ignoring case), or None."""
+    names = list(names)
+    for fold in (str, str.lower):  # exact case first: camelCase and PascalCase differ only there
+        present = {fold(n) for n in names} | {fold(re.split(r"[.:|/]", n)[-1]) for n in names}
+        scores = {c: len({fold(convention_name(b, c)) for b in BLENDSHAPES} & present) for c in CONVENTIONS}
+        best = max(scores, key=scores.get)
+        if scores[best]:
+            return best
+    return None

@@ -5,10 +5,10 @@ import bpy
 from .demo_head import KEYFRAMEFACE_OT_demo_head
 from .export_fbx import KEYFRAMEFACE_OT_export_fbx
 from .generate import KEYFRAMEFACE_OT_generate
-from . import curve_tools, interchange, keyframes, takes
+from . import curve_tools, interchange, keyframes, rig, takes
 
 CLASSES = (KEYFRAMEFACE_OT_generate, KEYFRAMEFACE_OT_demo_head, KEYFRAMEFACE_OT_export_fbx,
-           *interchange.CLASSES, *curve_tools.CLASSES, *takes.CLASSES, *keyframes.CLASSES)
+           *interchange.CLASSES, *curve_tools.CLASSES, *takes.CLASSES, *keyframes.CLASSES, *rig.CLASSES)
 
 
 register, unregister = bpy.utils.register_classes_factory(CLASSES)

@@ -46,6 +46,8 @@ class KEYFRAMEFACE_OT_generate(bpy.types.Operator):
             self.report({"INFO"}, f"Your previous action(s) kept with a fake user: {', '.join(written.kept_actions)}")
         if written and written.extended_scene:
             self.report({"INFO"}, f"Scene end extended to frame {written.end_frame}")
+        for warning in result.warnings:
+            self.report({"WARNING"}, warning)
         for note in result.track.notes:
             self.report({"WARNING"}, note)
         return {"FINISHED"}

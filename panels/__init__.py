@@ -3,6 +3,7 @@
 import bpy
 
 from .sidebar import (
+    KEYFRAMEFACE_UL_mapping,
     KEYFRAMEFACE_UL_takes,
     VIEW3D_PT_keyframeface_curve_tools,
     VIEW3D_PT_keyframeface_files,
@@ -12,7 +13,7 @@ from .sidebar import (
     VIEW3D_PT_keyframeface_takes,
 )
 
-CLASSES = (KEYFRAMEFACE_UL_takes, VIEW3D_PT_keyframeface_generate, VIEW3D_PT_keyframeface_takes,
+CLASSES = (KEYFRAMEFACE_UL_takes, KEYFRAMEFACE_UL_mapping, VIEW3D_PT_keyframeface_generate, VIEW3D_PT_keyframeface_takes,
            VIEW3D_PT_keyframeface_take, VIEW3D_PT_keyframeface_rig,
            VIEW3D_PT_keyframeface_files, VIEW3D_PT_keyframeface_curve_tools)
 

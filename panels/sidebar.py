@@ -8,6 +8,16 @@ from ..keyframeface_addon.takes import active_take, takes_of
 from ..keyframeface_addon.writer import is_take, layer_track, track_of
 
 
+def version_notes() -> list[str]:
+    """What this Blender lacks that the add-on would otherwise use."""
+    notes = []
+    if bpy.app.version < (4, 4, 0):
+        notes.append("Blender < 4.4: one action per mesh for each take (no action slots)")
+    if bpy.app.version < (5, 0, 0):
+        notes.append("Blender < 5.0: ASCII FBX heads cannot be imported (binary FBX works)")
+    return notes
+
+
 class _SidebarPanel:
     bl_space_type = "VIEW_3D"
     bl_region_type = "UI"
@@ -85,6 +95,19 @@ class VIEW3D_PT_keyframeface_take(_SidebarPanel, bpy.types.Panel):
                 box.label(text=line)
 
 
+class KEYFRAMEFACE_UL_mapping(bpy.types.UIList):
+    """ARKit shape -> shape key rows of one mesh's mapping."""
+
+    def draw_item(self, context, layout, data, item, icon, active_data, active_propname, index):
+        key = data.id_data.data.shape_keys
+        row = layout.split(factor=0.45)
+        row.label(text=item.arkit, icon="CHECKMARK" if item.shape else "BLANK1")
+        if key is not None:
+            row.prop_search(item, "shape", key, "key_blocks", text="")
+        else:
+            row.prop(item, "shape", text="")
+
+
 class VIEW3D_PT_keyframeface_rig(_SidebarPanel, bpy.types.Panel):
     bl_label = "Rig"
     bl_parent_id = "VIEW3D_PT_keyframeface_generate"
@@ -92,18 +115,44 @@ class VIEW3D_PT_keyframeface_rig(_SidebarPanel, bpy.types.Panel):
 
     def draw(self, context):
         layout = self.layout
-        rig = find_rig(context.active_object)
-        if not rig.meshes:
-            layout.label(text="No ARKit shape keys on the selection", icon="INFO")
+        obj = context.active_object
+        if obj is None:
+            layout.label(text="Select the head", icon="INFO")
             return
-        layout.label(text=f"{len(rig.covered)}/52 ARKit shapes", icon="CHECKMARK" if not rig.missing else "ERROR")
-        for mesh in rig.meshes:
-            layout.label(text=f"{mesh.obj.name}: {len(mesh.shapes)}", icon="MESH_DATA")
-        if rig.missing:
-            column = layout.column(align=True)
-            column.label(text="Missing:")
-            for name in rig.missing:
-                column.label(text=name)
+        found = find_rig(obj)
+        settings = obj.keyframeface_rig
+        row = layout.row(align=True)
+        row.prop(settings, "preset", text="")
+        row.operator("keyframeface.mapping_detect", text="Detect", icon="VIEWZOOM")
+        row.operator("keyframeface.mapping_clear", text="", icon="X")
+        if found.stale:
+            box = layout.box()
+            box.label(text="Mapped shapes that no longer exist:", icon="ERROR")
+            for entry in found.stale[:6]:
+                box.label(text=entry)
+        if not found.meshes:
+            layout.label(text="No ARKit shape keys on the selection", icon="INFO")
+        else:
+            layout.label(text=f"{len(found.covered)}/52 ARKit shapes", icon="CHECKMARK" if not found.missing else "ERROR")
+            for mesh in found.meshes:
+                layout.label(text=f"{mesh.obj.name}: {len(mesh.shapes)}", icon="MESH_DATA")
+            if found.missing:
+                layout.label(text="Dropped when generating: " + ", ".join(found.missing[:4]) + ("..." if len(found.missing) > 4 else ""))
+        if obj.type == "MESH" and len(settings.mapping):
+            layout.template_list("KEYFRAMEFACE_UL_mapping", "", settings, "mapping", settings, "mapping_index", rows=6)
+        row = layout.row(align=True)
+        row.operator("keyframeface.mapping_import", text="Import", icon="IMPORT")
+        row.operator("keyframeface.mapping_export", text="Export", icon="EXPORT")
+        box = layout.box()
+        box.label(text="Head & eye pose", icon="BONE_DATA")
+        box.prop(settings, "armature")
+        if settings.armature is not None:
+            for name in ("head_bone", "left_eye_bone", "right_eye_bone"):
+                box.prop_search(settings, name, settings.armature.data, "bones")
+        else:
+            box.label(text="Without bones, pose is keyed as custom properties (headYaw...)")
+        for note in version_notes():
+            layout.label(text=note, icon="INFO")
 
 
 class VIEW3D_PT_keyframeface_files(_SidebarPanel, bpy.types.Panel):
