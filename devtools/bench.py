@@ -5,9 +5,11 @@ count."""
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
+from pathlib import Path
 
 LINES = [
     ("I can't believe you did this to me.", "Her best friend just admitted reading her diary.", "Hurt, turning into anger"),
@@ -203,11 +205,50 @@ def bench_capture_import(max_error: float = 0.02) -> list[tuple[str, str, str, s
     ]
 
 
+def bench_batch(lines: int = 10000, serial_lines: int = 1000) -> list[tuple[str, str, str, str]]:
+    """A game's dialogue through ``model_runtime batch``: every core vs one process."""
+    import csv
+    import tempfile
+
+    from model_runtime.batch import run_batch
+
+    scripts = [
+        ("I can't believe you did this to me.", "hurt, turning into anger"),
+        ("Halt! Who goes there?", "alert"),
+        ("Well, that went better than expected.", "relieved"),
+        ("Please, you have to help me. They're coming.", "terrified"),
+        ("Ha! You call that a sword?", "mocking"),
+    ]
+    with tempfile.TemporaryDirectory() as folder:
+        source = Path(folder) / "lines.csv"
+        with open(source, "w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["id", "speaker", "script", "context", "emotion"])
+            for i in range(lines):
+                script, emotion = scripts[i % len(scripts)]
+                writer.writerow([f"npc_{i:05d}", f"NPC{i % 40}", script, "", emotion])
+        parallel = run_batch(source, Path(folder) / "all", progress=None)
+        serial_source = Path(folder) / "serial.csv"
+        with open(source, encoding="utf-8") as full, open(serial_source, "w", encoding="utf-8") as part:
+            for _, row in zip(range(serial_lines + 1), full):
+                part.write(row)
+        serial = run_batch(serial_source, Path(folder) / "one", jobs=1, progress=None)
+    cores = os.cpu_count() or 1
+    return [(
+        f"batch: {lines:,} lines -> track JSON + LLF CSV each ({cores} cores)",
+        f"{parallel.lines_per_second:,.0f} lines/s ({parallel.seconds:.1f} s, {parallel.errors} errors)",
+        f"one process, {serial_lines:,} lines: {serial.lines_per_second:,.0f} lines/s",
+        f"{parallel.lines_per_second / max(serial.lines_per_second, 1e-9):.2f}x",
+    )]
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="./kff bench", description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--batch-lines", type=int, default=10000, help="lines in the batch benchmark")
     args = parser.parse_args(argv)
-    rows = bench_generation(args.repeats) + bench_key_writing() + bench_capture_import()
+    rows = (bench_generation(args.repeats) + bench_key_writing() + bench_capture_import()
+            + bench_batch(args.batch_lines))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     header = ("benchmark", "figure", "baseline (same run)", "ratio")
     widths = [max(w, len(h)) for w, h in zip(widths, header)]

@@ -64,6 +64,14 @@ def generate_onto(scene: bpy.types.Scene, obj: bpy.types.Object, settings, backe
     track = get_backend(backend_name).generate(request_from_settings(settings, fps))
     if settings.fit_to_range:
         track = track.retimed((settings.range_end - start) / fps)
+    return place_track(scene, obj, rig, settings, track, start, add_markers, f"KFF {obj.name} s{settings.seed}")
+
+
+def place_track(scene: bpy.types.Scene, obj: bpy.types.Object, rig: RigMapping, settings, track: Track,
+                start: int, add_markers: bool, take_name: str) -> Generation:
+    """Put a generated ``track`` on ``rig`` from frame ``start`` the way ``settings.write_mode``
+    says (a new take, a replaced range, or an NLA layer), with head and eye pose on mapped bones."""
+    fps = scene_fps(scene)
     mode = settings.write_mode
     if mode == "REPLACE_RANGE":
         first, last, keys = placement.replace_range(scene, rig, track, start)
@@ -73,8 +81,7 @@ def generate_onto(scene: bpy.types.Scene, obj: bpy.types.Object, settings, backe
         end = start + round(track.duration * fps)
         result = Generation(track, rig, start, end, keys, f"added as NLA layer '{name}'")
     else:
-        written = write_track(scene, rig, track, start, take_name=f"KFF {obj.name} s{settings.seed}",
-                              add_markers=add_markers)
+        written = write_track(scene, rig, track, start, take_name=take_name, add_markers=add_markers)
         for action in written.actions:
             action["keyframeface_seed"] = settings.seed
         result = Generation(track, rig, written.start_frame, written.end_frame, written.keys,

@@ -77,6 +77,25 @@ class KeyframeFaceSettings(bpy.types.PropertyGroup):
         items=_write_modes(),
         default="NEW_TAKE",
     )
+    dialogue_text: bpy.props.PointerProperty(
+        name="Text",
+        type=bpy.types.Text,
+        description="Text block with the dialogue: one line per row, 'SPEAKER (emotion): line', [pause 1.5], [at 240], [id name]",
+    )
+    dialogue_speaker: StringProperty(
+        name="Speaker",
+        description="Perform only this speaker's lines (the others' lines take their time while the character listens); empty for every line",
+    )
+    dialogue_gap: FloatProperty(
+        name="Gap",
+        description="Silence between consecutive lines",
+        default=0.3, min=0.0, max=10.0, unit="TIME_ABSOLUTE", subtype="TIME_ABSOLUTE",
+    )
+    use_sound_strips: BoolProperty(
+        name="Time Lines by Sound Strips",
+        description="A sound strip named like a line's id (or its file) sets where the line starts and how long it lasts",
+        default=True,
+    )
     take_index: IntProperty(
         name="Take",
         description="The take playing on the head (index into the blend file's actions)",

@@ -43,6 +43,7 @@ LAYER_ACTION_PROPERTY = "keyframeface_layer_actions"
 LAYER_TRACK_NAMES = {"lipsync": "KeyframeFace Lip Sync"}
 BASE_TRACK_NAME = "KeyframeFace Rest"
 MARKER_PREFIX = "KF"
+LINE_MARKER = "L"
 MARKER_NAME_LIMIT = 63
 
 _BEZIER = bpy.types.Keyframe.bl_rna.properties["interpolation"].enum_items["BEZIER"].value
@@ -96,8 +97,8 @@ def fill_keys(fcurve: bpy.types.FCurve, frames: np.ndarray, values: np.ndarray) 
     fcurve.update()
 
 
-def _marker_name(index: int, label: str, description: str) -> str:
-    name = f"{MARKER_PREFIX}{index + 1} {label}: {description}"
+def _marker_name(index: int, label: str, description: str, prefix: str = MARKER_PREFIX, speaker: str = "") -> str:
+    name = f"{prefix}{index + 1} {label or speaker}: {description}" if (label or speaker) else f"{prefix}{index + 1} {description}"
     encoded = name.encode("utf-8")
     if len(encoded) <= MARKER_NAME_LIMIT:
         return name
@@ -106,7 +107,20 @@ def _marker_name(index: int, label: str, description: str) -> str:
 
 def _is_tool_marker(marker) -> bool:
     head = marker.name.split(" ", 1)[0]
-    return head.startswith(MARKER_PREFIX) and head[len(MARKER_PREFIX):].isdigit()
+    number = head[len(MARKER_PREFIX):].removeprefix(LINE_MARKER)
+    return head.startswith(MARKER_PREFIX) and number.isdigit()
+
+
+def track_markers(track: Track, fps: float) -> list[tuple[int, str]]:
+    """``(frame, name)`` markers for a track: one per line for a dialogue scene (``KFL3 ANNA:
+    Get out.``), else one per keyframe (``KF2 apex: brows pull down``)."""
+    lines = track.analysis.get("lines")
+    if lines:
+        return [(round(line["start"] * fps), _marker_name(index, "", line["script"], prefix=MARKER_PREFIX + LINE_MARKER,
+                                                         speaker=line.get("speaker", "")))
+                for index, line in enumerate(lines)]
+    return [(frame, _marker_name(index, keyframe.label, keyframe.description))
+            for index, (keyframe, frame) in enumerate(zip(track.keyframes, keyframe_frames(track, fps)))]
 
 
 def _route(rig: RigMapping, keys, start_frame: int, with_pose: bool):
@@ -201,8 +215,7 @@ def write_track(scene: bpy.types.Scene, rig: RigMapping, track: Track, start_fra
         raise WriteError("The track is neutral throughout: nothing to key.")
     markers = []
     if add_markers:
-        markers = [(frame, _marker_name(index, keyframe.label, keyframe.description))
-                   for index, (keyframe, frame) in enumerate(zip(track.keyframes, keyframe_frames(track, fps)))]
+        markers = track_markers(track, fps)
     properties = {TRACK_PROPERTY: track.to_json(indent=None)}
     return write_take(scene, rig, base_keys, layer_keys, start_frame, take_name, markers, properties)
 

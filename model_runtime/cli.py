@@ -4,6 +4,7 @@
   solve     one keyframe description -> KeyframeFace JSON
   export    track JSON -> Live Link Face CSV (all layers combined, sampled per frame) or
             KeyframeFace JSON (one object per keyframe)
+  batch     a CSV of dialogue lines -> a track JSON and a Live Link Face CSV per line
   eval      emotion read-back, description agreement, plausibility, sparsity, latency
 
 Errors are printed as one line on stderr with exit status 2; no traceback for bad input.
@@ -95,12 +96,31 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--fps", type=float, default=60.0)
     export.add_argument("--out", required=True)
     export.set_defaults(run=_export)
+    batch = commands.add_parser("batch", help="a CSV of dialogue lines -> a track JSON and an LLF CSV per line")
+    batch.add_argument("csv", help="columns: id, speaker, script, context, emotion, optional duration")
+    batch.add_argument("--out", required=True, help="folder for <id>.track.json, <id>.csv and errors.csv")
+    batch.add_argument("--backend", default="builtin")
+    batch.add_argument("--fps", type=float, default=30.0, help="frame rate of the track JSON")
+    batch.add_argument("--csv-fps", type=float, default=60.0, help="frame rate of the Live Link Face CSV")
+    batch.add_argument("--seed", type=int, default=0)
+    batch.add_argument("--intensity", type=float, default=1.0)
+    batch.add_argument("--jobs", type=int, default=None, help="processes for local backends (default: every core)")
+    batch.add_argument("--concurrency", type=int, default=8, help="lines in flight at once for remote backends")
+    batch.add_argument("--quiet", action="store_true", help="no progress line")
+    batch.set_defaults(run=_batch)
+
     evaluate = commands.add_parser("eval", help="measure a backend on the benchmark set")
     evaluate.add_argument("--backend", default="builtin")
     evaluate.add_argument("--repeats", type=int, default=5, help="timing repeats per line")
     evaluate.add_argument("--out", help="write the report (Markdown) and the full results (JSON beside it)")
     evaluate.set_defaults(run=_evaluate)
     return parser
+
+
+def _batch(args) -> int:
+    from .batch import main as batch_main
+
+    return batch_main(args)
 
 
 def _evaluate(args) -> int:

@@ -6,6 +6,31 @@ from ..keyframeface_addon.rig import rig_problem
 from ..model_runtime.errors import KeyframeFaceError
 
 
+def generation_options(context) -> tuple[str, bool]:
+    """The backend and marker choice from the add-on preferences."""
+    prefs = preferences(context)
+    return (prefs.backend if prefs else "builtin"), (prefs.add_markers if prefs else True)
+
+
+def report_generation(operator, result, what: str) -> None:
+    """Tell the artist what a generation wrote, and every warning it met."""
+    operator.report({"INFO"}, (
+        f"{what}, {result.keys} keys, frames {result.start_frame}-{result.end_frame}: "
+        f"{result.summary} ({result.rig.summary()})"
+    ))
+    if result.dropped:
+        operator.report({"WARNING"}, f"The rig lacks {len(result.dropped)} generated shapes: {', '.join(result.dropped)}")
+    written = result.written
+    if written and written.kept_actions:
+        operator.report({"INFO"}, f"Your previous action(s) kept with a fake user: {', '.join(written.kept_actions)}")
+    if written and written.extended_scene:
+        operator.report({"INFO"}, f"Scene end extended to frame {written.end_frame}")
+    for warning in result.warnings:
+        operator.report({"WARNING"}, warning)
+    for note in result.track.notes:
+        operator.report({"WARNING"}, note)
+
+
 class KEYFRAMEFACE_OT_generate(bpy.types.Operator):
     """Generate facial keyframes for the script, context and emotion on the active head"""
 
@@ -26,28 +51,12 @@ class KEYFRAMEFACE_OT_generate(bpy.types.Operator):
         if problem:
             self.report({"ERROR"}, problem)
             return {"CANCELLED"}
-        prefs = preferences(context)
-        backend = prefs.backend if prefs else "builtin"
-        add_markers = prefs.add_markers if prefs else True
+        backend, add_markers = generation_options(context)
         try:
             result = generate_onto(context.scene, context.active_object, context.scene.keyframeface,
                                    backend, add_markers)
         except KeyframeFaceError as error:
             self.report({"ERROR"}, str(error))
             return {"CANCELLED"}
-        self.report({"INFO"}, (
-            f"{len(result.track.keyframes)} keyframes, {result.keys} keys, frames {result.start_frame}-{result.end_frame}: "
-            f"{result.summary} ({result.rig.summary()})"
-        ))
-        if result.dropped:
-            self.report({"WARNING"}, f"The rig lacks {len(result.dropped)} generated shapes: {', '.join(result.dropped)}")
-        written = result.written
-        if written and written.kept_actions:
-            self.report({"INFO"}, f"Your previous action(s) kept with a fake user: {', '.join(written.kept_actions)}")
-        if written and written.extended_scene:
-            self.report({"INFO"}, f"Scene end extended to frame {written.end_frame}")
-        for warning in result.warnings:
-            self.report({"WARNING"}, warning)
-        for note in result.track.notes:
-            self.report({"WARNING"}, note)
+        report_generation(self, result, f"{len(result.track.keyframes)} keyframes")
         return {"FINISHED"}

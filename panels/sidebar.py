@@ -95,6 +95,27 @@ class VIEW3D_PT_keyframeface_take(_SidebarPanel, bpy.types.Panel):
                 box.label(text=line)
 
 
+class VIEW3D_PT_keyframeface_dialogue(_SidebarPanel, bpy.types.Panel):
+    bl_label = "Dialogue Scene"
+    bl_parent_id = "VIEW3D_PT_keyframeface_generate"
+    bl_options = {"DEFAULT_CLOSED"}
+
+    def draw(self, context):
+        layout = self.layout
+        settings = context.scene.keyframeface
+        layout.use_property_split = True
+        layout.use_property_decorate = False
+        layout.prop(settings, "dialogue_text")
+        layout.prop(settings, "dialogue_speaker")
+        layout.prop(settings, "dialogue_gap")
+        layout.prop(settings, "use_sound_strips")
+        layout.use_property_split = False
+        column = layout.column(align=True)
+        for hint in ("Rows: SPEAKER (emotion): line", "[pause 1.5]  [at 240]  [id clip_name]"):
+            column.label(text=hint)
+        layout.operator("keyframeface.generate_dialogue", icon="SPEAKER")
+
+
 class KEYFRAMEFACE_UL_mapping(bpy.types.UIList):
     """ARKit shape -> shape key rows of one mesh's mapping."""
 

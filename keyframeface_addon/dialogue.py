@@ -1,0 +1,77 @@
+"""Dialogue scenes in Blender: a Text block becomes one continuous performance on the rig.
+
+Parsing, timing and merging live in ``model_runtime.dialogue``; this module reads the text
+block and the sequencer's sound strips, then places the scene like any generated line.
+"""
+
+from __future__ import annotations
+
+from pathlib import PurePath
+
+import bpy
+
+from ..model_runtime.backends import get_backend
+from ..model_runtime.dialogue import Scene, parse_dialogue, perform_scene
+from ..model_runtime.errors import InputError
+from .generation import Generation, place_track, start_frame_of
+from .rig import find_rig
+from .writer import scene_fps
+
+
+def _all_strips(scene: bpy.types.Scene):
+    editor = scene.sequence_editor
+    if editor is None:
+        return []
+    # Blender 5.0 renamed the sequencer's "sequences" to "strips".
+    strips = getattr(editor, "strips_all", None)
+    return strips if strips is not None else editor.sequences_all
+
+
+def sound_timing(scene: bpy.types.Scene, origin_frame: int) -> dict[str, tuple[float, float]]:
+    """``{name: (start_seconds, duration_seconds)}`` for every unmuted sound strip, by strip
+    name and by sound file name (both without extension, lowercase), counted from ``origin_frame``."""
+    fps = scene_fps(scene)
+    timing = {}
+    for strip in _all_strips(scene):
+        if strip.type != "SOUND" or strip.mute:
+            continue
+        span = ((strip.frame_final_start - origin_frame) / fps, strip.frame_final_duration / fps)
+        names = [strip.name]
+        if strip.sound is not None and strip.sound.filepath:
+            names.append(PurePath(bpy.path.abspath(strip.sound.filepath)).name)
+        for name in names:
+            timing.setdefault(PurePath(name).stem.lower(), span)
+            timing.setdefault(name.lower(), span)
+    return timing
+
+
+def dialogue_problem(settings) -> str | None:
+    text = settings.dialogue_text
+    if text is None:
+        return "Choose a text block holding the dialogue (one line per row) in Dialogue > Text"
+    if not text.as_string().strip():
+        return f"The text block '{text.name}' is empty"
+    return None
+
+
+def generate_scene_onto(scene: bpy.types.Scene, obj: bpy.types.Object, settings, backend_name: str = "builtin",
+                        add_markers: bool = True) -> tuple[Generation, Scene]:
+    """Perform the dialogue in ``settings.dialogue_text`` on ``obj``'s rig from the start frame.
+    Raises a ``KeyframeFaceError`` with a user-facing message; writes nothing on failure."""
+    problem = dialogue_problem(settings)
+    if problem:
+        raise InputError(problem + ".")
+    rig = find_rig(obj)
+    fps = scene_fps(scene)
+    start = start_frame_of(scene, settings)
+    lines = parse_dialogue(settings.dialogue_text.as_string())
+    backend = get_backend(backend_name)
+    performed = perform_scene(
+        lines, backend, fps, speaker=settings.dialogue_speaker.strip(), context=settings.context,
+        emotion=settings.emotion, seed=settings.seed, intensity=settings.intensity, gap=settings.dialogue_gap,
+        sounds=sound_timing(scene, start) if settings.use_sound_strips else None, origin_frame=start,
+        concurrency=8 if getattr(backend, "remote", False) else 1,
+    )
+    name = f"KFF {obj.name} {settings.dialogue_text.name}"
+    result = place_track(scene, obj, rig, settings, performed.track, start, add_markers, name)
+    return result, performed

@@ -1,0 +1,235 @@
+"""A game's whole dialogue outside Blender: ``python -m model_runtime batch LINES.csv --out DIR``.
+
+Every row of the CSV (columns ``id, speaker, script, context, emotion`` and optionally
+``duration`` in seconds) becomes ``DIR/<id>.track.json`` and ``DIR/<id>.csv`` (Live Link Face).
+Local backends run on every core (one process each); remote backends send lines concurrently
+from threads. A row that fails is written to ``DIR/errors.csv`` and the rest go on.
+
+Resuming: ``DIR/batch-state.tsv`` records each finished line with a hash of its inputs; a rerun
+skips lines whose record, inputs and files are all there, so a batch stopped half way (or a CSV
+with a few edited rows) only redoes what is missing or changed. Files are written to a
+temporary name and renamed, so a line cut off mid-write never counts as done.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import multiprocessing
+import os
+import sys
+import time
+import zlib
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from .dialogue import DialogueLine, iter_csv_lines
+from .errors import InputError, KeyframeFaceError
+
+STATE_FILE = "batch-state.tsv"
+ERRORS_FILE = "errors.csv"
+MAX_CSV_BYTES = 200 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class BatchSettings:
+    backend: str = "builtin"
+    fps: float = 30.0
+    csv_fps: float = 60.0
+    seed: int = 0
+    intensity: float = 1.0
+    backend_options: tuple = ()
+
+
+@dataclass
+class BatchReport:
+    total: int
+    written: int
+    skipped: int
+    errors: int
+    seconds: float
+
+    @property
+    def lines_per_second(self) -> float:
+        return self.written / self.seconds if self.seconds > 0 else 0.0
+
+
+def input_hash(line: DialogueLine, settings: BatchSettings) -> str:
+    fields = [line.id, line.speaker, line.script, line.context, line.emotion, repr(line.duration),
+              settings.backend, repr(settings.fps), repr(settings.csv_fps), str(settings.seed),
+              repr(settings.intensity), repr(settings.backend_options)]
+    return hashlib.sha1("\x1f".join(fields).encode("utf-8")).hexdigest()[:16]
+
+
+def _write_atomic(path: Path, write) -> None:
+    temporary = path.with_name(path.name + ".part")
+    write(temporary)
+    os.replace(temporary, path)
+
+
+_worker_backend = None
+
+
+def _backend(settings: BatchSettings):
+    global _worker_backend
+    if _worker_backend is None:
+        from .backends import get_backend
+
+        _worker_backend = get_backend(settings.backend, **dict(settings.backend_options))
+    return _worker_backend
+
+
+def perform_line(line: DialogueLine, settings: BatchSettings, out_dir: str) -> tuple[str, str | None, int]:
+    """Generate one line and write its two files: ``(id, error or None, keyframes)``."""
+    from .backends import GenerateRequest
+    from .formats.llf_csv import write_llf_csv
+    from .playback import frame_times, sample
+
+    try:
+        backend = _backend(settings)
+        track = backend.generate(GenerateRequest(
+            script=line.script, context=line.context, emotion=line.emotion,
+            seed=settings.seed + zlib.crc32(line.id.encode("utf-8")) % 100000,
+            fps=settings.fps, intensity=settings.intensity,
+        ))
+        if line.duration:
+            track = track.retimed(line.duration)
+        track.analysis["line"] = {"id": line.id, "speaker": line.speaker}
+        folder = Path(out_dir)
+        _, times = frame_times(track, settings.csv_fps)
+        _write_atomic(folder / f"{line.id}.csv", lambda p: write_llf_csv(p, times, sample(track, times)))
+        _write_atomic(folder / f"{line.id}.track.json", track.save)
+        return line.id, None, len(track.keyframes)
+    except KeyframeFaceError as error:
+        return line.id, str(error), 0
+    except Exception as error:  # one bad line never stops the batch
+        return line.id, f"{type(error).__name__}: {error}", 0
+
+
+def _perform_star(arguments):
+    return perform_line(*arguments)
+
+
+def _read_state(path: Path) -> dict[str, str]:
+    done = {}
+    if path.exists():
+        with open(path, encoding="utf-8") as handle:
+            for row in handle:
+                parts = row.rstrip("\n").split("\t")
+                if len(parts) == 2:
+                    done[parts[0]] = parts[1]
+    return done
+
+
+class _Progress:
+    def __init__(self, total: int, stream, interval: float = 0.5):
+        self.total, self.stream, self.interval = total, stream, interval
+        self.started = time.perf_counter()
+        self.shown = 0.0
+
+    def update(self, done: int, skipped: int, errors: int, final: bool = False) -> None:
+        now = time.perf_counter()
+        if not final and now - self.shown < self.interval:
+            return
+        self.shown = now
+        elapsed = now - self.started
+        rate = (done - skipped) / elapsed if elapsed > 0 else 0.0
+        remaining = (self.total - done) / rate if rate > 0 else 0.0
+        self.stream.write(
+            f"\r{done:,}/{self.total:,} lines ({skipped:,} already done, {errors:,} errors) "
+            f"{rate:,.0f} lines/s, about {remaining:,.0f} s left   "
+        )
+        if final:
+            self.stream.write("\n")
+        self.stream.flush()
+
+
+def run_batch(csv_path, out_dir, settings: BatchSettings = BatchSettings(), jobs: int | None = None,
+              concurrency: int = 8, progress=sys.stderr) -> BatchReport:
+    csv_path, out = Path(csv_path), Path(out_dir)
+    if not csv_path.is_file():
+        raise InputError(f"No such CSV file: {csv_path}")
+    if csv_path.stat().st_size > MAX_CSV_BYTES:
+        raise InputError(f"{csv_path} is larger than {MAX_CSV_BYTES // 2**20} MB; split it into several batches.")
+    from .backends import get_backend
+
+    backend = get_backend(settings.backend, **dict(settings.backend_options))  # fail early on a bad backend
+    out.mkdir(parents=True, exist_ok=True)
+    errors: list[tuple[int, str, str]] = []
+    lines: list[DialogueLine] = []
+    with open(csv_path, newline="", encoding="utf-8-sig") as handle:
+        for row, line, error in iter_csv_lines(handle):
+            if error:
+                errors.append((row, "", error))
+            else:
+                lines.append(line)
+    rows = {line.id: line.row for line in lines}
+
+    state_path = out / STATE_FILE
+    done = _read_state(state_path)
+    hashes = {line.id: input_hash(line, settings) for line in lines}
+    todo = [line for line in lines
+            if done.get(line.id) != hashes[line.id]
+            or not (out / f"{line.id}.track.json").exists() or not (out / f"{line.id}.csv").exists()]
+    skipped = len(lines) - len(todo)
+    meter = _Progress(len(lines), progress) if progress else None
+    started = time.perf_counter()
+    finished = skipped
+    written = 0
+    with open(state_path, "a", encoding="utf-8") as state:
+        if getattr(backend, "remote", False):
+            pool = ThreadPoolExecutor(max_workers=max(1, concurrency))
+            results = pool.map(lambda line: perform_line(line, settings, str(out)), todo)
+        else:
+            workers = max(1, jobs or os.cpu_count() or 1)
+            if workers == 1 or len(todo) < 2:
+                results = (perform_line(line, settings, str(out)) for line in todo)
+                pool = None
+            else:
+                pool = multiprocessing.get_context("fork" if sys.platform != "win32" else "spawn").Pool(workers)
+                chunk = max(1, min(64, len(todo) // (workers * 8)))
+                results = pool.imap_unordered(_perform_star, [(line, settings, str(out)) for line in todo], chunk)
+        try:
+            for line_id, error, _ in results:
+                finished += 1
+                if error:
+                    errors.append((rows[line_id], line_id, error))
+                else:
+                    written += 1
+                    state.write(f"{line_id}\t{hashes[line_id]}\n")
+                    state.flush()
+                if meter:
+                    meter.update(finished, skipped, len(errors))
+        finally:
+            if pool is not None:
+                if isinstance(pool, ThreadPoolExecutor):
+                    pool.shutdown(wait=True)
+                else:
+                    pool.terminate()
+                    pool.join()
+    seconds = time.perf_counter() - started
+    if meter:
+        meter.update(finished, skipped, len(errors), final=True)
+    with open(out / ERRORS_FILE, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["row", "id", "error"])
+        writer.writerows(sorted(errors))
+    return BatchReport(len(lines) + sum(1 for _, line_id, _ in errors if not line_id), written, skipped,
+                       len(errors), seconds)
+
+
+def main(args) -> int:
+    settings = BatchSettings(backend=args.backend, fps=args.fps, csv_fps=args.csv_fps, seed=args.seed,
+                             intensity=args.intensity, backend_options=tuple(sorted(getattr(args, "backend_options", {}).items())))
+    report = run_batch(args.csv, args.out, settings, jobs=args.jobs, concurrency=args.concurrency,
+                       progress=None if args.quiet else sys.stderr)
+    summary = {"lines": report.total, "written": report.written, "already_done": report.skipped,
+               "errors": report.errors, "seconds": round(report.seconds, 2),
+               "lines_per_second": round(report.lines_per_second, 1)}
+    print(json.dumps(summary))
+    if report.errors:
+        print(f"{report.errors} rows failed: see {Path(args.out) / ERRORS_FILE}", file=sys.stderr)
+        return 1
+    return 0
