@@ -221,8 +221,10 @@ def run_batch(csv_path, out_dir, settings: BatchSettings = BatchSettings(), jobs
 
 
 def main(args) -> int:
+    from .cli import backend_options
+
     settings = BatchSettings(backend=args.backend, fps=args.fps, csv_fps=args.csv_fps, seed=args.seed,
-                             intensity=args.intensity, backend_options=tuple(sorted(getattr(args, "backend_options", {}).items())))
+                             intensity=args.intensity, backend_options=tuple(sorted(backend_options(args).items())))
     report = run_batch(args.csv, args.out, settings, jobs=args.jobs, concurrency=args.concurrency,
                        progress=None if args.quiet else sys.stderr)
     summary = {"lines": report.total, "written": report.written, "already_done": report.skipped,

@@ -5,6 +5,7 @@
   export    track JSON -> Live Link Face CSV (all layers combined, sampled per frame) or
             KeyframeFace JSON (one object per keyframe)
   batch     a CSV of dialogue lines -> a track JSON and a Live Link Face CSV per line
+  serve     the HTTP server (FastAPI): /health, /v1/generate, /v1/solve, /v1/chat/completions
   eval      emotion read-back, description agreement, plausibility, sparsity, latency
 
 Errors are printed as one line on stderr with exit status 2; no traceback for bad input.
@@ -22,7 +23,7 @@ from .errors import KeyframeFaceError
 def _generate(args) -> int:
     from .backends import GenerateRequest, get_backend
 
-    backend = get_backend(args.backend)
+    backend = get_backend(args.backend, **backend_options(args))
     track = backend.generate(GenerateRequest(
         script=args.script, context=args.context, emotion=args.emotion,
         seed=args.seed, fps=args.fps, intensity=args.intensity,
@@ -41,7 +42,7 @@ def _solve(args) -> int:
     from .backends import get_backend
     from .formats.keyframeface_json import to_keyframeface
 
-    backend = get_backend(args.backend)
+    backend = get_backend(args.backend, **backend_options(args))
     result = backend.solve([args.description], 0, args.background, args.emotion)
     print(json.dumps(to_keyframeface(result.weights, result.pose, 0), indent=1))
     for note in result.notes:
@@ -68,6 +69,11 @@ def _export(args) -> int:
     return 0
 
 
+def _backend_flags(parser) -> None:
+    parser.add_argument("--model", help="local: the model directory; openai: the model name")
+    parser.add_argument("--base-url", help="openai: the endpoint, e.g. http://127.0.0.1:8000/v1; server: its URL")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m model_runtime", description="KeyframeFace model runtime")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -79,7 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--seed", type=int, default=0)
     generate.add_argument("--fps", type=float, default=30.0)
     generate.add_argument("--intensity", type=float, default=1.0)
-    generate.add_argument("--backend", default="builtin")
+    generate.add_argument("--backend", default="builtin", help="builtin, local, server, openai")
+    _backend_flags(generate)
     generate.add_argument("--out", help="track JSON to write (default: print to stdout)")
     generate.set_defaults(run=_generate)
 
@@ -87,7 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
     solve.add_argument("--description", required=True)
     solve.add_argument("--background", default="")
     solve.add_argument("--emotion", default="")
-    solve.add_argument("--backend", default="builtin")
+    solve.add_argument("--backend", default="builtin", help="builtin, local, server, openai")
+    _backend_flags(solve)
     solve.set_defaults(run=_solve)
 
     export = commands.add_parser("export", help="track JSON -> Live Link Face CSV or KeyframeFace JSON")
@@ -99,7 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
     batch = commands.add_parser("batch", help="a CSV of dialogue lines -> a track JSON and an LLF CSV per line")
     batch.add_argument("csv", help="columns: id, speaker, script, context, emotion, optional duration")
     batch.add_argument("--out", required=True, help="folder for <id>.track.json, <id>.csv and errors.csv")
-    batch.add_argument("--backend", default="builtin")
+    batch.add_argument("--backend", default="builtin", help="builtin, local, server, openai")
+    _backend_flags(batch)
     batch.add_argument("--fps", type=float, default=30.0, help="frame rate of the track JSON")
     batch.add_argument("--csv-fps", type=float, default=60.0, help="frame rate of the Live Link Face CSV")
     batch.add_argument("--seed", type=int, default=0)
@@ -109,12 +118,44 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--quiet", action="store_true", help="no progress line")
     batch.set_defaults(run=_batch)
 
+    server = commands.add_parser("serve", help="serve generate/solve (and an OpenAI-compatible route) over HTTP")
+    server.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1 (this machine only)")
+    server.add_argument("--port", type=int, default=8765)
+    server.add_argument("--backend", default="builtin")
+    server.add_argument("--model", help="for --backend local: the model directory; for openai: the model name")
+    server.add_argument("--base-url", help="for --backend openai: the upstream endpoint")
+    server.add_argument("--token", help="require 'Authorization: Bearer TOKEN' (required off loopback); "
+                                        "or set KEYFRAMEFACE_TOKEN")
+    server.add_argument("--max-body", type=int, default=256 * 1024, help="largest request body in bytes")
+    server.add_argument("--rate", type=float, default=1200, help="requests per minute per client")
+    server.set_defaults(run=_serve)
+
     evaluate = commands.add_parser("eval", help="measure a backend on the benchmark set")
     evaluate.add_argument("--backend", default="builtin")
     evaluate.add_argument("--repeats", type=int, default=5, help="timing repeats per line")
     evaluate.add_argument("--out", help="write the report (Markdown) and the full results (JSON beside it)")
     evaluate.set_defaults(run=_evaluate)
     return parser
+
+
+def backend_options(args) -> dict:
+    """Options for the chosen backend from the command line flags."""
+    options = {}
+    if getattr(args, "model", None):
+        options["model_path" if args.backend == "local" else "model"] = args.model
+    if getattr(args, "base_url", None):
+        options["url" if args.backend == "server" else "base_url"] = args.base_url
+    return options
+
+
+def _serve(args) -> int:
+    import os
+
+    from .server import serve
+
+    serve(args.host, args.port, args.backend, args.token or os.environ.get("KEYFRAMEFACE_TOKEN"),
+          backend_options(args), args.max_body, args.rate)
+    return 0
 
 
 def _batch(args) -> int:

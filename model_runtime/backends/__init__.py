@@ -51,6 +51,45 @@ register(
     _builtin,
 )
 
+def _openai(**options) -> Backend:
+    from .remote import OpenAICompatibleBackend
+
+    return OpenAICompatibleBackend(**options)
+
+
+def _server(**options) -> Backend:
+    from .remote import ServerBackend
+
+    return ServerBackend(**options)
+
+
+def _local(**options) -> Backend:
+    from .local_llm import LocalModelBackend
+
+    return LocalModelBackend(**options)
+
+
+register(
+    "openai",
+    "OpenAI-compatible",
+    "Any /v1/chat/completions endpoint (vLLM serving the paper's model, llama.cpp, Ollama, LM Studio, "
+    "hosted APIs): the paper's one-request-per-keyframe protocol, answers read strictly.",
+    _openai,
+)
+register(
+    "server",
+    "Our server",
+    "A KeyframeFace server (python -m model_runtime serve) on this or another machine.",
+    _server,
+)
+register(
+    "local",
+    "Local model",
+    "A causal language model directory on disk run with torch + transformers, decoding constrained "
+    "to the KeyframeFace JSON schema.",
+    _local,
+)
+
 __all__ = [
     "Backend", "BackendInfo", "GenerateRequest", "Plan", "PlannedKeyframe", "SolvedKeyframe",
     "available_backends", "get_backend", "register",

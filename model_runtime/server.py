@@ -1,0 +1,244 @@
+"""Our inference server: ``python -m model_runtime serve``.
+
+FastAPI + uvicorn (OpenAPI docs at ``/docs``). Routes:
+
+- ``GET /health``: status, backend, version.
+- ``POST /v1/generate``: generate fields -> a track JSON (the foundation's format).
+- ``POST /v1/solve``: a description (or a sequence and an index), background, emotion ->
+  KeyframeFace JSON.
+- ``POST /v1/chat/completions`` and ``GET /v1/models``: OpenAI-compatible, answering the
+  paper's solve prompt and our plan prompt with the served backend, so any OpenAI client
+  (and our own OpenAI-compatible backend) can use this server.
+
+Safe defaults: loopback only unless told otherwise, and then a token is required; with a
+token every route but ``/health`` needs ``Authorization: Bearer <token>``; request bodies are
+limited in size; each client is rate limited; a bad request gets a 4xx with a message and
+never takes the server down. Endpoints are plain functions FastAPI runs in its thread pool,
+so requests are served concurrently.
+"""
+
+
+import hmac
+import logging
+import threading
+import time
+import uuid
+
+from .errors import BackendError, KeyframeFaceError
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8765
+MAX_BODY_BYTES = 256 * 1024
+RATE_PER_MINUTE = 1200
+RATE_BURST = 200
+
+log = logging.getLogger("keyframeface.server")
+
+
+class _BodyLimit:
+    """ASGI middleware: refuse bodies over ``limit`` bytes (declared or streamed) with 413."""
+
+    def __init__(self, app, limit: int):
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            return await _json_response(send, 413, {"error": f"request body over {self.limit:,} bytes"})
+        received = 0
+
+        async def limited_receive():
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise _TooLarge()
+            return message
+
+        try:
+            await self.app(scope, limited_receive, send)
+        except _TooLarge:
+            await _json_response(send, 413, {"error": f"request body over {self.limit:,} bytes"})
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _json_response(send, status: int, body: dict) -> None:
+    import json
+
+    payload = json.dumps(body).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]})
+    await send({"type": "http.response.body", "body": payload})
+
+
+class RateLimiter:
+    """A token bucket per client address."""
+
+    def __init__(self, per_minute: float, burst: int):
+        self.rate, self.burst = per_minute / 60.0, burst
+        self.buckets: dict[str, tuple[float, float]] = {}
+        self.lock = threading.Lock()
+
+    def allow(self, client: str) -> float:
+        """0 when allowed, else the seconds to wait."""
+        now = time.monotonic()
+        with self.lock:
+            tokens, stamp = self.buckets.get(client, (float(self.burst), now))
+            tokens = min(self.burst, tokens + (now - stamp) * self.rate)
+            if tokens >= 1:
+                self.buckets[client] = (tokens - 1, now)
+                return 0.0
+            self.buckets[client] = (tokens, now)
+            return (1 - tokens) / self.rate
+
+
+def create_app(backend: str = "builtin", token: str | None = None, backend_options: dict | None = None,
+               max_body: int = MAX_BODY_BYTES, rate_per_minute: float = RATE_PER_MINUTE, burst: int = RATE_BURST):
+    from fastapi import Depends, FastAPI, Request
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import JSONResponse
+    from pydantic import BaseModel, Field
+
+    from . import __version__
+    from .backends import GenerateRequest, get_backend
+    from .backends.llm import (is_plan_request, parse_paper_request, plan_answer, plan_request_fields)
+    from .formats.keyframeface_json import to_keyframeface
+
+    served = get_backend(backend, **(backend_options or {}))
+    limiter = RateLimiter(rate_per_minute, burst)
+    app = FastAPI(title="KeyframeFace", version=__version__,
+                  description="Text, context and emotion -> sparse, labelled ARKit facial keyframes.")
+
+    def guard(request: Request):
+        if token:
+            header = request.headers.get("authorization", "")
+            if not hmac.compare_digest(header.encode(), f"Bearer {token}".encode()):
+                raise _HTTPError(401, "missing or wrong token: send 'Authorization: Bearer <token>'",
+                                 {"WWW-Authenticate": "Bearer"})
+        wait = limiter.allow(request.client.host if request.client else "?")
+        if wait:
+            raise _HTTPError(429, f"too many requests; retry in {wait:.1f} s", {"Retry-After": str(max(1, round(wait)))})
+
+    @app.exception_handler(_HTTPError)
+    async def _http_error(request, error: _HTTPError):
+        return JSONResponse({"error": error.message}, status_code=error.status, headers=error.headers)
+
+    @app.exception_handler(KeyframeFaceError)
+    async def _input_error(request, error: KeyframeFaceError):
+        status = 502 if isinstance(error, BackendError) else 422
+        return JSONResponse({"error": str(error)}, status_code=status)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request, error: RequestValidationError):
+        first = error.errors()[0] if error.errors() else {}
+        where = ".".join(str(part) for part in first.get("loc", ()) if part != "body")
+        return JSONResponse({"error": f"{where or 'body'}: {first.get('msg', 'invalid request')}"}, status_code=422)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request, error: Exception):
+        log.exception("unexpected error on %s", request.url.path)
+        return JSONResponse({"error": f"internal error ({type(error).__name__}); see the server log"}, status_code=500)
+
+    class GenerateBody(BaseModel):
+        script: str = Field(max_length=20000)
+        context: str = Field("", max_length=4000)
+        emotion: str = Field("", max_length=4000)
+        seed: int = 0
+        fps: float = 30.0
+        intensity: float = 1.0
+        backend_options: dict = Field(default_factory=dict)
+
+    class SolveBody(BaseModel):
+        description: str | None = Field(None, max_length=4000)
+        descriptions: list[str] | None = Field(None, max_length=64)
+        index: int = 0
+        background: str = Field("", max_length=4000)
+        emotion: str = Field("", max_length=4000)
+
+    class ChatMessage(BaseModel):
+        role: str
+        content: str = Field(max_length=64000)
+
+    class ChatBody(BaseModel):
+        model: str = ""
+        messages: list[ChatMessage] = Field(max_length=32)
+        temperature: float | None = None
+        max_tokens: int | None = None
+        response_format: dict | None = None
+        seed: int | None = None
+
+    @app.get("/health")
+    def health():
+        return {"status": "ok", "backend": served.name, "version": __version__, "auth": bool(token)}
+
+    @app.post("/v1/generate", dependencies=[Depends(guard)])
+    def generate(body: GenerateBody):
+        track = served.generate(GenerateRequest(script=body.script, context=body.context, emotion=body.emotion,
+                                                seed=body.seed, fps=body.fps, intensity=body.intensity))
+        return track.to_dict()
+
+    @app.post("/v1/solve", dependencies=[Depends(guard)])
+    def solve(body: SolveBody):
+        descriptions = body.descriptions or ([body.description] if body.description else None)
+        if not descriptions:
+            raise _HTTPError(422, "give a description, or descriptions and an index")
+        if not 0 <= body.index < len(descriptions):
+            raise _HTTPError(422, f"index {body.index} is outside the {len(descriptions)} descriptions")
+        result = served.solve(descriptions, body.index, body.background, body.emotion)
+        return to_keyframeface(result.weights, result.pose, body.index)
+
+    @app.get("/v1/models", dependencies=[Depends(guard)])
+    def models():
+        return {"object": "list", "data": [{"id": f"keyframeface-{served.name}", "object": "model", "owned_by": "keyframeface"}]}
+
+    @app.post("/v1/chat/completions", dependencies=[Depends(guard)])
+    def chat(body: ChatBody):
+        import json
+
+        messages = [m.model_dump() for m in body.messages]
+        if is_plan_request(messages):
+            request = plan_request_fields(messages)
+            request.seed = body.seed or 0
+            content = plan_answer(served.plan(request.validated()).keyframes)
+        else:
+            descriptions, index, background, emotion = parse_paper_request(messages)
+            result = served.solve(descriptions, index, background, emotion)
+            content = json.dumps(to_keyframeface(result.weights, result.pose, index))
+        return {
+            "id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion", "created": int(time.time()),
+            "model": body.model or f"keyframeface-{served.name}",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+        }
+
+    app.add_middleware(_BodyLimit, limit=max_body)
+    return app
+
+
+class _HTTPError(Exception):
+    def __init__(self, status: int, message: str, headers: dict | None = None):
+        super().__init__(message)
+        self.status, self.message, self.headers = status, message, headers or {}
+
+
+def is_loopback_host(host: str) -> bool:
+    return host in ("127.0.0.1", "localhost", "::1") or host.startswith("127.")
+
+
+def serve(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, backend: str = "builtin", token: str | None = None,
+          backend_options: dict | None = None, max_body: int = MAX_BODY_BYTES,
+          rate_per_minute: float = RATE_PER_MINUTE) -> None:
+    try:
+        import uvicorn
+    except ImportError:
+        raise BackendError("The server needs FastAPI and uvicorn: pip install fastapi uvicorn") from None
+    if not is_loopback_host(host) and not token:
+        raise KeyframeFaceError(f"Serving on {host} (reachable from other machines) needs --token; "
+                                "without one, keep the default 127.0.0.1.")
+    app = create_app(backend, token, backend_options, max_body, rate_per_minute)
+    uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)
