@@ -6,6 +6,7 @@ block and the sequencer's sound strips, then places the scene like any generated
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import PurePath
 
 import bpy
@@ -54,24 +55,47 @@ def dialogue_problem(settings) -> str | None:
     return None
 
 
-def generate_scene_onto(scene: bpy.types.Scene, obj: bpy.types.Object, settings, backend_name: str = "builtin",
-                        add_markers: bool = True) -> tuple[Generation, Scene]:
-    """Perform the dialogue in ``settings.dialogue_text`` on ``obj``'s rig from the start frame.
-    Raises a ``KeyframeFaceError`` with a user-facing message; writes nothing on failure."""
+@dataclass
+class PendingScene:
+    """A dialogue scene read from Blender (main thread); ``compute`` needs no bpy."""
+
+    lines: list
+    options: dict
+    start: int
+    take_name: str
+
+    def compute(self, backend) -> Scene:
+        backend = get_backend(backend)
+        concurrency = 8 if getattr(backend, "remote", False) else 1
+        return perform_scene(self.lines, backend, concurrency=concurrency, **self.options)
+
+
+def prepare_scene(scene: bpy.types.Scene, obj: bpy.types.Object, settings) -> PendingScene:
     problem = dialogue_problem(settings)
     if problem:
         raise InputError(problem + ".")
-    rig = find_rig(obj)
+    find_rig(obj)
     fps = scene_fps(scene)
     start = start_frame_of(scene, settings)
     lines = parse_dialogue(settings.dialogue_text.as_string())
-    backend = get_backend(backend_name)
-    performed = perform_scene(
-        lines, backend, fps, speaker=settings.dialogue_speaker.strip(), context=settings.context,
-        emotion=settings.emotion, seed=settings.seed, intensity=settings.intensity, gap=settings.dialogue_gap,
+    options = dict(
+        fps=fps, speaker=settings.dialogue_speaker.strip(), context=settings.context, emotion=settings.emotion,
+        seed=settings.seed, intensity=settings.intensity, gap=settings.dialogue_gap,
         sounds=sound_timing(scene, start) if settings.use_sound_strips else None, origin_frame=start,
-        concurrency=8 if getattr(backend, "remote", False) else 1,
     )
-    name = f"KFF {obj.name} {settings.dialogue_text.name}"
-    result = place_track(scene, obj, rig, settings, performed.track, start, add_markers, name)
-    return result, performed
+    return PendingScene(lines, options, start, f"KFF {obj.name} {settings.dialogue_text.name}")
+
+
+def finish_scene(scene: bpy.types.Scene, obj: bpy.types.Object, settings, pending: PendingScene, performed: Scene,
+                 add_markers: bool = True) -> Generation:
+    return place_track(scene, obj, find_rig(obj), settings, performed.track, pending.start, add_markers,
+                       pending.take_name)
+
+
+def generate_scene_onto(scene: bpy.types.Scene, obj: bpy.types.Object, settings, backend="builtin",
+                        add_markers: bool = True) -> tuple[Generation, Scene]:
+    """Perform the dialogue in ``settings.dialogue_text`` on ``obj``'s rig from the start frame.
+    Raises a ``KeyframeFaceError`` with a user-facing message; writes nothing on failure."""
+    pending = prepare_scene(scene, obj, settings)
+    performed = pending.compute(backend)
+    return finish_scene(scene, obj, settings, pending, performed, add_markers), performed

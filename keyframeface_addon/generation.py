@@ -51,20 +51,47 @@ def start_frame_of(scene, settings) -> int:
     return scene.frame_current if settings.use_playhead else settings.start_frame
 
 
-def generate_onto(scene: bpy.types.Scene, obj: bpy.types.Object, settings, backend_name: str = "builtin",
-                  add_markers: bool = True) -> Generation:
-    """Plan, solve and compose with ``backend_name``, then put the keys on ``obj``'s rig the way
-    ``settings.write_mode`` says. Raises a ``KeyframeFaceError`` with a user-facing message;
-    writes nothing on failure."""
-    rig = find_rig(obj)
+@dataclass
+class PendingGeneration:
+    """Everything a generation needs from the scene, read on the main thread, so that
+    ``compute`` can run on a worker thread without touching bpy."""
+
+    request: GenerateRequest
+    start: int
+    fit_seconds: float | None
+    take_name: str
+
+    def compute(self, backend) -> Track:
+        track = get_backend(backend).generate(self.request)
+        return track.retimed(self.fit_seconds) if self.fit_seconds else track
+
+
+def prepare_generation(scene: bpy.types.Scene, obj: bpy.types.Object, settings) -> PendingGeneration:
+    """Check the rig and the settings and read what generation needs. Raises a
+    ``KeyframeFaceError`` with a user-facing message."""
+    find_rig(obj)
     fps = scene_fps(scene)
     start = start_frame_of(scene, settings)
     if settings.fit_to_range and settings.range_end <= start:
         raise InputError(f"The range end ({settings.range_end}) must come after the start frame ({start}).")
-    track = get_backend(backend_name).generate(request_from_settings(settings, fps))
-    if settings.fit_to_range:
-        track = track.retimed((settings.range_end - start) / fps)
-    return place_track(scene, obj, rig, settings, track, start, add_markers, f"KFF {obj.name} s{settings.seed}")
+    request = request_from_settings(settings, fps).validated()
+    fit = (settings.range_end - start) / fps if settings.fit_to_range else None
+    return PendingGeneration(request, start, fit, f"KFF {obj.name} s{settings.seed}")
+
+
+def finish_generation(scene: bpy.types.Scene, obj: bpy.types.Object, settings, pending: PendingGeneration,
+                      track: Track, add_markers: bool = True) -> Generation:
+    """Write a computed track (main thread); the rig is looked up again in case it changed."""
+    return place_track(scene, obj, find_rig(obj), settings, track, pending.start, add_markers, pending.take_name)
+
+
+def generate_onto(scene: bpy.types.Scene, obj: bpy.types.Object, settings, backend="builtin",
+                  add_markers: bool = True) -> Generation:
+    """Plan, solve and compose with ``backend`` (a name or a backend), then put the keys on
+    ``obj``'s rig the way ``settings.write_mode`` says. Raises a ``KeyframeFaceError`` with a
+    user-facing message; writes nothing on failure."""
+    pending = prepare_generation(scene, obj, settings)
+    return finish_generation(scene, obj, settings, pending, pending.compute(backend), add_markers)
 
 
 def place_track(scene: bpy.types.Scene, obj: bpy.types.Object, rig: RigMapping, settings, track: Track,

@@ -69,7 +69,7 @@ def _rename_marker(scene, frame: int, index: int, label: str, description: str, 
                 marker.frame = new_frame
 
 
-def resolve_keyframe(scene, rig: RigMapping, take, index: int, description: str, backend_name: str = "builtin") -> int:
+def resolve_keyframe(scene, rig: RigMapping, take, index: int, description: str, backend="builtin") -> int:
     """Solve keyframe ``index`` from ``description`` and rewrite the take's keys at its frame.
     Returns how many curves changed."""
     track = _require(rig, take)
@@ -79,7 +79,7 @@ def resolve_keyframe(scene, rig: RigMapping, take, index: int, description: str,
         raise EditError("The description is empty.")
     descriptions = [k.description for k in track.keyframes]
     descriptions[index] = description
-    solved = get_backend(backend_name).solve(descriptions, index, track.context, track.emotion)
+    solved = get_backend(backend).solve(descriptions, index, track.context, track.emotion)
     keyframe = track.keyframes[index]
     keyframe.description = description
     keyframe.weights = dict(solved.weights)
@@ -164,16 +164,16 @@ def nudge_keyframe(scene, rig: RigMapping, take, index: int, delta: int) -> int:
     return target
 
 
-def regenerate_keyframe(scene, rig: RigMapping, take, index: int, attempt: int, backend_name: str = "builtin") -> str:
+def regenerate_keyframe(scene, rig: RigMapping, take, index: int, attempt: int, backend="builtin") -> str:
     """A fresh variation of keyframe ``index``: the same line planned with another seed, its
     nearest keyframe's description solved in place. Returns the new description."""
     track = _require(rig, take)
-    backend = get_backend(backend_name)
+    backend = get_backend(backend)
     request = GenerateRequest(script=track.script, context=track.context, emotion=track.emotion,
                               seed=track.seed + 1000 * attempt + index + 1, fps=track.fps, intensity=track.intensity).validated()
     plan = backend.plan(request)
     wanted = track.keyframes[index]
     same_label = [k for k in plan.keyframes if k.label == wanted.label] or plan.keyframes
     chosen = min(same_label, key=lambda k: abs(k.time - wanted.time))
-    resolve_keyframe(scene, rig, take, index, chosen.description, backend_name)
+    resolve_keyframe(scene, rig, take, index, chosen.description, backend)
     return chosen.description

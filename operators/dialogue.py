@@ -1,12 +1,11 @@
 import bpy
 
-from ..keyframeface_addon.dialogue import dialogue_problem, generate_scene_onto
+from ..keyframeface_addon.dialogue import dialogue_problem, finish_scene, prepare_scene
 from ..keyframeface_addon.rig import rig_problem
-from ..model_runtime.errors import KeyframeFaceError
-from .generate import generation_options, report_generation
+from .generate import GenerationOperator, report_generation
 
 
-class KEYFRAMEFACE_OT_generate_dialogue(bpy.types.Operator):
+class KEYFRAMEFACE_OT_generate_dialogue(GenerationOperator, bpy.types.Operator):
     """Perform every line of the dialogue text block as one continuous take, with a marker per line"""
 
     bl_idname = "keyframeface.generate_dialogue"
@@ -21,20 +20,17 @@ class KEYFRAMEFACE_OT_generate_dialogue(bpy.types.Operator):
             return False
         return True
 
-    def execute(self, context):
-        settings = context.scene.keyframeface
-        problem = rig_problem(context.active_object) or dialogue_problem(settings)
-        if problem:
-            self.report({"ERROR"}, problem)
-            return {"CANCELLED"}
-        backend, add_markers = generation_options(context)
-        try:
-            result, scene = generate_scene_onto(context.scene, context.active_object, settings, backend, add_markers)
-        except KeyframeFaceError as error:
-            self.report({"ERROR"}, str(error))
-            return {"CANCELLED"}
-        spoken = sum(1 for line in scene.lines if line.performed)
-        report_generation(self, result, f"{spoken} of {len(scene.lines)} lines, {len(result.track.keyframes)} keyframes")
-        for note in scene.notes:
+    def problem(self, context):
+        return rig_problem(context.active_object) or dialogue_problem(context.scene.keyframeface)
+
+    def prepare(self, context):
+        return prepare_scene(context.scene, context.active_object, context.scene.keyframeface)
+
+    def finish(self, context, pending, performed, add_markers):
+        result = finish_scene(context.scene, context.active_object, context.scene.keyframeface, pending, performed,
+                              add_markers)
+        spoken = sum(1 for line in performed.lines if line.performed)
+        report_generation(self, result, f"{spoken} of {len(performed.lines)} lines, {len(result.track.keyframes)} keyframes")
+        for note in performed.notes:
             self.report({"WARNING"}, note)
         return {"FINISHED"}

@@ -1,15 +1,19 @@
 import bpy
 
-from ..keyframeface_addon.generation import generate_onto
+from ..keyframeface_addon.backend_settings import chosen_backend, instantiate
+from ..keyframeface_addon.generation import finish_generation, prepare_generation
 from ..keyframeface_addon.preferences import preferences
 from ..keyframeface_addon.rig import rig_problem
 from ..model_runtime.errors import KeyframeFaceError
+from .background import BackgroundOperatorMixin
 
 
-def generation_options(context) -> tuple[str, bool]:
-    """The backend and marker choice from the add-on preferences."""
+def generation_options(context) -> tuple[str, dict, bool]:
+    """The backend (name, options) and the marker choice from the add-on preferences; raises
+    ``KeyframeFaceError`` when the chosen backend cannot run (offline, no model...)."""
     prefs = preferences(context)
-    return (prefs.backend if prefs else "builtin"), (prefs.add_markers if prefs else True)
+    name, options = chosen_backend(prefs)
+    return name, options, (prefs.add_markers if prefs else True)
 
 
 def report_generation(operator, result, what: str) -> None:
@@ -31,7 +35,54 @@ def report_generation(operator, result, what: str) -> None:
         operator.report({"WARNING"}, note)
 
 
-class KEYFRAMEFACE_OT_generate(bpy.types.Operator):
+class GenerationOperator(BackgroundOperatorMixin):
+    """Shared flow: check, read the scene (main thread), compute with the chosen backend
+    (inline for the built-in one, on a worker thread from the UI for the others), write."""
+
+    bl_options = {"REGISTER", "UNDO"}
+
+    def prepare(self, context):
+        raise NotImplementedError
+
+    def finish(self, context, pending, result):
+        raise NotImplementedError
+
+    def problem(self, context) -> str | None:
+        return rig_problem(context.active_object)
+
+    def _setup(self, context):
+        problem = self.problem(context)
+        if problem:
+            raise KeyframeFaceError(problem)
+        name, options, add_markers = generation_options(context)
+        return name, options, add_markers, self.prepare(context)
+
+    def execute(self, context):
+        try:
+            name, options, add_markers, pending = self._setup(context)
+            result = pending.compute(instantiate(name, options))
+            return self.finish(context, pending, result, add_markers)
+        except KeyframeFaceError as error:
+            self.report({"ERROR"}, str(error))
+            return {"CANCELLED"}
+
+    def invoke(self, context, event):
+        try:
+            name, options, add_markers, pending = self._setup(context)
+        except KeyframeFaceError as error:
+            self.report({"ERROR"}, str(error))
+            return {"CANCELLED"}
+        if name == "builtin" or context.window is None:
+            # The built-in model takes milliseconds; without a window (background mode) there
+            # is no interface to keep responsive.
+            return self.execute(context)
+        return self.start_background(
+            context, lambda: pending.compute(instantiate(name, options)),
+            lambda ctx, result: self.finish(ctx, pending, result, add_markers), f"generating with {name}",
+        )
+
+
+class KEYFRAMEFACE_OT_generate(GenerationOperator, bpy.types.Operator):
     """Generate facial keyframes for the script, context and emotion on the active head"""
 
     bl_idname = "keyframeface.generate"
@@ -46,17 +97,11 @@ class KEYFRAMEFACE_OT_generate(bpy.types.Operator):
             return False
         return True
 
-    def execute(self, context):
-        problem = rig_problem(context.active_object)
-        if problem:
-            self.report({"ERROR"}, problem)
-            return {"CANCELLED"}
-        backend, add_markers = generation_options(context)
-        try:
-            result = generate_onto(context.scene, context.active_object, context.scene.keyframeface,
-                                   backend, add_markers)
-        except KeyframeFaceError as error:
-            self.report({"ERROR"}, str(error))
-            return {"CANCELLED"}
+    def prepare(self, context):
+        return prepare_generation(context.scene, context.active_object, context.scene.keyframeface)
+
+    def finish(self, context, pending, track, add_markers):
+        result = finish_generation(context.scene, context.active_object, context.scene.keyframeface, pending, track,
+                                   add_markers)
         report_generation(self, result, f"{len(result.track.keyframes)} keyframes")
         return {"FINISHED"}

@@ -2,6 +2,7 @@ import bpy
 from bpy.props import IntProperty, StringProperty
 
 from ..keyframeface_addon import keyframe_edit
+from ..keyframeface_addon.backend_settings import chosen_backend, instantiate
 from ..keyframeface_addon.preferences import preferences
 from ..keyframeface_addon.rig import find_rig
 from ..keyframeface_addon.takes import active_take
@@ -27,8 +28,8 @@ class _KeyframeOperator:
         return rig, active_take(rig)
 
     def backend(self, context):
-        prefs = preferences(context)
-        return prefs.backend if prefs else "builtin"
+        """The chosen backend; ``KeyframeFaceError`` (reported by ``run``) when it cannot run."""
+        return instantiate(*chosen_backend(preferences(context)))
 
     def run(self, action, *args):
         try:
@@ -58,8 +59,8 @@ class KEYFRAMEFACE_OT_keyframe_resolve(_KeyframeOperator, bpy.types.Operator):
 
     def execute(self, context):
         rig, take = self.target(context)
-        changed = self.run(keyframe_edit.resolve_keyframe, context.scene, rig, take, self.index,
-                           self.description, self.backend(context))
+        changed = self.run(lambda: keyframe_edit.resolve_keyframe(context.scene, rig, take, self.index,
+                                                                  self.description, self.backend(context)))
         if changed is None:
             return {"CANCELLED"}
         self.report({"INFO"}, f"Keyframe {self.index + 1} re-solved ({changed} curves)")
@@ -93,8 +94,8 @@ class KEYFRAMEFACE_OT_keyframe_regenerate(_KeyframeOperator, bpy.types.Operator)
 
     def execute(self, context):
         rig, take = self.target(context)
-        description = self.run(keyframe_edit.regenerate_keyframe, context.scene, rig, take, self.index,
-                               self.attempt, self.backend(context))
+        description = self.run(lambda: keyframe_edit.regenerate_keyframe(context.scene, rig, take, self.index,
+                                                                         self.attempt, self.backend(context)))
         if description is None:
             return {"CANCELLED"}
         self.report({"INFO"}, f"Keyframe {self.index + 1}: {description}")

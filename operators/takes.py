@@ -2,6 +2,7 @@ import bpy
 from bpy.props import IntProperty, StringProperty
 
 from ..keyframeface_addon import takes
+from ..keyframeface_addon.backend_settings import chosen_backend, instantiate
 from ..keyframeface_addon.generation import generate_onto
 from ..keyframeface_addon.preferences import preferences
 from ..keyframeface_addon.rig import find_rig, rig_problem
@@ -105,10 +106,11 @@ class KEYFRAMEFACE_OT_generate_variations(bpy.types.Operator):
         settings.write_mode = "NEW_TAKE"  # variations are compared as takes
         made = []
         try:
+            backend = instantiate(*chosen_backend(prefs))
             for offset in range(self.count):
                 settings.seed = first_seed + offset
-                made.append(generate_onto(context.scene, context.active_object, settings,
-                                          prefs.backend if prefs else "builtin", add_markers=offset == 0))
+                made.append(generate_onto(context.scene, context.active_object, settings, backend,
+                                          add_markers=offset == 0))
         except KeyframeFaceError as error:
             self.report({"ERROR"}, str(error))
             return {"CANCELLED"}

@@ -3,6 +3,9 @@ import textwrap
 import bpy
 
 from ..keyframeface_addon import anim_compat
+from ..keyframeface_addon.backend_settings import backend_problem
+from ..keyframeface_addon.jobs import RUNNING
+from ..keyframeface_addon.preferences import preferences
 from ..keyframeface_addon.rig import find_rig
 from ..keyframeface_addon.takes import active_take, takes_of
 from ..keyframeface_addon.writer import is_take, layer_track, track_of
@@ -56,6 +59,22 @@ class VIEW3D_PT_keyframeface_generate(_SidebarPanel, bpy.types.Panel):
         row = layout.row(align=True)
         row.operator("keyframeface.demo_head", icon="USER")
         row.operator("keyframeface.export_fbx", icon="EXPORT")
+        _draw_backend_state(layout, context)
+
+
+def _draw_backend_state(layout, context):
+    """Which backend runs, why it cannot, and what is running now."""
+    prefs = preferences(context)
+    for job in RUNNING:
+        layout.label(text=f"{job.label.capitalize()}... {job.elapsed:.0f} s (Esc cancels)", icon="SORTTIME")
+    if prefs is None or prefs.backend == "builtin":
+        return
+    column = layout.column(align=True)
+    column.label(text=f"Backend: {prefs.bl_rna.properties['backend'].enum_items[prefs.backend].name}", icon="NETWORK_DRIVE")
+    problem = backend_problem(prefs)
+    if problem:
+        for index, line in enumerate(textwrap.wrap(problem, 44)):
+            column.label(text=line, icon="ERROR" if index == 0 else "BLANK1")
 
 
 class VIEW3D_PT_keyframeface_take(_SidebarPanel, bpy.types.Panel):

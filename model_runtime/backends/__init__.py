@@ -29,7 +29,10 @@ def available_backends() -> list[BackendInfo]:
     return list(_REGISTRY.values())
 
 
-def get_backend(name: str = "builtin", **options) -> Backend:
+def get_backend(name: "str | Backend" = "builtin", **options) -> Backend:
+    """A ready backend by registry name (a backend object passes through unchanged)."""
+    if isinstance(name, Backend):
+        return name
     info = _REGISTRY.get(name)
     if info is None:
         known = ", ".join(sorted(_REGISTRY))

@@ -1,0 +1,138 @@
+"""Backends from Blender: our server on loopback (allowed while Allow Online Access is off),
+other hosts refused offline, failures write nothing, work off the main thread, and secrets
+never in the .blend."""
+
+import threading
+import time
+
+import pytest
+
+pytest.importorskip("fastapi")
+
+from model_runtime.backends import GenerateRequest, get_backend  # noqa: E402
+from tests.servers import FaultServer, chat_answer, free_port, our_server, send  # noqa: E402
+
+
+@pytest.fixture
+def prefs(blender):
+    import bpy
+
+    prefs = bpy.context.preferences.addons[blender().__name__].preferences
+    saved = {name: getattr(prefs, name) for name in ("backend", "server_url", "server_token", "openai_base_url",
+                                                     "openai_model", "api_key", "timeout", "retries", "plan_source")}
+    yield prefs
+    for name, value in saved.items():
+        setattr(prefs, name, value)
+
+
+def _nothing_written(obj):
+    animation = obj.data.shape_keys.animation_data
+    return animation is None or animation.action is None
+
+
+def test_our_server_on_loopback_while_offline(blender, demo_head, prefs):
+    import bpy
+
+    assert not bpy.app.online_access  # Blender as a module starts offline
+    with our_server("--token", "tok") as url:
+        prefs.backend, prefs.server_url, prefs.server_token = "server", url, "tok"
+        assert bpy.ops.keyframeface.generate() == {"FINISHED"}
+    take = demo_head.data.shape_keys.animation_data.action
+    track = blender("keyframeface_addon.writer").track_of(take)
+    settings = bpy.context.scene.keyframeface
+    local = get_backend("builtin").generate(GenerateRequest(script=settings.script, context=settings.context,
+                                                            emotion=settings.emotion, seed=settings.seed, fps=24.0))
+    assert [k.description for k in track.keyframes] == [k.description for k in local.keyframes]
+
+
+def test_other_hosts_refused_while_online_access_is_off(blender, demo_head, prefs):
+    import bpy
+
+    prefs.backend, prefs.openai_base_url, prefs.openai_model = "openai", "http://models.example.com/v1", "m"
+    with pytest.raises(RuntimeError, match="Allow Online Access"):
+        bpy.ops.keyframeface.generate()
+    assert _nothing_written(demo_head)
+    problem = blender("keyframeface_addon.backend_settings").backend_problem(prefs)
+    assert "Preferences > System > Network" in problem
+
+
+@pytest.mark.parametrize("fault, message", [
+    ("down", "connection refused"),
+    ("500", "answered 500"),
+    ("garbage", "no ARKit parameter names"),
+])
+def test_failures_report_and_write_nothing(blender, demo_head, prefs, fault, message):
+    import bpy
+
+    server = None
+    if fault == "down":
+        url = f"http://127.0.0.1:{free_port()}/v1"
+    else:
+        server = FaultServer(lambda h: send(h, 500, b'{"error": "boom"}') if fault == "500"
+                             else send(h, 200, chat_answer('{"Keyframe_one": {"grin": 1}}')))
+        url = server.url
+    prefs.backend, prefs.openai_base_url, prefs.openai_model, prefs.retries = "openai", url, "m", 2
+    prefs.plan_source = "builtin"
+    try:
+        with pytest.raises(RuntimeError, match=message):
+            bpy.ops.keyframeface.generate()
+    finally:
+        if server:
+            server.close()
+    assert _nothing_written(demo_head) and not bpy.context.scene.timeline_markers
+
+
+def test_work_runs_off_the_main_thread_and_writes_only_when_finished(blender, demo_head, prefs):
+    import bpy
+
+    generation = blender("keyframeface_addon.generation")
+    jobs = blender("keyframeface_addon.jobs")
+    release = threading.Event()
+
+    def slow(handler):
+        release.wait(10)
+        send(handler, 200, chat_answer(
+            '{"Keyframe_one": {' + ", ".join(f'"{n}": 0.2' for n in _PASCAL) + "}}"))
+
+    server = FaultServer(slow)
+    try:
+        backend = blender("model_runtime.backends").get_backend("openai", base_url=server.url, model="m",
+                                                                plan="builtin", timeout=20)
+        scene, settings = bpy.context.scene, bpy.context.scene.keyframeface
+        pending = generation.prepare_generation(scene, demo_head, settings)
+        started = time.monotonic()
+        job = jobs.BackgroundJob(lambda: pending.compute(backend), "generating with openai")
+        assert time.monotonic() - started < 0.2 and not job.done and job in jobs.RUNNING
+        assert _nothing_written(demo_head)  # the main thread is free while the server thinks
+        release.set()
+        assert job.wait(30) and job.error is None
+        generation.finish_generation(scene, demo_head, settings, pending, job.result)
+        job.forget()
+        assert not _nothing_written(demo_head) and not jobs.RUNNING
+
+        release.clear()
+        cancelled = jobs.BackgroundJob(lambda: pending.compute(backend), "generating with openai")
+        cancelled.cancel()  # Esc: the answer is dropped, nothing is written for it
+        release.set()
+        assert cancelled.wait(30) and cancelled.cancelled and cancelled not in jobs.RUNNING
+    finally:
+        release.set()
+        server.close()
+
+
+def test_api_key_never_in_the_blend(blender, demo_head, prefs, tmp_path):
+    import bpy
+
+    prefs.api_key = "sk-never-in-a-blend-0123456789"
+    prefs.server_token = "tok-never-in-a-blend-987"
+    assert bpy.ops.keyframeface.generate() == {"FINISHED"}
+    path = tmp_path / "scene.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(path), compress=False)
+    data = path.read_bytes()
+    assert b"KeyframeFace" in data or b"KFF" in data
+    assert b"sk-never-in-a-blend" not in data and b"tok-never-in-a-blend" not in data
+
+
+from model_runtime.arkit import LIVE_LINK_FACE_COLUMNS, POSE, pascal  # noqa: E402
+
+_PASCAL = [pascal(n) for n in LIVE_LINK_FACE_COLUMNS] + [pascal(n) for n in POSE]
