@@ -133,6 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser("eval", help="measure a backend on the benchmark set")
     evaluate.add_argument("--backend", default="builtin")
     evaluate.add_argument("--repeats", type=int, default=5, help="timing repeats per line")
+    evaluate.add_argument("--paraphrases", action="store_true",
+                          help="also measure reading unknown emotion words by meaning (sentence embeddings)")
     evaluate.add_argument("--out", help="write the report (Markdown) and the full results (JSON beside it)")
     evaluate.set_defaults(run=_evaluate)
     return parser

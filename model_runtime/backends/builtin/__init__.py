@@ -11,11 +11,13 @@ from .solver import BuiltinSolver
 class BuiltinBackend(Backend):
     name = "builtin"
 
-    def __init__(self, **options):
+    def __init__(self, paraphrases: bool | None = None, **options):
+        """``paraphrases``: read emotion words the lexicon lacks by meaning with sentence
+        embeddings (``model_runtime.embeddings``); None uses them when installed."""
         if options:
-            raise BackendError(f"The built-in backend takes no options (got {', '.join(options)})")
-        self._planner = BuiltinPlanner()
-        self._solver = BuiltinSolver()
+            raise BackendError(f"The built-in backend takes no options except paraphrases (got {', '.join(options)})")
+        self._planner = BuiltinPlanner(paraphrases)
+        self._solver = BuiltinSolver(paraphrases)
 
     def plan(self, request: GenerateRequest) -> Plan:
         return self._planner.plan(request)

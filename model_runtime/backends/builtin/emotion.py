@@ -211,10 +211,35 @@ def _split_connectors(text: str) -> list[tuple[str, str]]:
     return [(k, c.strip(" ,.;")) for k, c in pieces]
 
 
-def read_emotion(emotion: str, script: str = "", context: str = "") -> EmotionReading:
+def _by_meaning(words: list[str], paraphrase: bool | None) -> tuple[list[EmotionTerm], list[str], list[str]]:
+    """Unknown emotion words read by meaning (sentence embeddings, when installed):
+    ``(terms, still unknown, notes)``."""
+    if not words or paraphrase is False:
+        return [], words, []
+    from ...embeddings import emotion_paraphraser
+
+    paraphraser = emotion_paraphraser()
+    if paraphraser is None:
+        return [], words, []
+    terms, unknown, notes = [], [], []
+    for word, match in zip(words, paraphraser.match_many(words)):
+        if match is None:
+            unknown.append(word)
+            continue
+        known, similarity = match
+        entry = LEXICON[known]
+        terms.append(EmotionTerm(word, dict(entry["mix"]), entry["intensity"]))
+        notes.append(f"Read '{word}' as '{known}' by meaning (similarity {similarity:.2f}).")
+    return terms, unknown, notes
+
+
+def read_emotion(emotion: str, script: str = "", context: str = "", paraphrase: bool | None = None) -> EmotionReading:
+    """Read the emotion field (falling back to the script and context). ``paraphrase``: read
+    unknown words by meaning with sentence embeddings (None: when installed)."""
     text = " ".join(emotion.lower().replace("’", "'").split())
     parts: list[EmotionPart] = []
     unknown: list[str] = []
+    paraphrased: list[str] = []
     if text:
         from_to = _FROM_TO.match(text)
         if from_to:
@@ -223,6 +248,12 @@ def read_emotion(emotion: str, script: str = "", context: str = "") -> EmotionRe
         mask_target: str | None = None
         for kind, chunk in _split_connectors(text):
             terms, missing = _terms_in(chunk)
+            if missing and not terms:
+                # Only where nothing was understood; an idiom ("over the moon") is read whole.
+                meant, _, meaning_notes = _by_meaning([chunk.strip()], paraphrase)
+                if meant:
+                    terms, missing = meant, []
+                    paraphrased.extend(meaning_notes)
             unknown.extend(missing)
             if kind == "transition":
                 if part.felt or part.displayed:
@@ -251,7 +282,7 @@ def read_emotion(emotion: str, script: str = "", context: str = "") -> EmotionRe
                 # unknown; a neutral upper face shows it is not genuine.
                 part.felt = [EmotionTerm("neutral", {"neutral": 1.0}, 0.2)]
 
-    notes = []
+    notes = list(paraphrased)
     if parts:
         reading = EmotionReading(parts, "emotion", unknown)
         for part in parts:

@@ -52,9 +52,12 @@ class _Beat:
 
 
 class BuiltinPlanner:
+    def __init__(self, paraphrases: bool | None = None):
+        self.paraphrases = paraphrases
+
     def plan(self, request: GenerateRequest) -> Plan:
         rng = random.Random(f"plan:{request.seed}")
-        reading = read_emotion(request.emotion, request.script, request.context)
+        reading = read_emotion(request.emotion, request.script, request.context, self.paraphrases)
         rate = reading.speech_rate * rng.uniform(0.96, 1.04)
         timing = time_script(request.script, rate)
         beats = self._beats(timing, len(reading.parts))

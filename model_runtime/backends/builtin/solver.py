@@ -16,13 +16,16 @@ _PARSER = DescriptionParser()
 
 
 class BuiltinSolver:
+    def __init__(self, paraphrases: bool | None = None):
+        self.paraphrases = paraphrases
+
     def solve(self, descriptions: list[str], index: int, background: str, emotion: str) -> SolvedKeyframe:
         description = descriptions[index]
         result = _PARSER.parse(description)
         notes = []
         state = result.state
         if result.empty and not _says_neutral(description):
-            reading = read_emotion(emotion, "", background)
+            reading = read_emotion(emotion, "", background, self.paraphrases)
             state = part_face(reading.parts[min(index, len(reading.parts) - 1)], 0.6)
             notes.append(
                 f"Keyframe {index + 1}: nothing in the description was understood; solved from the emotion "
