@@ -242,13 +242,102 @@ def bench_batch(lines: int = 10000, serial_lines: int = 1000) -> list[tuple[str,
     )]
 
 
+def bench_server(clients: int = 16, requests_per_client: int = 25) -> list[tuple[str, str, str, str]]:
+    """Our server with the built-in backend under concurrent clients on loopback, against
+    the same generations in-process (the cost of HTTP, JSON and the server)."""
+    from model_runtime.backends import GenerateRequest, get_backend
+
+    requests = [GenerateRequest(script=s, context=c, emotion=e, seed=i) for i, (s, c, e) in
+                enumerate(LINES * (clients * requests_per_client // len(LINES) + 1))][: clients * requests_per_client]
+    local = get_backend("builtin")
+    started = time.perf_counter()
+    for request in requests:
+        local.generate(request)
+    local_rate = len(requests) / (time.perf_counter() - started)
+    rows = []
+    for workers in (1, 2):
+        rate, p50, p99 = _serve_and_load(requests, clients, workers)
+        rows.append((f"server, built-in backend, {workers} worker(s), {clients} clients ({len(requests)} lines)",
+                     f"{rate:.0f} req/s, p50 {p50:.0f} ms, p99 {p99:.0f} ms",
+                     f"in-process, one thread: {local_rate:.0f} lines/s", f"{rate / local_rate:.2f}x"))
+    return rows
+
+
+def _serve_and_load(requests, clients: int, workers: int) -> tuple[float, float, float]:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from model_runtime.backends import get_backend
+    from tests.servers import our_server
+
+    with our_server("--rate", "1000000", "--workers", str(workers)) as url:
+        remote = get_backend("server", url=url, retries=1)
+        with ThreadPoolExecutor(clients) as pool:  # warm every worker up
+            list(pool.map(remote.generate, requests[: clients * 2]))
+
+        def timed(request):
+            start = time.perf_counter()
+            remote.generate(request)
+            return (time.perf_counter() - start) * 1000.0
+
+        started = time.perf_counter()
+        with ThreadPoolExecutor(clients) as pool:
+            latencies = sorted(pool.map(timed, requests))
+        elapsed = time.perf_counter() - started
+    p50 = latencies[len(latencies) // 2]
+    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
+    return len(requests) / elapsed, p50, p99
+
+
+def bench_local_model(model_path: str | None = None, keyframes: int = 3) -> list[tuple[str, str, str, str]]:
+    """The Local model backend per keyframe on this machine's CPU: the tiny random model the
+    tests build (and a real model when ``--model PATH`` is given), against the built-in solver."""
+    import tempfile
+
+    from model_runtime.backends import get_backend
+
+    descriptions = ["The inner brows lift and the lips part.", "A broad smile, eyes narrowing.", "The face relaxes."]
+    builtin = get_backend("builtin")
+    builtin_ms = _median_ms(lambda: builtin.solve(descriptions, 1, "", "joy"), 20)
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        paths = []
+        try:
+            from tests.tiny_model import build_tiny_model
+
+            paths.append(("tiny random Llama (2 layers, the tests')", str(build_tiny_model(Path(folder) / "tiny"))))
+        except ImportError:
+            pass
+        if model_path:
+            paths.append((Path(model_path).name, model_path))
+        for label, path in paths:
+            backend = get_backend("local", model_path=path, plan="builtin")
+            backend.solve(descriptions, 0, "", "joy")
+            per_keyframe = _median_ms(lambda: backend.solve(descriptions, 1, "", "joy"), keyframes)
+            rows.append((f"local model, constrained solve of one keyframe: {label}", f"{per_keyframe:.0f} ms",
+                         f"built-in solver {builtin_ms:.2f} ms", f"{per_keyframe / builtin_ms:.0f}x"))
+    return rows
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="./kff bench", description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--batch-lines", type=int, default=10000, help="lines in the batch benchmark")
+    parser.add_argument("--model", help="also time the Local model backend with this model directory")
+    parser.add_argument("--only", help="comma-separated: generation, writing, capture, batch, server, local")
     args = parser.parse_args(argv)
-    rows = (bench_generation(args.repeats) + bench_key_writing() + bench_capture_import()
-            + bench_batch(args.batch_lines))
+    benches = {
+        "generation": lambda: bench_generation(args.repeats),
+        "writing": bench_key_writing,
+        "capture": bench_capture_import,
+        "batch": lambda: bench_batch(args.batch_lines),
+        "server": bench_server,
+        "local": lambda: bench_local_model(args.model),
+    }
+    chosen = args.only.split(",") if args.only else list(benches)
+    unknown = [name for name in chosen if name not in benches]
+    if unknown:
+        parser.error(f"unknown benchmark(s): {', '.join(unknown)}; choose from {', '.join(benches)}")
+    rows = [row for name in chosen for row in benches[name]()]
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     header = ("benchmark", "figure", "baseline (same run)", "ratio")
     widths = [max(w, len(h)) for w, h in zip(widths, header)]

@@ -127,7 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
     server.add_argument("--token", help="require 'Authorization: Bearer TOKEN' (required off loopback); "
                                         "or set KEYFRAMEFACE_TOKEN")
     server.add_argument("--max-body", type=int, default=256 * 1024, help="largest request body in bytes")
-    server.add_argument("--rate", type=float, default=1200, help="requests per minute per client")
+    server.add_argument("--rate", type=float, default=1200, help="requests per minute per client (per worker)")
+    server.add_argument("--workers", type=int, default=1, help="server processes (the built-in model is CPU-bound)")
     server.set_defaults(run=_serve)
 
     evaluate = commands.add_parser("eval", help="measure a backend on the benchmark set")
@@ -156,7 +157,7 @@ def _serve(args) -> int:
     from .server import serve
 
     serve(args.host, args.port, args.backend, args.token or os.environ.get("KEYFRAMEFACE_TOKEN"),
-          backend_options(args), args.max_body, args.rate)
+          backend_options(args), args.max_body, args.rate, args.workers)
     return 0
 
 

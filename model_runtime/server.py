@@ -230,9 +230,21 @@ def is_loopback_host(host: str) -> bool:
     return host in ("127.0.0.1", "localhost", "::1") or host.startswith("127.")
 
 
+CONFIG_VARIABLE = "KEYFRAMEFACE_SERVER_CONFIG"
+
+
+def app_from_environment():
+    """The app for uvicorn's worker processes (``--workers N``): configuration travels in an
+    environment variable, since each worker imports the app afresh."""
+    import json
+    import os
+
+    return create_app(**json.loads(os.environ[CONFIG_VARIABLE]))
+
+
 def serve(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, backend: str = "builtin", token: str | None = None,
           backend_options: dict | None = None, max_body: int = MAX_BODY_BYTES,
-          rate_per_minute: float = RATE_PER_MINUTE) -> None:
+          rate_per_minute: float = RATE_PER_MINUTE, workers: int = 1) -> None:
     try:
         import uvicorn
     except ImportError:
@@ -240,5 +252,16 @@ def serve(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, backend: str = "bu
     if not is_loopback_host(host) and not token:
         raise KeyframeFaceError(f"Serving on {host} (reachable from other machines) needs --token; "
                                 "without one, keep the default 127.0.0.1.")
+    if workers > 1:
+        # One process per worker: the built-in model is CPU-bound Python, threads share one core.
+        import json
+        import os
+
+        os.environ[CONFIG_VARIABLE] = json.dumps({
+            "backend": backend, "token": token, "backend_options": backend_options or {}, "max_body": max_body,
+            "rate_per_minute": rate_per_minute})
+        uvicorn.run("model_runtime.server:app_from_environment", factory=True, workers=workers, host=host, port=port,
+                    log_level="info", access_log=False)
+        return
     app = create_app(backend, token, backend_options, max_body, rate_per_minute)
     uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)
