@@ -8,6 +8,8 @@ that reproduce it within ``max_error``.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -57,16 +59,12 @@ def reduce_capture(capture: Capture, fps: float, max_error: float = 0.02,
     outside = (values < low) | (values > 1.0)
     clamped = int(np.nansum(outside))
     values = np.clip(values, low, 1.0)
-    keys = {}
-    dense = sparse = 0
-    worst = 0.0
-    for j, name in enumerate(PARAMETERS):
-        column = values[:, j]
-        if np.isnan(column).all() or np.abs(column).max() <= UNUSED:
-            continue
-        kept, error = reduce_curve(frames, column, max_error)
-        keys[name] = (frames[kept].astype(np.int64), column[kept])
-        dense += len(frames)
-        sparse += len(kept)
-        worst = max(worst, error)
-    return ReducedCapture(keys, len(frames), dense, sparse, worst, clamped)
+    used = [(name, values[:, j]) for j, name in enumerate(PARAMETERS)
+            if not np.isnan(values[:, j]).all() and np.abs(values[:, j]).max() > UNUSED]
+    # Channels are independent; numpy releases the GIL inside its loops, so threads share the work.
+    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+        reduced = list(pool.map(lambda item: reduce_curve(frames, item[1], max_error), used))
+    keys = {name: (frames[kept].astype(np.int64), column[kept]) for (name, column), (kept, _) in zip(used, reduced)}
+    sparse = sum(len(kept) for kept, _ in reduced)
+    worst = max((error for _, error in reduced), default=0.0)
+    return ReducedCapture(keys, len(frames), len(frames) * len(used), sparse, worst, clamped)

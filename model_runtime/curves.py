@@ -92,29 +92,32 @@ def evaluate(x, y, t) -> np.ndarray:
 
     Constant extrapolation before the first and after the last key, as Blender does.
     """
+    return evaluate_many(x, [y], t)[0]
+
+
+def evaluate_many(x, ys, t) -> np.ndarray:
+    """``evaluate`` for several curves keyed at the same times ``x``: shape (len(ys), len(t)).
+
+    Handle x positions depend on the key times alone, so the Bezier parameter of every sample
+    is solved once and shared by all curves (a track's 61 expression channels)."""
     x = np.asarray(x, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
     t = np.atleast_1d(np.asarray(t, dtype=np.float64))
+    ys = [np.asarray(y, dtype=np.float64) for y in ys]
     if len(x) == 0:
-        return np.zeros_like(t)
+        return np.zeros((len(ys), len(t)))
     if len(x) == 1:
-        return np.full_like(t, y[0])
-    left_x, left_y, right_x, right_y = auto_clamped_handles(x, y)
+        return np.array([np.full_like(t, y[0]) for y in ys])
+    # Handle x positions do not depend on the values: the first curve's serve for all.
+    left_x, first_left_y, right_x, first_right_y = auto_clamped_handles(x, ys[0])
     segment = np.clip(np.searchsorted(x, t, side="right") - 1, 0, len(x) - 2)
 
-    x0, y0 = x[segment], y[segment]
-    x3, y3 = x[segment + 1], y[segment + 1]
-    x1, y1 = right_x[segment], right_y[segment]
-    x2, y2 = left_x[segment + 1], left_y[segment + 1]
-
+    x0, x3 = x[segment], x[segment + 1]
     # BKE_fcurve_correct_bezpart: shorten handles that together exceed the segment.
-    h1x, h1y = x0 - x1, y0 - y1
-    h2x, h2y = x3 - x2, y3 - y2
+    h1x, h2x = x0 - right_x[segment], x3 - left_x[segment + 1]
     span = x3 - x0
     total = np.abs(h1x) + np.abs(h2x)
     factor = np.where(total > span, span / np.where(total > 0, total, 1.0), 1.0)
-    x1, y1 = x0 - factor * h1x, y0 - factor * h1y
-    x2, y2 = x3 - factor * h2x, y3 - factor * h2y
+    x1, x2 = x0 - factor * h1x, x3 - factor * h2x
 
     # x(u) is strictly increasing on [0, 1] once handles are corrected (every term of x'(u)
     # is positive), so Newton's method from the linear guess converges in a few steps.
@@ -127,10 +130,18 @@ def evaluate(x, y, t) -> np.ndarray:
         x_u = ((a * u + b) * u + c) * u + x0
         slope = np.maximum((3.0 * a * u + 2.0 * b) * u + c, 1e-12)
         u = np.minimum(np.maximum(u - (x_u - t) / slope, 0.0), 1.0)
-    value = _bezier(y0, y1, y2, y3, u)
-    value = np.where(t <= x[0], y[0], value)
-    value = np.where(t >= x[-1], y[-1], value)
-    return value
+    before, after = t <= x[0], t >= x[-1]
+
+    values = np.empty((len(ys), len(t)))
+    for i, y in enumerate(ys):
+        _, left_y, _, right_y = (None, first_left_y, None, first_right_y) if i == 0 else auto_clamped_handles(x, y)
+        y0, y3 = y[segment], y[segment + 1]
+        y1 = y0 - factor * (y0 - right_y[segment])
+        y2 = y3 - factor * (y3 - left_y[segment + 1])
+        value = _bezier(y0, y1, y2, y3, u)
+        value = np.where(before, y[0], value)
+        values[i] = np.where(after, y[-1], value)
+    return values
 
 
 def _bezier(p0, p1, p2, p3, u):
@@ -151,7 +162,8 @@ def reduce_curve(times, values, tolerance: float, required=()) -> tuple[np.ndarr
     then repeatedly adds, in every span that is still off by more than ``tolerance``, the sample
     with the largest error. Only the samples near new keys are re-evaluated (a key changes the
     handles of its neighbours, so at most two spans either side). Always terminates: with every
-    sample kept the curve passes through all of them.
+    sample kept the curve passes through all of them. Then keys that later keys made redundant
+    are removed again (``_remove_spare_keys``).
     """
     times = np.asarray(times, dtype=np.float64)
     values = np.asarray(values, dtype=np.float64)
@@ -183,7 +195,12 @@ def reduce_curve(times, values, tolerance: float, required=()) -> tuple[np.ndarr
         error[keep] = 0.0
         bad = np.flatnonzero(error > tolerance)
         if not len(bad):
-            return kept, float(error.max(initial=0.0))
+            protected = np.zeros(n, dtype=bool)
+            protected[[0, n - 1]] = True
+            if len(required):
+                protected[np.clip(required, 0, n - 1)] = True
+            return _remove_spare_keys(times, values, keep, protected, tolerance,
+                                      passes=POLISH_PASSES if n <= POLISH_LIMIT else 0)
         # The worst sample of each span between kept keys, where that span is out of bounds.
         span = np.searchsorted(kept, bad, side="right") - 1
         order = np.lexsort((-error[bad], span))
@@ -200,3 +217,65 @@ def reduce_curve(times, values, tolerance: float, required=()) -> tuple[np.ndarr
         np.add.at(change, high + 1, -1)
         dirty = np.cumsum(change[:-1]) > 0
 
+
+
+# Keys this far apart (in kept-key order) change disjoint parts of the curve when removed.
+_INDEPENDENT = 4
+# Removal passes after refinement (about 10% fewer keys), on curves up to this many samples:
+# each pass evaluates the whole curve four times, which a 10-minute capture cannot afford.
+POLISH_PASSES = 3
+POLISH_LIMIT = 20000
+
+
+def _remove_spare_keys(times, values, keep, protected, tolerance: float, passes: int) -> tuple[np.ndarray, float]:
+    """Drop keys the refined curve no longer needs (greedy refinement adds keys that later
+    neighbours make redundant). Removing a key changes only the spans from its second
+    neighbour on the left to its second on the right, so keys four apart are tried together
+    with one evaluation of the whole curve; each stays out only where its own spans keep
+    within ``tolerance``."""
+    keep = keep.copy()
+    for _ in range(passes):
+        removed_any = False
+        for phase in range(_INDEPENDENT):
+            kept = np.flatnonzero(keep)
+            if len(kept) <= 2:
+                break
+            order = np.arange(len(kept))
+            candidates = order[(order % _INDEPENDENT == phase) & ~protected[kept]]
+            if not len(candidates):
+                continue
+            trial = keep.copy()
+            trial[kept[candidates]] = False
+            trial_kept = np.flatnonzero(trial)
+            error = np.abs(evaluate(times[trial_kept], values[trial_kept], times) - values)
+            # Worst error over each candidate's affected samples.
+            low = kept[np.maximum(candidates - 2, 0)]
+            high = kept[np.minimum(candidates + 2, len(kept) - 1)]
+            accepted = _range_max(error, low, high) <= tolerance
+            if accepted.any():
+                keep[kept[candidates[accepted]]] = False
+                removed_any = True
+        if not removed_any:
+            break
+    kept = np.flatnonzero(keep)
+    final = np.abs(evaluate(times[kept], values[kept], times) - values)
+    return kept, float(final.max(initial=0.0))
+
+
+def _range_max(values, low, high) -> np.ndarray:
+    """``max(values[low[i]:high[i] + 1])`` for many ranges at once (a sparse table)."""
+    n = len(values)
+    table = [values]
+    width = 1
+    while width * 2 <= n:
+        previous = table[-1]
+        table.append(np.maximum(previous[:-width], previous[width:]))
+        width *= 2
+    length = high - low + 1
+    level = np.floor(np.log2(length)).astype(int)
+    result = np.empty(len(low))
+    for k in np.unique(level):
+        rows = level == k
+        span = 1 << k
+        result[rows] = np.maximum(table[k][low[rows]], table[k][high[rows] - span + 1])
+    return result

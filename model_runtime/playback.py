@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .arkit import BLENDSHAPE_INDEX, PARAMETERS, POSE_INDEX
-from .curves import evaluate, reduce_keys
+from .curves import evaluate, evaluate_many, reduce_keys
 from .track import Track
 
 # Composed curves are reduced to keys within this error of the combined performance; a
@@ -32,10 +32,10 @@ def _expression(track: Track, name: str, times) -> np.ndarray:
     return evaluate(key_times, np.array([getattr(k, source)[name] for k in track.keyframes]), times)
 
 
-def _channel(track: Track, name: str, times, blends=("max", "add")) -> np.ndarray:
+def _channel(track: Track, name: str, times, blends=("max", "add"), expression=None) -> np.ndarray:
     # "max" layers (blinks) act on the expression, "add" layers (lip sync) go on top: the same
     # order as in Blender, where the lip-sync NLA track and the take's action are summed.
-    value = _expression(track, name, times)
+    value = _expression(track, name, times) if expression is None else expression
     for blend in blends:
         for layer_name in layer_names(track, blend):
             value = _apply_layer(value, track.layers[layer_name], name, times)
@@ -63,7 +63,12 @@ def _apply_layer(value, layer, name, times):
 def sample(track: Track, times) -> np.ndarray:
     """All 61 parameters (``arkit.PARAMETERS`` order) at ``times``: shape (len(times), 61)."""
     times = np.asarray(times, dtype=np.float64)
-    return np.column_stack([sample_channel(track, name, times) for name in PARAMETERS])
+    key_times = np.array([k.time for k in track.keyframes])
+    curves = [[getattr(k, "weights" if name in BLENDSHAPE_INDEX else "pose")[name] for k in track.keyframes]
+              for name in PARAMETERS]
+    # The expression channels share their key times: evaluated together.
+    expression = evaluate_many(key_times, curves, times)
+    return np.column_stack([_channel(track, name, times, expression=row) for row, name in zip(expression, PARAMETERS)])
 
 
 def frame_times(track: Track, fps: float | None = None) -> tuple[np.ndarray, np.ndarray]:

@@ -13,14 +13,7 @@ class KEYFRAMEFACE_OT_generate_dialogue(GenerationOperator, bpy.types.Operator):
     bl_options = {"REGISTER", "UNDO"}
 
     @classmethod
-    def poll(cls, context):
-        problem = rig_problem(context.active_object) or dialogue_problem(context.scene.keyframeface)
-        if problem:
-            cls.poll_message_set(problem)
-            return False
-        return True
-
-    def problem(self, context):
+    def problem(cls, context):
         return rig_problem(context.active_object) or dialogue_problem(context.scene.keyframeface)
 
     def prepare(self, context):

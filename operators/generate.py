@@ -3,9 +3,9 @@ import bpy
 from ..keyframeface_addon.backend_settings import chosen_backend, instantiate
 from ..keyframeface_addon.generation import finish_generation, prepare_generation
 from ..keyframeface_addon.preferences import preferences
-from ..keyframeface_addon.rig import rig_problem
 from ..model_runtime.errors import KeyframeFaceError
 from .background import BackgroundOperatorMixin
+from .checks import ExplainsPoll
 
 
 def generation_options(context) -> tuple[str, dict, bool]:
@@ -35,7 +35,7 @@ def report_generation(operator, result, what: str) -> None:
         operator.report({"WARNING"}, note)
 
 
-class GenerationOperator(BackgroundOperatorMixin):
+class GenerationOperator(ExplainsPoll, BackgroundOperatorMixin):
     """Shared flow: check, read the scene (main thread), compute with the chosen backend
     (inline for the built-in one, on a worker thread from the UI for the others), write."""
 
@@ -46,9 +46,6 @@ class GenerationOperator(BackgroundOperatorMixin):
 
     def finish(self, context, pending, result):
         raise NotImplementedError
-
-    def problem(self, context) -> str | None:
-        return rig_problem(context.active_object)
 
     def _setup(self, context):
         problem = self.problem(context)
@@ -88,14 +85,6 @@ class KEYFRAMEFACE_OT_generate(GenerationOperator, bpy.types.Operator):
     bl_idname = "keyframeface.generate"
     bl_label = "Generate"
     bl_options = {"REGISTER", "UNDO"}
-
-    @classmethod
-    def poll(cls, context):
-        problem = rig_problem(context.active_object)
-        if problem:
-            cls.poll_message_set(problem)
-            return False
-        return True
 
     def prepare(self, context):
         return prepare_generation(context.scene, context.active_object, context.scene.keyframeface)

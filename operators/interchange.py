@@ -3,21 +3,11 @@ from bpy.props import BoolProperty, FloatProperty, IntProperty, StringProperty
 from bpy_extras.io_utils import ExportHelper, ImportHelper
 
 from ..keyframeface_addon import interchange
-from ..keyframeface_addon.rig import rig_problem
 from ..model_runtime.errors import KeyframeFaceError
+from .checks import ExplainsPoll
 
 
-class _NeedsRig:
-    @classmethod
-    def poll(cls, context):
-        problem = rig_problem(context.active_object)
-        if problem:
-            cls.poll_message_set(problem)
-            return False
-        return True
-
-
-class KEYFRAMEFACE_OT_import_llf_csv(_NeedsRig, bpy.types.Operator, ImportHelper):
+class KEYFRAMEFACE_OT_import_llf_csv(ExplainsPoll, bpy.types.Operator, ImportHelper):
     """Import a Live Link Face CSV capture onto the active head as a take of sparse, editable keys"""
 
     bl_idname = "keyframeface.import_llf_csv"
@@ -56,7 +46,7 @@ class KEYFRAMEFACE_OT_import_llf_csv(_NeedsRig, bpy.types.Operator, ImportHelper
         return {"FINISHED"}
 
 
-class KEYFRAMEFACE_OT_export_llf_csv(_NeedsRig, bpy.types.Operator, ExportHelper):
+class KEYFRAMEFACE_OT_export_llf_csv(ExplainsPoll, bpy.types.Operator, ExportHelper):
     """Export what the active head plays (all layers) as a Live Link Face CSV"""
 
     bl_idname = "keyframeface.export_llf_csv"
@@ -75,7 +65,7 @@ class KEYFRAMEFACE_OT_export_llf_csv(_NeedsRig, bpy.types.Operator, ExportHelper
         return {"FINISHED"}
 
 
-class KEYFRAMEFACE_OT_import_keyframeface_json(_NeedsRig, bpy.types.Operator, ImportHelper):
+class KEYFRAMEFACE_OT_import_keyframeface_json(ExplainsPoll, bpy.types.Operator, ImportHelper):
     """Import KeyframeFace JSON keyframes (61 ARKit parameters each) as a take"""
 
     bl_idname = "keyframeface.import_keyframeface_json"
@@ -98,7 +88,7 @@ class KEYFRAMEFACE_OT_import_keyframeface_json(_NeedsRig, bpy.types.Operator, Im
         return {"FINISHED"}
 
 
-class KEYFRAMEFACE_OT_export_keyframeface_json(_NeedsRig, bpy.types.Operator, ExportHelper):
+class KEYFRAMEFACE_OT_export_keyframeface_json(ExplainsPoll, bpy.types.Operator, ExportHelper):
     """Export the active take's keyframes as KeyframeFace JSON (one object per keyframe)"""
 
     bl_idname = "keyframeface.export_keyframeface_json"

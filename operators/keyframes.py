@@ -8,20 +8,20 @@ from ..keyframeface_addon.rig import find_rig
 from ..keyframeface_addon.takes import active_take
 from ..keyframeface_addon.writer import track_of
 from ..model_runtime.errors import KeyframeFaceError
+from .checks import ExplainsPoll
 
 
-class _KeyframeOperator:
+class _KeyframeOperator(ExplainsPoll):
     bl_options = {"REGISTER", "UNDO"}
 
     index: IntProperty(name="Keyframe", description="Index of the keyframe in the take (0 = first)", min=0)
 
     @classmethod
-    def poll(cls, context):
+    def problem(cls, context):
         take = active_take(find_rig(context.active_object))
         if take is None or track_of(take) is None:
-            cls.poll_message_set("The head is not playing a generated take.")
-            return False
-        return True
+            return "The head is not playing a generated take."
+        return None
 
     def target(self, context):
         rig = find_rig(context.active_object)

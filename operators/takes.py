@@ -7,6 +7,7 @@ from ..keyframeface_addon.generation import generate_onto
 from ..keyframeface_addon.preferences import preferences
 from ..keyframeface_addon.rig import find_rig, rig_problem
 from ..model_runtime.errors import KeyframeFaceError
+from .checks import ExplainsPoll
 
 
 def _rig_and_take(context, name: str = ""):
@@ -15,21 +16,17 @@ def _rig_and_take(context, name: str = ""):
     return rig, take
 
 
-class _TakeOperator:
+class _TakeOperator(ExplainsPoll):
     bl_options = {"REGISTER", "UNDO"}
 
     take: StringProperty(name="Take", description="Name of the take's action (default: the one playing)")
 
     @classmethod
-    def poll(cls, context):
+    def problem(cls, context):
         problem = rig_problem(context.active_object)
-        if problem:
-            cls.poll_message_set(problem)
-            return False
-        if not takes.takes_of(find_rig(context.active_object)):
-            cls.poll_message_set("No takes yet: press Generate or import a capture.")
-            return False
-        return True
+        if not problem and not takes.takes_of(find_rig(context.active_object)):
+            problem = "No takes yet: press Generate or import a capture."
+        return problem
 
 
 class KEYFRAMEFACE_OT_take_switch(_TakeOperator, bpy.types.Operator):
@@ -82,7 +79,7 @@ class KEYFRAMEFACE_OT_take_delete(_TakeOperator, bpy.types.Operator):
         return {"FINISHED"}
 
 
-class KEYFRAMEFACE_OT_generate_variations(bpy.types.Operator):
+class KEYFRAMEFACE_OT_generate_variations(ExplainsPoll, bpy.types.Operator):
     """Generate several seeded takes of the line at once, to compare in the take list"""
 
     bl_idname = "keyframeface.generate_variations"
@@ -90,14 +87,6 @@ class KEYFRAMEFACE_OT_generate_variations(bpy.types.Operator):
     bl_options = {"REGISTER", "UNDO"}
 
     count: IntProperty(name="Takes", default=3, min=2, max=12)
-
-    @classmethod
-    def poll(cls, context):
-        problem = rig_problem(context.active_object)
-        if problem:
-            cls.poll_message_set(problem)
-            return False
-        return True
 
     def execute(self, context):
         settings = context.scene.keyframeface

@@ -57,3 +57,15 @@ def demo_head(scene):
 
     assert bpy.ops.keyframeface.demo_head() == {"FINISHED"}
     return bpy.context.active_object
+
+
+def played(obj, frames, name):
+    """What Blender plays for shape ``name`` of ``obj`` at ``frames``."""
+    import bpy
+    import numpy as np
+
+    values = []
+    for frame in frames:
+        bpy.context.scene.frame_set(int(frame))
+        values.append(obj.data.shape_keys.key_blocks[name].value)
+    return np.array(values)

@@ -108,3 +108,15 @@ def test_numbers_keep_their_range():
         assert grammar.advance(grammar.start, bad) is None, bad
     assert json.loads(plan_answer(read_plan_answer('{"keyframes": [{"time": 0, "label": "onset", "description": "a"}, '
                                                    '{"time": 1, "label": "release", "description": "b"}]}', 1)))
+
+
+def test_local_backend_without_torch_says_how_to_fix_it(monkeypatch):
+    import importlib.util
+
+    from model_runtime.backends import get_backend
+    from model_runtime.errors import BackendError
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name in ("torch", "transformers") else real(name, *a))
+    with pytest.raises(BackendError, match=r"torch, transformers not installed.*pip install torch==2.13.0.*serve --backend local"):
+        get_backend("local", model_path="/models/qwen")

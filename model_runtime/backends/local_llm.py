@@ -51,8 +51,10 @@ class LocalModelBackend(Backend):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
+        from ..embeddings import quiet_transformers
         from .builtin import BuiltinBackend
 
+        quiet_transformers()
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
         try:

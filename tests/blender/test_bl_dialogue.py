@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from model_runtime.playback import sample_channel
+from tests.conftest import played
 
 SCENE = """ANNA (hurt): I can't believe you did this to me.
 BEN: I'm sorry.
@@ -32,16 +33,6 @@ def _add_sound_strip(scene, name, path, frame):
         if "Audaspace" in str(error):
             pytest.skip("this Blender-as-a-module build has no audio (Audaspace), so no sound strips")
         raise
-
-
-def _played(obj, frames, name):
-    import bpy
-
-    values = []
-    for frame in frames:
-        bpy.context.scene.frame_set(int(frame))
-        values.append(obj.data.shape_keys.key_blocks[name].value)
-    return np.array(values)
 
 
 def _scene_settings(start_frame=10):
@@ -77,7 +68,7 @@ def test_scene_from_text_block_one_take_marker_per_line(blender, demo_head):
     # What plays is the scene's track, lip sync included, from the start frame.
     frames = np.arange(10, 10 + round(track.duration * 30), 3)
     expected = sample_channel(track, "jawOpen", (frames - 10) / 30.0)
-    assert np.abs(_played(demo_head, frames, "jawOpen") - expected).max() < 0.021
+    assert np.abs(played(demo_head, frames, "jawOpen") - expected).max() < 0.021
     assert np.ptp(expected[frames >= markers[2][0]]) > 0.1  # the mouth moves with the last line
 
 

@@ -4,16 +4,7 @@ actions untouched."""
 import numpy as np
 
 from model_runtime.playback import sample_channel
-
-
-def _played(obj, frames, name):
-    import bpy
-
-    values = []
-    for frame in frames:
-        bpy.context.scene.frame_set(int(frame))
-        values.append(obj.data.shape_keys.key_blocks[name].value)
-    return np.array(values)
+from tests.conftest import played
 
 
 def test_variations_switch_duplicate_delete(blender, demo_head):
@@ -35,10 +26,10 @@ def test_variations_switch_duplicate_delete(blender, demo_head):
     for take in listed:
         assert bpy.ops.keyframeface.take_switch(take=take.name) == {"FINISHED"}
         track = writer.track_of(take)
-        played = _played(demo_head, frames, "jawOpen")
+        jaw = played(demo_head, frames, "jawOpen")
         expected = sample_channel(track, "jawOpen", (frames - 1) / 30.0)
-        assert np.abs(played - expected).max() < 0.021  # the take and its own lip-sync layer
-        played_by_take[take.name] = _played(demo_head, frames, "browDownLeft")
+        assert np.abs(jaw - expected).max() < 0.021  # the take and its own lip-sync layer
+        played_by_take[take.name] = played(demo_head, frames, "browDownLeft")
     first, _, third = played_by_take.values()
     assert np.abs(first - third).max() > 0.02  # seeded variations differ visibly
     bpy.ops.keyframeface.take_switch(take=listed[0].name)
@@ -46,7 +37,7 @@ def test_variations_switch_duplicate_delete(blender, demo_head):
     assert len(takes.takes_of(rig)) == 4
     copy = takes.active_take(rig)
     assert copy != listed[0] and copy.get("keyframeface_take_id") != listed[0].get("keyframeface_take_id")
-    assert np.allclose(_played(demo_head, frames, "jawOpen"), sample_channel(writer.track_of(copy), "jawOpen", (frames - 1) / 30.0), atol=0.021)
+    assert np.allclose(played(demo_head, frames, "jawOpen"), sample_channel(writer.track_of(copy), "jawOpen", (frames - 1) / 30.0), atol=0.021)
     assert bpy.ops.keyframeface.take_delete() == {"FINISHED"}
     assert len(takes.takes_of(rig)) == 3 and takes.active_take(rig) == listed[-1]
     for take in list(takes.takes_of(rig)):
