@@ -2,20 +2,20 @@ import bpy
 from bpy.props import BoolProperty, FloatProperty
 
 from ..keyframeface_addon import curve_tools
+from .checks import ExplainsPoll
 
 
-class _CurveTool:
+class _CurveTool(ExplainsPoll):
     bl_options = {"REGISTER", "UNDO"}
 
     only_selected: BoolProperty(name="Only Selected Curves", description="Only the F-curves selected in the Graph Editor")
 
     @classmethod
-    def poll(cls, context):
+    def problem(cls, context):
         obj = context.active_object
         if obj is None or not curve_tools.shape_key_fcurves(obj):
-            cls.poll_message_set("The active object has no shape-key animation.")
-            return False
-        return True
+            return "The active object has no shape-key animation."
+        return None
 
     def curves(self, context):
         return curve_tools.shape_key_fcurves(context.active_object, self.only_selected)

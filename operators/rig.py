@@ -5,15 +5,13 @@ from bpy.props import StringProperty
 from bpy_extras.io_utils import ExportHelper, ImportHelper
 
 from ..keyframeface_addon import rig
+from .checks import ExplainsPoll
 
 
-class _NeedsObject:
+class _NeedsObject(ExplainsPoll):
     @classmethod
-    def poll(cls, context):
-        if context.active_object is None:
-            cls.poll_message_set("Select the head.")
-            return False
-        return True
+    def problem(cls, context):
+        return "Select the head." if context.active_object is None else None
 
 
 def _meshes_with_keys(obj):
