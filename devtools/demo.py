@@ -3,7 +3,8 @@
 Builds the demo head, generates a performance for a line, writes keys, and leaves in the
 output folder: the .blend, the .fbx, the track JSON, a Live Link Face CSV of the whole
 performance, a PNG of the generated curves and a PNG contact sheet of the head at each
-keyframe.
+keyframe. ``--dialogue FILE`` (or ``--dialogue sample``) performs a dialogue scene instead:
+one take across the lines, a marker per line.
 """
 
 from __future__ import annotations
@@ -14,6 +15,13 @@ import tempfile
 from pathlib import Path
 
 from .blender_env import ROOT, extension_module, load_extension
+
+SAMPLE_SCENE = """# The diary
+ANNA (hurt, turning into anger): I can't believe you did this to me.
+BEN (guilty): I'm sorry. I didn't think it mattered.
+[pause 0.8]
+ANNA (cold anger): Get out. Now.
+"""
 
 DEFAULTS = {
     "script": "I can't believe you did this to me.",
@@ -30,6 +38,8 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--intensity", type=float, default=1.0)
     parser.add_argument("--fps", type=int, default=30)
+    parser.add_argument("--dialogue", help="a dialogue scene file (one line per row), or 'sample'")
+    parser.add_argument("--speaker", default="", help="with --dialogue: perform only this speaker's lines")
     parser.add_argument("--out", default=str(ROOT / "out"))
     args = parser.parse_args(argv)
     out = Path(args.out).resolve()
@@ -55,7 +65,15 @@ def main(argv=None) -> int:
     settings = scene.keyframeface
     settings.script, settings.context, settings.emotion = args.script, args.context, args.emotion
     settings.seed, settings.intensity, settings.start_frame = args.seed, args.intensity, 1
-    if "FINISHED" not in bpy.ops.keyframeface.generate():
+    if args.dialogue:
+        text = SAMPLE_SCENE if args.dialogue == "sample" else Path(args.dialogue).read_text(encoding="utf-8")
+        settings.dialogue_text = bpy.data.texts.new("dialogue")
+        settings.dialogue_text.write(text)
+        settings.dialogue_speaker = args.speaker
+        generate = bpy.ops.keyframeface.generate_dialogue
+    else:
+        generate = bpy.ops.keyframeface.generate
+    if "FINISHED" not in generate():
         print("demo: generation failed (see the report above)", file=sys.stderr)
         return 1
 
@@ -92,8 +110,15 @@ def main(argv=None) -> int:
         marks = np.array(sorted(f for f in key_frames_by_channel[name] if dense[0] <= f <= dense[-1]))
         curves[name] = (dense, values, marks, values[marks - dense[0]])
     files["curves"] = out / "curves.png"
-    pictures.curve_plot(curves, [(f, k.label) for f, k in zip(key_frames, track.keyframes)], files["curves"],
-                        f'"{track.script}"  ({track.emotion})')
+    lines = track.analysis.get("lines")
+    if lines:
+        markers = [(start + round(line["start"] * fps), f"L{i + 1} {line['speaker']}".strip())
+                   for i, line in enumerate(lines)]
+        title = f"Dialogue scene: {sum(l['performed'] for l in lines)} of {len(lines)} lines performed"
+    else:
+        markers = [(f, k.label) for f, k in zip(key_frames, track.keyframes)]
+        title = f'"{track.script}"  ({track.emotion})'
+    pictures.curve_plot(curves, markers, files["curves"], title)
 
     pictures.setup_camera(scene, head)
     with tempfile.TemporaryDirectory() as temporary:
@@ -103,7 +128,7 @@ def main(argv=None) -> int:
             renders,
             [(f"frame {f} · {k.label}", k.description) for f, k in zip(key_frames, track.keyframes)],
             files["contact_sheet"],
-            f'"{track.script}"  ({track.emotion})',
+            title,
         )
     scene.frame_set(start)
 
