@@ -7,10 +7,8 @@ import time
 
 import pytest
 
-pytest.importorskip("fastapi")
-
-from model_runtime.backends import GenerateRequest, get_backend  # noqa: E402
-from tests.servers import FaultServer, chat_answer, free_port, our_server, send  # noqa: E402
+from model_runtime.backends import GenerateRequest, get_backend
+from tests.servers import FaultServer, chat_answer, free_port, our_server, send
 
 
 @pytest.fixture
@@ -33,6 +31,7 @@ def _nothing_written(obj):
 def test_our_server_on_loopback_while_offline(blender, demo_head, prefs):
     import bpy
 
+    pytest.importorskip("fastapi", reason="our server needs FastAPI in this Python")
     assert not bpy.app.online_access  # Blender as a module starts offline
     with our_server("--token", "tok") as url:
         prefs.backend, prefs.server_url, prefs.server_token = "server", url, "tok"
