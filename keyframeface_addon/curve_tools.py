@@ -63,7 +63,7 @@ def reduce_fcurve(fcurve: bpy.types.FCurve, max_error: float) -> tuple[int, int]
     start, end = fcurve.range()
     frames = np.arange(int(np.floor(start)), int(np.ceil(end)) + 1, dtype=np.float64)
     values = np.array([fcurve.evaluate(f) for f in frames])
-    kept = reduce_keys(frames, values, max_error)
+    kept = reduce_keys(frames, values, max_error, polish=True)
     fcurve.keyframe_points.clear()
     fill_keys(fcurve, frames[kept], values[kept])
     return before, len(kept)

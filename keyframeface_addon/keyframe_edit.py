@@ -69,17 +69,47 @@ def _rename_marker(scene, frame: int, index: int, label: str, description: str, 
                 marker.frame = new_frame
 
 
-def resolve_keyframe(scene, rig: RigMapping, take, index: int, description: str, backend="builtin") -> int:
-    """Solve keyframe ``index`` from ``description`` and rewrite the take's keys at its frame.
-    Returns how many curves changed."""
-    track = _require(rig, take)
+def _check_edit(track: Track, index: int, description: str) -> None:
     if not 0 <= index < len(track.keyframes):
         raise EditError(f"No keyframe {index + 1} in this take.")
     if not description.strip():
         raise EditError("The description is empty.")
+
+
+def solve_keyframe(track: Track, index: int, description: str, backend="builtin"):
+    """Solve keyframe ``index`` of ``track`` from ``description`` (no bpy: may run on a worker
+    thread). Returns the solved keyframe."""
+    _check_edit(track, index, description)
     descriptions = [k.description for k in track.keyframes]
     descriptions[index] = description
-    solved = get_backend(backend).solve(descriptions, index, track.context, track.emotion)
+    return get_backend(backend).solve(descriptions, index, track.context, track.emotion)
+
+
+def vary_keyframe(track: Track, index: int, attempt: int, backend="builtin"):
+    """A fresh variation of keyframe ``index``: the same line planned with another seed, its
+    nearest keyframe of the same label solved in place. ``(description, solved)``; no bpy."""
+    backend = get_backend(backend)
+    request = GenerateRequest(script=track.script, context=track.context, emotion=track.emotion,
+                              seed=track.seed + 1000 * attempt + index + 1, fps=track.fps, intensity=track.intensity).validated()
+    plan = backend.plan(request)
+    wanted = track.keyframes[index]
+    same_label = [k for k in plan.keyframes if k.label == wanted.label] or plan.keyframes
+    chosen = min(same_label, key=lambda k: abs(k.time - wanted.time))
+    return chosen.description, solve_keyframe(track, index, chosen.description, backend)
+
+
+def resolve_keyframe(scene, rig: RigMapping, take, index: int, description: str, backend="builtin") -> int:
+    """Solve keyframe ``index`` from ``description`` and rewrite the take's keys at its frame.
+    Returns how many curves changed."""
+    track = _require(rig, take)
+    return apply_keyframe(scene, rig, take, index, description, solve_keyframe(track, index, description, backend))
+
+
+def apply_keyframe(scene, rig: RigMapping, take, index: int, description: str, solved) -> int:
+    """Write a solved keyframe into the take: only the keys at its frame change. Returns how
+    many curves changed."""
+    track = _require(rig, take)
+    _check_edit(track, index, description)
     keyframe = track.keyframes[index]
     keyframe.description = description
     keyframe.weights = dict(solved.weights)
@@ -165,15 +195,7 @@ def nudge_keyframe(scene, rig: RigMapping, take, index: int, delta: int) -> int:
 
 
 def regenerate_keyframe(scene, rig: RigMapping, take, index: int, attempt: int, backend="builtin") -> str:
-    """A fresh variation of keyframe ``index``: the same line planned with another seed, its
-    nearest keyframe's description solved in place. Returns the new description."""
-    track = _require(rig, take)
-    backend = get_backend(backend)
-    request = GenerateRequest(script=track.script, context=track.context, emotion=track.emotion,
-                              seed=track.seed + 1000 * attempt + index + 1, fps=track.fps, intensity=track.intensity).validated()
-    plan = backend.plan(request)
-    wanted = track.keyframes[index]
-    same_label = [k for k in plan.keyframes if k.label == wanted.label] or plan.keyframes
-    chosen = min(same_label, key=lambda k: abs(k.time - wanted.time))
-    resolve_keyframe(scene, rig, take, index, chosen.description, backend)
-    return chosen.description
+    """Replace keyframe ``index`` by a fresh variation; returns its description."""
+    description, solved = vary_keyframe(_require(rig, take), index, attempt, backend)
+    apply_keyframe(scene, rig, take, index, description, solved)
+    return description

@@ -19,6 +19,8 @@ from .curves import reduce_curve
 from .formats.llf_csv import Capture
 
 UNUSED = 1e-4
+# Captures up to this many frames (5.5 minutes at 60 fps) get the polishing passes.
+POLISH_LIMIT = 20000
 
 
 @dataclass
@@ -59,11 +61,13 @@ def reduce_capture(capture: Capture, fps: float, max_error: float = 0.02,
     outside = (values < low) | (values > 1.0)
     clamped = int(np.nansum(outside))
     values = np.clip(values, low, 1.0)
+    # Polishing (fewer keys) costs several whole-curve passes: affordable below a few minutes.
+    polish = len(frames) <= POLISH_LIMIT
     used = [(name, values[:, j]) for j, name in enumerate(PARAMETERS)
             if not np.isnan(values[:, j]).all() and np.abs(values[:, j]).max() > UNUSED]
     # Channels are independent; numpy releases the GIL inside its loops, so threads share the work.
     with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
-        reduced = list(pool.map(lambda item: reduce_curve(frames, item[1], max_error), used))
+        reduced = list(pool.map(lambda item: reduce_curve(frames, item[1], max_error, polish=polish), used))
     keys = {name: (frames[kept].astype(np.int64), column[kept]) for (name, column), (kept, _) in zip(used, reduced)}
     sparse = sum(len(kept) for kept, _ in reduced)
     worst = max((error for _, error in reduced), default=0.0)

@@ -149,21 +149,22 @@ def _bezier(p0, p1, p2, p3, u):
     return v * v * v * p0 + 3.0 * v * v * u * p1 + 3.0 * v * u * u * p2 + u * u * u * p3
 
 
-def reduce_keys(times, values, tolerance: float, required=()) -> np.ndarray:
+def reduce_keys(times, values, tolerance: float, required=(), polish: bool = False) -> np.ndarray:
     """Indices of the samples to keep as Auto Clamped keys so Blender's curve stays within
     ``tolerance`` of every sample (see ``reduce_curve``)."""
-    return reduce_curve(times, values, tolerance, required)[0]
+    return reduce_curve(times, values, tolerance, required, polish)[0]
 
 
-def reduce_curve(times, values, tolerance: float, required=()) -> tuple[np.ndarray, float]:
+def reduce_curve(times, values, tolerance: float, required=(), polish: bool = False) -> tuple[np.ndarray, float]:
     """Indices of the samples to keep as Auto Clamped keys, and the largest remaining error.
 
     Starts from the first and last samples, ``required`` indices and the prominent extremes,
     then repeatedly adds, in every span that is still off by more than ``tolerance``, the sample
     with the largest error. Only the samples near new keys are re-evaluated (a key changes the
     handles of its neighbours, so at most two spans either side). Always terminates: with every
-    sample kept the curve passes through all of them. Then keys that later keys made redundant
-    are removed again (``_remove_spare_keys``).
+    sample kept the curve passes through all of them. With ``polish``, keys that later keys made
+    redundant are removed again (``_remove_spare_keys``: about 10% fewer keys, at several times
+    the cost; for the artist's curves and captures, not for every generated line).
     """
     times = np.asarray(times, dtype=np.float64)
     values = np.asarray(values, dtype=np.float64)
@@ -195,12 +196,13 @@ def reduce_curve(times, values, tolerance: float, required=()) -> tuple[np.ndarr
         error[keep] = 0.0
         bad = np.flatnonzero(error > tolerance)
         if not len(bad):
+            if not polish:
+                return kept, float(error.max(initial=0.0))
             protected = np.zeros(n, dtype=bool)
             protected[[0, n - 1]] = True
             if len(required):
                 protected[np.clip(required, 0, n - 1)] = True
-            return _remove_spare_keys(times, values, keep, protected, tolerance,
-                                      passes=POLISH_PASSES if n <= POLISH_LIMIT else 0)
+            return _remove_spare_keys(times, values, keep, protected, tolerance, POLISH_PASSES)
         # The worst sample of each span between kept keys, where that span is out of bounds.
         span = np.searchsorted(kept, bad, side="right") - 1
         order = np.lexsort((-error[bad], span))
@@ -221,10 +223,9 @@ def reduce_curve(times, values, tolerance: float, required=()) -> tuple[np.ndarr
 
 # Keys this far apart (in kept-key order) change disjoint parts of the curve when removed.
 _INDEPENDENT = 4
-# Removal passes after refinement (about 10% fewer keys), on curves up to this many samples:
-# each pass evaluates the whole curve four times, which a 10-minute capture cannot afford.
+# Removal passes after refinement when polishing (about 10% fewer keys); each pass evaluates
+# the whole curve four times.
 POLISH_PASSES = 3
-POLISH_LIMIT = 20000
 
 
 def _remove_spare_keys(times, values, keep, protected, tolerance: float, passes: int) -> tuple[np.ndarray, float]:

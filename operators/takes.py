@@ -1,13 +1,13 @@
+from dataclasses import dataclass, replace
+
 import bpy
 from bpy.props import IntProperty, StringProperty
 
 from ..keyframeface_addon import takes
-from ..keyframeface_addon.backend_settings import chosen_backend, instantiate
-from ..keyframeface_addon.generation import generate_onto
-from ..keyframeface_addon.preferences import preferences
+from ..keyframeface_addon.generation import finish_generation, prepare_generation
 from ..keyframeface_addon.rig import find_rig, rig_problem
-from ..model_runtime.errors import KeyframeFaceError
 from .checks import ExplainsPoll
+from .generate import GenerationOperator
 
 
 def _rig_and_take(context, name: str = ""):
@@ -79,7 +79,17 @@ class KEYFRAMEFACE_OT_take_delete(_TakeOperator, bpy.types.Operator):
         return {"FINISHED"}
 
 
-class KEYFRAMEFACE_OT_generate_variations(ExplainsPoll, bpy.types.Operator):
+@dataclass
+class _PendingVariations:
+    """One line generated with several seeds; ``compute`` needs no bpy."""
+
+    lines: list
+
+    def compute(self, backend):
+        return [pending.compute(backend) for pending in self.lines]
+
+
+class KEYFRAMEFACE_OT_generate_variations(GenerationOperator, bpy.types.Operator):
     """Generate several seeded takes of the line at once, to compare in the take list"""
 
     bl_idname = "keyframeface.generate_variations"
@@ -88,26 +98,29 @@ class KEYFRAMEFACE_OT_generate_variations(ExplainsPoll, bpy.types.Operator):
 
     count: IntProperty(name="Takes", default=3, min=2, max=12)
 
-    def execute(self, context):
+    def prepare(self, context):
+        first = prepare_generation(context.scene, context.active_object, context.scene.keyframeface)
+        seed = first.request.seed
+        return _PendingVariations([
+            replace(first, request=replace(first.request, seed=seed + offset),
+                    take_name=f"KFF {context.active_object.name} s{seed + offset}")
+            for offset in range(self.count)
+        ])
+
+    def finish(self, context, pending, tracks, add_markers):
         settings = context.scene.keyframeface
-        prefs = preferences(context)
         first_seed, mode = settings.seed, settings.write_mode
         settings.write_mode = "NEW_TAKE"  # variations are compared as takes
         made = []
         try:
-            backend = instantiate(*chosen_backend(prefs))
-            for offset in range(self.count):
-                settings.seed = first_seed + offset
-                made.append(generate_onto(context.scene, context.active_object, settings, backend,
-                                          add_markers=offset == 0))
-        except KeyframeFaceError as error:
-            self.report({"ERROR"}, str(error))
-            return {"CANCELLED"}
+            for offset, (line, track) in enumerate(zip(pending.lines, tracks)):
+                settings.seed = line.request.seed  # recorded on the take
+                made.append(finish_generation(context.scene, context.active_object, settings, line, track,
+                                              add_markers and offset == 0))
         finally:
             settings.seed, settings.write_mode = first_seed, mode
-        rig = find_rig(context.active_object)
         first = made[0].written.actions[0]
-        takes.switch_take(rig, first)
+        takes.switch_take(find_rig(context.active_object), first)
         self.report({"INFO"}, f"{len(made)} takes, seeds {first_seed}-{first_seed + self.count - 1}; playing '{first.name}'")
         return {"FINISHED"}
 

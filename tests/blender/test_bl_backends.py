@@ -135,3 +135,21 @@ def test_api_key_never_in_the_blend(blender, demo_head, prefs, tmp_path):
 from model_runtime.arkit import LIVE_LINK_FACE_COLUMNS, POSE, pascal  # noqa: E402
 
 _PASCAL = [pascal(n) for n in LIVE_LINK_FACE_COLUMNS] + [pascal(n) for n in POSE]
+
+
+def test_variations_and_keyframe_edits_fail_cleanly_on_a_dead_server(blender, demo_head, prefs):
+    import bpy
+
+    assert bpy.ops.keyframeface.generate() == {"FINISHED"}  # built-in take to edit
+    take = demo_head.data.shape_keys.animation_data.action
+    before = blender("keyframeface_addon.writer").track_of(take).to_dict()
+    actions = len(bpy.data.actions)
+    prefs.backend, prefs.openai_base_url, prefs.openai_model, prefs.retries = (
+        "openai", f"http://127.0.0.1:{free_port()}/v1", "m", 1)
+    for call in (lambda: bpy.ops.keyframeface.generate_variations(count=2),
+                 lambda: bpy.ops.keyframeface.keyframe_resolve(index=1, description="A broad grin."),
+                 lambda: bpy.ops.keyframeface.keyframe_regenerate(index=1)):
+        with pytest.raises(RuntimeError, match="connection refused"):
+            call()
+    assert len(bpy.data.actions) == actions and demo_head.data.shape_keys.animation_data.action == take
+    assert blender("keyframeface_addon.writer").track_of(take).to_dict() == before
