@@ -11,7 +11,6 @@ Tracking-loss rows (``12:22:06:30.534,0``) are skipped and counted.
 from __future__ import annotations
 
 import csv
-import io
 import math
 import re
 from dataclasses import dataclass, field
@@ -239,12 +238,11 @@ def write_llf_csv(destination, times, values, start_seconds: float = 0.0) -> Non
         raise FormatError("cannot write non-finite values to Live Link Face CSV")
     order = [PARAMETERS.index(name) for name in LIVE_LINK_FACE_COLUMNS] + [PARAMETERS.index(name) for name in POSE]
     header = ["Timecode", "BlendshapeCount"] + [pascal(n) for n in LIVE_LINK_FACE_COLUMNS] + [pascal(n) for n in POSE]
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(header)
-    for t, row in zip(times, values[:, order]):
-        writer.writerow([format_timecode(start_seconds + t), len(PARAMETERS)] + [f"{v:.6f}" for v in row])
-    text = buffer.getvalue()
+    # One format operation per row (names and numbers never need CSV quoting).
+    row_format = "%s," + str(len(PARAMETERS)) + "," + ",".join(["%.6f"] * len(PARAMETERS))
+    lines = [",".join(header)]
+    lines += [row_format % (format_timecode(start_seconds + t), *row) for t, row in zip(times.tolist(), values[:, order].tolist())]
+    text = "\n".join(lines) + "\n"
     if isinstance(destination, (str, Path)):
         Path(destination).write_text(text, encoding="utf-8")
     else:
