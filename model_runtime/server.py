@@ -31,6 +31,8 @@ DEFAULT_PORT = 8765
 MAX_BODY_BYTES = 256 * 1024
 RATE_PER_MINUTE = 1200
 RATE_BURST = 200
+# Backend options a client may set per request (never URLs, model paths or keys).
+REQUEST_OPTIONS = frozenset({"paraphrases", "plan", "temperature"})
 
 log = logging.getLogger("keyframeface.server")
 
@@ -111,6 +113,26 @@ def create_app(backend: str = "builtin", token: str | None = None, backend_optio
     from .formats.keyframeface_json import to_keyframeface
 
     served = get_backend(backend, **(backend_options or {}))
+    variants: dict[tuple, object] = {}
+    variants_lock = threading.Lock()
+
+    def backend_for(options: dict):
+        """The served backend, or a variant with per-request options. Only options that cannot
+        point the server elsewhere are accepted (no URLs, paths or keys from a client)."""
+        if not options:
+            return served
+        refused = sorted(set(options) - REQUEST_OPTIONS)
+        if refused:
+            raise _HTTPError(422, f"backend option(s) not allowed per request: {', '.join(refused)}; "
+                                  f"allowed: {', '.join(sorted(REQUEST_OPTIONS))}")
+        merged = {**(backend_options or {}), **options}
+        key = tuple(sorted((k, repr(v)) for k, v in merged.items()))
+        with variants_lock:
+            if key not in variants:
+                if len(variants) >= 16:
+                    variants.clear()
+                variants[key] = get_backend(backend, **merged)
+            return variants[key]
     limiter = RateLimiter(rate_per_minute, burst)
     app = FastAPI(title="KeyframeFace", version=__version__,
                   description="Text, context and emotion -> sparse, labelled ARKit facial keyframes.")
@@ -179,7 +201,7 @@ def create_app(backend: str = "builtin", token: str | None = None, backend_optio
 
     @app.post("/v1/generate", dependencies=[Depends(guard)])
     def generate(body: GenerateBody):
-        track = served.generate(GenerateRequest(script=body.script, context=body.context, emotion=body.emotion,
+        track = backend_for(body.backend_options).generate(GenerateRequest(script=body.script, context=body.context, emotion=body.emotion,
                                                 seed=body.seed, fps=body.fps, intensity=body.intensity))
         return track.to_dict()
 

@@ -177,3 +177,13 @@ def test_openai_backend_needs_url_and_model():
         get_backend("openai", base_url="ftp://x", model="m")
     with pytest.raises(BackendError, match="Name the model"):
         get_backend("openai", base_url="http://127.0.0.1:1")
+
+
+def test_per_request_backend_options_are_allowlisted(server):
+    status, answer = _post(f"{server}/v1/generate", {"script": "Hi.", "backend_options": {"base_url": "http://evil"}})
+    assert status == 422 and "not allowed per request: base_url" in answer["error"]
+    status, answer = _post(f"{server}/v1/generate", {"script": "Hi.", "emotion": "stoked",
+                                                     "backend_options": {"paraphrases": False}})
+    assert status == 200 and not any("by meaning" in note for note in answer["notes"])
+    status, answer = _post(f"{server}/v1/generate", {"script": "Hi.", "backend_options": {"paraphrases": "maybe", "x": 1}})
+    assert status == 422 and "x" in answer["error"]
