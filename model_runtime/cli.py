@@ -4,6 +4,7 @@
   solve     one keyframe description -> KeyframeFace JSON
   export    track JSON -> Live Link Face CSV (all layers combined, sampled per frame) or
             KeyframeFace JSON (one object per keyframe)
+  scene     a dialogue scene (one line per row) -> one continuous track JSON
   batch     a CSV of dialogue lines -> a track JSON and a Live Link Face CSV per line
   serve     the HTTP server (FastAPI): /health, /v1/generate, /v1/solve, /v1/chat/completions
   eval      emotion read-back, description agreement, plausibility, sparsity, latency
@@ -104,6 +105,21 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--fps", type=float, default=60.0)
     export.add_argument("--out", required=True)
     export.set_defaults(run=_export)
+    scene = commands.add_parser("scene", help="a dialogue scene (one line per row) -> one track JSON")
+    scene.add_argument("dialogue", help="text file: 'SPEAKER (emotion): line' rows, [pause S], [at FRAME], [id NAME]; or the batch CSV")
+    scene.add_argument("--speaker", default="", help="perform only this speaker's lines (default: every line)")
+    scene.add_argument("--context", default="", help="context for lines that give none")
+    scene.add_argument("--emotion", default="", help="emotion for lines that give none")
+    scene.add_argument("--gap", type=float, default=0.3, help="seconds between lines")
+    scene.add_argument("--seed", type=int, default=0)
+    scene.add_argument("--fps", type=float, default=30.0)
+    scene.add_argument("--intensity", type=float, default=1.0)
+    scene.add_argument("--backend", default="builtin", help="builtin, local, server, openai")
+    _backend_flags(scene)
+    scene.add_argument("--out", required=True, help="track JSON to write (its analysis.lines lists each line's timing)")
+    scene.add_argument("--csv", help="also write the whole scene as a Live Link Face CSV at 60 fps")
+    scene.set_defaults(run=_scene)
+
     batch = commands.add_parser("batch", help="a CSV of dialogue lines -> a track JSON and an LLF CSV per line")
     batch.add_argument("csv", help="columns: id, speaker, script, context, emotion, optional duration")
     batch.add_argument("--out", required=True, help="folder for <id>.track.json, <id>.csv and errors.csv")
@@ -158,6 +174,33 @@ def _serve(args) -> int:
 
     serve(args.host, args.port, args.backend, args.token or os.environ.get("KEYFRAMEFACE_TOKEN"),
           backend_options(args), args.max_body, args.rate, args.workers)
+    return 0
+
+
+def _scene(args) -> int:
+    from pathlib import Path
+
+    from .backends import get_backend
+    from .dialogue import parse_dialogue, perform_scene
+    from .formats.llf_csv import write_llf_csv
+    from .playback import frame_times, sample
+
+    backend = get_backend(args.backend, **backend_options(args))
+    lines = parse_dialogue(Path(args.dialogue).read_text(encoding="utf-8"))
+    scene = perform_scene(lines, backend, args.fps, speaker=args.speaker, context=args.context, emotion=args.emotion,
+                          seed=args.seed, intensity=args.intensity, gap=args.gap,
+                          concurrency=8 if getattr(backend, "remote", False) else 1)
+    scene.track.save(args.out)
+    if args.csv:
+        _, times = frame_times(scene.track, 60.0)
+        write_llf_csv(args.csv, times, sample(scene.track, times))
+    for placed in scene.lines:
+        state = "performed" if placed.performed else "listening"
+        print(f"{placed.line.id:>10}  {placed.start:7.2f}-{placed.end:7.2f} s  {state:9s}  "
+              f"{placed.line.speaker + ': ' if placed.line.speaker else ''}{placed.line.script}", file=sys.stderr)
+    for note in scene.notes:
+        print(f"note: {note}", file=sys.stderr)
+    print(f"wrote {args.out}: {len(scene.track.keyframes)} keyframes, {scene.track.duration:.2f} s", file=sys.stderr)
     return 0
 
 

@@ -112,3 +112,28 @@ def test_sound_and_frames_set_timing():
                       sounds={"clip_a": (1.0, 4.0)})
     with pytest.raises(InputError, match="before the scene's start frame 30"):
         perform_scene(parse_dialogue("[at 10] A: Hi."), get_backend(), 30.0, origin_frame=30)
+
+
+def test_scene_command_writes_one_track_and_a_csv(tmp_path):
+    import subprocess
+    import sys
+
+    from model_runtime.formats.llf_csv import read_llf_csv
+    from tests.conftest import ROOT
+
+    source = tmp_path / "scene.txt"
+    source.write_text(SCENE, encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "model_runtime", "scene", str(source), "--speaker", "ANNA",
+                           "--out", str(tmp_path / "scene.json"), "--csv", str(tmp_path / "scene.csv")],
+                          cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    track = Track.load(tmp_path / "scene.json")
+    assert [l["performed"] for l in track.analysis["lines"]] == [True, False, True, False, False]
+    assert "listening" in done.stderr and "anna_02" in done.stderr
+    assert read_llf_csv(tmp_path / "scene.csv").times[-1] == pytest.approx(track.duration, abs=1 / 60)
+    bad = tmp_path / "bad.txt"
+    bad.write_text("ANNA: Hi.\n[volume 3] BEN: no\n", encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "model_runtime", "scene", str(bad), "--out", str(tmp_path / "x.json")],
+                          cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 2 and "row 2: unknown tag [volume]" in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "x.json").exists()
