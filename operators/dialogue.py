@@ -20,7 +20,7 @@ class KEYFRAMEFACE_OT_generate_dialogue(GenerationOperator, bpy.types.Operator):
         return prepare_scene(context.scene, context.active_object, context.scene.keyframeface)
 
     def finish(self, context, pending, performed, add_markers):
-        result = finish_scene(context.scene, context.active_object, context.scene.keyframeface, pending, performed,
+        result = finish_scene(context.scene, self.head(context), context.scene.keyframeface, pending, performed,
                               add_markers)
         spoken = sum(1 for line in performed.lines if line.performed)
         report_generation(self, result, f"{spoken} of {len(performed.lines)} lines, {len(result.track.keyframes)} keyframes")

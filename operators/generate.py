@@ -41,6 +41,16 @@ class GenerationOperator(ExplainsPoll, BackgroundOperatorMixin):
 
     bl_options = {"REGISTER", "UNDO"}
 
+    _head_name = ""
+
+    def head(self, context):
+        """The object the operator started on: the artist may select another while a slow
+        model thinks, and the keys must still go where they were asked for."""
+        obj = context.scene.objects.get(self._head_name) if self._head_name else context.active_object
+        if obj is None:
+            raise KeyframeFaceError(f"'{self._head_name}' was deleted while the model was thinking: nothing was written.")
+        return obj
+
     def prepare(self, context):
         raise NotImplementedError
 
@@ -51,6 +61,7 @@ class GenerationOperator(ExplainsPoll, BackgroundOperatorMixin):
         problem = self.problem(context)
         if problem:
             raise KeyframeFaceError(problem)
+        self._head_name = context.active_object.name
         name, options, add_markers = generation_options(context)
         return name, options, add_markers, self.prepare(context)
 
@@ -90,7 +101,7 @@ class KEYFRAMEFACE_OT_generate(GenerationOperator, bpy.types.Operator):
         return prepare_generation(context.scene, context.active_object, context.scene.keyframeface)
 
     def finish(self, context, pending, track, add_markers):
-        result = finish_generation(context.scene, context.active_object, context.scene.keyframeface, pending, track,
+        result = finish_generation(context.scene, self.head(context), context.scene.keyframeface, pending, track,
                                    add_markers)
         report_generation(self, result, f"{len(result.track.keyframes)} keyframes")
         return {"FINISHED"}

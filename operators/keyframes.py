@@ -50,7 +50,10 @@ class _KeyframeModelOperator(_KeyframeCheck, GenerationOperator):
 
     def finish(self, context, pending, result, add_markers):
         description, solved = result
-        rig, take = _active_take(context)
+        rig = find_rig(self.head(context))
+        take = active_take(rig)
+        if take is None or track_of(take) is None or track_of(take).script != pending.track.script:
+            raise KeyframeFaceError("The take changed while the model was thinking: nothing was written.")
         changed = keyframe_edit.apply_keyframe(context.scene, rig, take, self.index, description, solved)
         self.report({"INFO"}, f"Keyframe {self.index + 1}: {description} ({changed} curves)")
         return {"FINISHED"}

@@ -115,12 +115,12 @@ class KEYFRAMEFACE_OT_generate_variations(GenerationOperator, bpy.types.Operator
         try:
             for offset, (line, track) in enumerate(zip(pending.lines, tracks)):
                 settings.seed = line.request.seed  # recorded on the take
-                made.append(finish_generation(context.scene, context.active_object, settings, line, track,
+                made.append(finish_generation(context.scene, self.head(context), settings, line, track,
                                               add_markers and offset == 0))
         finally:
             settings.seed, settings.write_mode = first_seed, mode
         first = made[0].written.actions[0]
-        takes.switch_take(find_rig(context.active_object), first)
+        takes.switch_take(find_rig(self.head(context)), first)
         self.report({"INFO"}, f"{len(made)} takes, seeds {first_seed}-{first_seed + self.count - 1}; playing '{first.name}'")
         return {"FINISHED"}
 
