@@ -53,8 +53,7 @@ def main(argv=None) -> int:
 
     anim_compat = extension_module("keyframeface_addon.anim_compat")
     writer = extension_module("keyframeface_addon.writer")
-    from model_runtime.formats.llf_csv import write_llf_csv
-    from model_runtime.playback import frame_times, sample
+    from model_runtime.formats.llf_csv import write_track_llf_csv
 
     bpy.ops.wm.read_homefile(use_empty=True)
     scene = bpy.context.scene
@@ -83,9 +82,8 @@ def main(argv=None) -> int:
     files = {}
     files["track"] = out / "track.json"
     track.save(files["track"])
-    _, times = frame_times(track, 60)
     files["llf"] = out / "performance_60fps.csv"
-    write_llf_csv(files["llf"], times, sample(track, times))
+    write_track_llf_csv(files["llf"], track, 60)
 
     fps = writer.scene_fps(scene)
     start = settings.start_frame

@@ -46,7 +46,7 @@ def remote_url(prefs) -> str | None:
     return {"server": prefs.server_url, "openai": prefs.openai_base_url}.get(prefs.backend)
 
 
-def backend_problem(prefs, context=None) -> str | None:
+def backend_problem(prefs) -> str | None:
     """Why the chosen backend cannot be used now (for poll messages and the panel), or None."""
     if prefs is None or prefs.backend == "builtin":
         return None

@@ -65,9 +65,7 @@ class PendingScene:
     take_name: str
 
     def compute(self, backend) -> Scene:
-        backend = get_backend(backend)
-        concurrency = 8 if getattr(backend, "remote", False) else 1
-        return perform_scene(self.lines, backend, concurrency=concurrency, **self.options)
+        return perform_scene(self.lines, get_backend(backend), **self.options)
 
 
 def prepare_scene(scene: bpy.types.Scene, obj: bpy.types.Object, settings) -> PendingScene:

@@ -77,6 +77,7 @@ class KeyframeFacePreferences(bpy.types.AddonPreferences):
 
     def draw(self, context):
         from .backend_settings import backend_problem
+        from .ui_text import draw_wrapped
 
         layout = self.layout
         layout.use_property_split = True
@@ -101,16 +102,9 @@ class KeyframeFacePreferences(bpy.types.AddonPreferences):
         if self.backend in ("server", "openai", "local"):
             box.prop(self, "timeout")
             box.prop(self, "retries")
-        problem = backend_problem(self, context)
+        problem = backend_problem(self)
         if problem:
-            for line in _wrap(problem):
-                box.label(text=line, icon="ERROR" if line is not None else "NONE")
-
-
-def _wrap(text: str, width: int = 90) -> list[str]:
-    import textwrap
-
-    return textwrap.wrap(text, width)
+            draw_wrapped(box, problem, 90)
 
 
 def preferences(context) -> KeyframeFacePreferences | None:

@@ -69,23 +69,23 @@ def _write_atomic(path: Path, write) -> None:
     os.replace(temporary, path)
 
 
-_worker_backend = None
+# One backend per settings and process: made once (a local model loads for seconds); forked
+# workers inherit the one ``run_batch`` made while checking the settings.
+_BACKENDS: dict = {}
 
 
 def _backend(settings: BatchSettings):
-    global _worker_backend
-    if _worker_backend is None:
+    if settings not in _BACKENDS:
         from .backends import get_backend
 
-        _worker_backend = get_backend(settings.backend, **dict(settings.backend_options))
-    return _worker_backend
+        _BACKENDS[settings] = get_backend(settings.backend, **dict(settings.backend_options))
+    return _BACKENDS[settings]
 
 
-def perform_line(line: DialogueLine, settings: BatchSettings, out_dir: str) -> tuple[str, str | None, int]:
-    """Generate one line and write its two files: ``(id, error or None, keyframes)``."""
+def perform_line(line: DialogueLine, settings: BatchSettings, out_dir: str) -> tuple[str, str | None]:
+    """Generate one line and write its two files: ``(id, error or None)``."""
     from .backends import GenerateRequest
-    from .formats.llf_csv import write_llf_csv
-    from .playback import frame_times, sample
+    from .formats.llf_csv import write_track_llf_csv
 
     try:
         backend = _backend(settings)
@@ -98,14 +98,13 @@ def perform_line(line: DialogueLine, settings: BatchSettings, out_dir: str) -> t
             track = track.retimed(line.duration)
         track.analysis["line"] = {"id": line.id, "speaker": line.speaker}
         folder = Path(out_dir)
-        _, times = frame_times(track, settings.csv_fps)
-        _write_atomic(folder / f"{line.id}.csv", lambda p: write_llf_csv(p, times, sample(track, times)))
+        _write_atomic(folder / f"{line.id}.csv", lambda p: write_track_llf_csv(p, track, settings.csv_fps))
         _write_atomic(folder / f"{line.id}.track.json", track.save)
-        return line.id, None, len(track.keyframes)
+        return line.id, None
     except KeyframeFaceError as error:
-        return line.id, str(error), 0
+        return line.id, str(error)
     except Exception as error:  # one bad line never stops the batch
-        return line.id, f"{type(error).__name__}: {error}", 0
+        return line.id, f"{type(error).__name__}: {error}"
 
 
 def _perform_star(arguments):
@@ -153,9 +152,7 @@ def run_batch(csv_path, out_dir, settings: BatchSettings = BatchSettings(), jobs
         raise InputError(f"No such CSV file: {csv_path}")
     if csv_path.stat().st_size > MAX_CSV_BYTES:
         raise InputError(f"{csv_path} is larger than {MAX_CSV_BYTES // 2**20} MB; split it into several batches.")
-    from .backends import get_backend
-
-    backend = get_backend(settings.backend, **dict(settings.backend_options))  # fail early on a bad backend
+    backend = _backend(settings)  # fail early on a bad backend
     out.mkdir(parents=True, exist_ok=True)
     errors: list[tuple[int, str, str]] = []
     lines: list[DialogueLine] = []
@@ -179,7 +176,7 @@ def run_batch(csv_path, out_dir, settings: BatchSettings = BatchSettings(), jobs
     finished = skipped
     written = 0
     with open(state_path, "a", encoding="utf-8") as state:
-        if getattr(backend, "remote", False):
+        if backend.remote:
             pool = ThreadPoolExecutor(max_workers=max(1, concurrency))
             results = pool.map(lambda line: perform_line(line, settings, str(out)), todo)
         else:
@@ -192,7 +189,7 @@ def run_batch(csv_path, out_dir, settings: BatchSettings = BatchSettings(), jobs
                 chunk = max(1, min(64, len(todo) // (workers * 8)))
                 results = pool.imap_unordered(_perform_star, [(line, settings, str(out)) for line in todo], chunk)
         try:
-            for line_id, error, _ in results:
+            for line_id, error in results:
                 finished += 1
                 if error:
                     errors.append((rows[line_id], line_id, error))

@@ -53,14 +53,12 @@ def _solve(args) -> int:
 
 def _export(args) -> int:
     from .formats.keyframeface_json import to_keyframeface
-    from .formats.llf_csv import write_llf_csv
-    from .playback import frame_times, sample
+    from .formats.llf_csv import write_track_llf_csv
     from .track import Track
 
     track = Track.load(args.track)
     if args.format == "llf-csv":
-        _, times = frame_times(track, args.fps)
-        write_llf_csv(args.out, times, sample(track, times))
+        write_track_llf_csv(args.out, track, args.fps)
     else:
         documents = [to_keyframeface(k.weights, k.pose, i) for i, k in enumerate(track.keyframes)]
         merged = {key: value for document in documents for key, value in document.items()}
@@ -137,9 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
     server = commands.add_parser("serve", help="serve generate/solve (and an OpenAI-compatible route) over HTTP")
     server.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1 (this machine only)")
     server.add_argument("--port", type=int, default=8765)
-    server.add_argument("--backend", default="builtin")
-    server.add_argument("--model", help="for --backend local: the model directory; for openai: the model name")
-    server.add_argument("--base-url", help="for --backend openai: the upstream endpoint")
+    server.add_argument("--backend", default="builtin", help="builtin, local, openai")
+    _backend_flags(server)
     server.add_argument("--token", help="require 'Authorization: Bearer TOKEN' (required off loopback); "
                                         "or set KEYFRAMEFACE_TOKEN")
     server.add_argument("--max-body", type=int, default=256 * 1024, help="largest request body in bytes")
@@ -182,18 +179,15 @@ def _scene(args) -> int:
 
     from .backends import get_backend
     from .dialogue import parse_dialogue, perform_scene
-    from .formats.llf_csv import write_llf_csv
-    from .playback import frame_times, sample
+    from .formats.llf_csv import write_track_llf_csv
 
     backend = get_backend(args.backend, **backend_options(args))
     lines = parse_dialogue(Path(args.dialogue).read_text(encoding="utf-8"))
     scene = perform_scene(lines, backend, args.fps, speaker=args.speaker, context=args.context, emotion=args.emotion,
-                          seed=args.seed, intensity=args.intensity, gap=args.gap,
-                          concurrency=8 if getattr(backend, "remote", False) else 1)
+                          seed=args.seed, intensity=args.intensity, gap=args.gap)
     scene.track.save(args.out)
     if args.csv:
-        _, times = frame_times(scene.track, 60.0)
-        write_llf_csv(args.csv, times, sample(scene.track, times))
+        write_track_llf_csv(args.csv, scene.track)
     for placed in scene.lines:
         state = "performed" if placed.performed else "listening"
         print(f"{placed.line.id:>10}  {placed.start:7.2f}-{placed.end:7.2f} s  {state:9s}  "

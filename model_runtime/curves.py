@@ -107,8 +107,9 @@ def evaluate_many(x, ys, t) -> np.ndarray:
         return np.zeros((len(ys), len(t)))
     if len(x) == 1:
         return np.array([np.full_like(t, y[0]) for y in ys])
+    handles = [auto_clamped_handles(x, y) for y in ys]
     # Handle x positions do not depend on the values: the first curve's serve for all.
-    left_x, first_left_y, right_x, first_right_y = auto_clamped_handles(x, ys[0])
+    left_x, _, right_x, _ = handles[0]
     segment = np.clip(np.searchsorted(x, t, side="right") - 1, 0, len(x) - 2)
 
     x0, x3 = x[segment], x[segment + 1]
@@ -133,8 +134,7 @@ def evaluate_many(x, ys, t) -> np.ndarray:
     before, after = t <= x[0], t >= x[-1]
 
     values = np.empty((len(ys), len(t)))
-    for i, y in enumerate(ys):
-        _, left_y, _, right_y = (None, first_left_y, None, first_right_y) if i == 0 else auto_clamped_handles(x, y)
+    for i, (y, (_, left_y, _, right_y)) in enumerate(zip(ys, handles)):
         y0, y3 = y[segment], y[segment + 1]
         y1 = y0 - factor * (y0 - right_y[segment])
         y2 = y3 - factor * (y3 - left_y[segment + 1])

@@ -42,6 +42,8 @@ MERGE_WINDOW = 0.25
 # A silence this long gets blinks of its own.
 LISTENING_BLINK_GAP = 1.5
 MAX_LINES = 10000
+# Lines sent to a remote backend at once.
+REMOTE_LINES_IN_FLIGHT = 8
 
 _TAG = re.compile(r"^\[\s*(\w+)\s*[:=]?\s*([^\]]*)\]\s*")
 _SPEAKER = re.compile(r"^(?P<speaker>[^\s:()\[\]][^:()\[\]]{0,39}?)\s*(?:\((?P<emotion>[^)]*)\))?\s*:\s+(?P<text>\S.*)$")
@@ -250,12 +252,13 @@ def performs(line: DialogueLine, speaker: str) -> bool:
 def perform_scene(lines: list[DialogueLine], backend, fps: float, *, speaker: str = "", context: str = "",
                   emotion: str = "", seed: int = 0, intensity: float = 1.0, gap: float = DEFAULT_GAP,
                   sounds: dict[str, tuple[float, float]] | None = None, origin_frame: int = 0,
-                  concurrency: int = 1) -> Scene:
+                  concurrency: int | None = None) -> Scene:
     """Generate every line the character speaks and place all lines in time.
 
     ``sounds`` maps a line id (lowercase) to ``(start_seconds, duration_seconds)`` of its audio:
     the line starts there and its performance is stretched to the audio. ``context`` and
-    ``emotion`` are the scene's defaults for lines that give none.
+    ``emotion`` are the scene's defaults for lines that give none. ``concurrency``: lines
+    generated at once (default: ``REMOTE_LINES_IN_FLIGHT`` for a remote backend, else one).
     """
     from .backends import GenerateRequest
 
@@ -264,8 +267,8 @@ def perform_scene(lines: list[DialogueLine], backend, fps: float, *, speaker: st
     if not 0 <= gap <= 10:
         raise InputError(f"The gap between lines ({gap:g} s) must be between 0 and 10 s.")
     sounds = {key.lower(): value for key, value in (sounds or {}).items()}
-    performed = [line for line in lines if performs(line, speaker)]
-    if not performed:
+    items = [(index, line) for index, line in enumerate(lines) if performs(line, speaker)]
+    if not items:
         known = ", ".join(speakers_of(lines)) or "none"
         raise InputError(f"No line is spoken by '{speaker}'. Speakers in the dialogue: {known}.")
 
@@ -280,7 +283,8 @@ def perform_scene(lines: list[DialogueLine], backend, fps: float, *, speaker: st
         except InputError as error:
             raise InputError(f"Line {line.id} ({_where(line)}): {error}") from None
 
-    items = [(index, line) for index, line in enumerate(lines) if performs(line, speaker)]
+    if concurrency is None:
+        concurrency = REMOTE_LINES_IN_FLIGHT if backend.remote else 1
     if concurrency > 1 and len(items) > 1:
         with ThreadPoolExecutor(max_workers=concurrency) as pool:
             tracks = list(pool.map(generate, items))

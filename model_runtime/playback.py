@@ -26,10 +26,14 @@ def _bounds(name: str) -> tuple[float, float]:
     return (0.0, 1.0) if name in BLENDSHAPE_INDEX else (-1.0, 1.0)
 
 
+def _keyframe_values(track: Track, name: str) -> list[float]:
+    source = "weights" if name in BLENDSHAPE_INDEX else "pose"
+    return [getattr(k, source)[name] for k in track.keyframes]
+
+
 def _expression(track: Track, name: str, times) -> np.ndarray:
     key_times = np.array([k.time for k in track.keyframes])
-    source = "weights" if name in BLENDSHAPE_INDEX else "pose"
-    return evaluate(key_times, np.array([getattr(k, source)[name] for k in track.keyframes]), times)
+    return evaluate(key_times, np.array(_keyframe_values(track, name)), times)
 
 
 def _channel(track: Track, name: str, times, blends=("max", "add"), expression=None) -> np.ndarray:
@@ -64,8 +68,7 @@ def sample(track: Track, times) -> np.ndarray:
     """All 61 parameters (``arkit.PARAMETERS`` order) at ``times``: shape (len(times), 61)."""
     times = np.asarray(times, dtype=np.float64)
     key_times = np.array([k.time for k in track.keyframes])
-    curves = [[getattr(k, "weights" if name in BLENDSHAPE_INDEX else "pose")[name] for k in track.keyframes]
-              for name in PARAMETERS]
+    curves = [_keyframe_values(track, name) for name in PARAMETERS]
     # The expression channels share their key times: evaluated together.
     expression = evaluate_many(key_times, curves, times)
     return np.column_stack([_channel(track, name, times, expression=row) for row, name in zip(expression, PARAMETERS)])

@@ -248,10 +248,6 @@ class _HTTPError(Exception):
         self.status, self.message, self.headers = status, message, headers or {}
 
 
-def is_loopback_host(host: str) -> bool:
-    return host in ("127.0.0.1", "localhost", "::1") or host.startswith("127.")
-
-
 CONFIG_VARIABLE = "KEYFRAMEFACE_SERVER_CONFIG"
 
 
@@ -271,6 +267,8 @@ def serve(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, backend: str = "bu
         import uvicorn
     except ImportError:
         raise BackendError("The server needs FastAPI and uvicorn: pip install fastapi uvicorn") from None
+    from .backends.remote import is_loopback_host
+
     if not is_loopback_host(host) and not token:
         raise KeyframeFaceError(f"Serving on {host} (reachable from other machines) needs --token; "
                                 "without one, keep the default 127.0.0.1.")

@@ -6,6 +6,7 @@ from ..keyframeface_addon import anim_compat
 from ..keyframeface_addon.backend_settings import backend_problem
 from ..keyframeface_addon.jobs import RUNNING
 from ..keyframeface_addon.preferences import preferences
+from ..keyframeface_addon.ui_text import draw_wrapped
 from ..keyframeface_addon.rig import find_rig
 from ..keyframeface_addon.takes import active_take, takes_of
 from ..keyframeface_addon.writer import is_take, layer_track, track_of
@@ -73,8 +74,7 @@ def _draw_backend_state(layout, context):
     column.label(text=f"Backend: {prefs.bl_rna.properties['backend'].enum_items[prefs.backend].name}", icon="NETWORK_DRIVE")
     problem = backend_problem(prefs)
     if problem:
-        for index, line in enumerate(textwrap.wrap(problem, 44)):
-            column.label(text=line, icon="ERROR" if index == 0 else "BLANK1")
+        draw_wrapped(column, problem, 44)
 
 
 class VIEW3D_PT_keyframeface_take(_SidebarPanel, bpy.types.Panel):

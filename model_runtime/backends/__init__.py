@@ -40,10 +40,15 @@ def get_backend(name: "str | Backend" = "builtin", **options) -> Backend:
     return info.factory(**options)
 
 
-def _builtin(**options) -> Backend:
-    from .builtin import BuiltinBackend
+def _lazy(module: str, class_name: str) -> Callable[..., Backend]:
+    """A factory that imports the backend's module (and its heavy dependencies) only when used."""
 
-    return BuiltinBackend(**options)
+    def factory(**options) -> Backend:
+        from importlib import import_module
+
+        return getattr(import_module(f"{__name__}.{module}"), class_name)(**options)
+
+    return factory
 
 
 register(
@@ -51,46 +56,27 @@ register(
     "Built-in",
     "Embedded facial-behaviour model: FACS action units, emotion knowledge and script timing. "
     "Offline, deterministic for a seed, milliseconds per line, numpy only.",
-    _builtin,
+    _lazy("builtin", "BuiltinBackend"),
 )
-
-def _openai(**options) -> Backend:
-    from .remote import OpenAICompatibleBackend
-
-    return OpenAICompatibleBackend(**options)
-
-
-def _server(**options) -> Backend:
-    from .remote import ServerBackend
-
-    return ServerBackend(**options)
-
-
-def _local(**options) -> Backend:
-    from .local_llm import LocalModelBackend
-
-    return LocalModelBackend(**options)
-
-
 register(
     "openai",
     "OpenAI-compatible",
     "Any /v1/chat/completions endpoint (vLLM serving the paper's model, llama.cpp, Ollama, LM Studio, "
     "hosted APIs): the paper's one-request-per-keyframe protocol, answers read strictly.",
-    _openai,
+    _lazy("remote", "OpenAICompatibleBackend"),
 )
 register(
     "server",
     "Our server",
     "A KeyframeFace server (python -m model_runtime serve) on this or another machine.",
-    _server,
+    _lazy("remote", "ServerBackend"),
 )
 register(
     "local",
     "Local model",
     "A causal language model directory on disk run with torch + transformers, decoding constrained "
     "to the KeyframeFace JSON schema.",
-    _local,
+    _lazy("local_llm", "LocalModelBackend"),
 )
 
 __all__ = [

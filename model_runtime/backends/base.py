@@ -99,6 +99,8 @@ class Backend:
     """Base class: subclasses implement ``plan`` and ``solve``."""
 
     name = "base"
+    # A remote backend waits on the network: callers send several lines to it at once.
+    remote = False
 
     def plan(self, request: GenerateRequest) -> Plan:
         raise NotImplementedError

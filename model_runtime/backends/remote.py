@@ -31,9 +31,14 @@ class HTTPStatusError(BackendError):
         self.status = status
 
 
-def is_loopback(url: str) -> bool:
-    host = (urlparse(url).hostname or "").lower()
+def is_loopback_host(host: str) -> bool:
+    """Whether ``host`` is this machine (127.x, localhost, ::1)."""
+    host = host.lower()
     return host in LOOPBACK_HOSTS or host.startswith("127.")
+
+
+def is_loopback(url: str) -> bool:
+    return is_loopback_host(urlparse(url).hostname or "")
 
 
 def check_url(url: str, what: str) -> str:
@@ -50,10 +55,6 @@ def post_json(url: str, body: dict, headers: dict | None = None, timeout: float 
     request = urllib.request.Request(url, data=data, method="POST",
                                      headers={"Content-Type": "application/json", **(headers or {})})
     return _send(request, timeout)
-
-
-def get_json(url: str, headers: dict | None = None, timeout: float = 10.0) -> dict:
-    return _send(urllib.request.Request(url, headers=headers or {}), timeout)
 
 
 def _send(request: urllib.request.Request, timeout: float) -> dict:
@@ -217,9 +218,6 @@ class ServerBackend(Backend):
 
     def _headers(self) -> dict:
         return {"Authorization": f"Bearer {self._token}"} if self._token else {}
-
-    def health(self) -> dict:
-        return get_json(f"{self.url}/health", self._headers(), min(self.timeout, 10.0))
 
     def generate(self, request: GenerateRequest):
         from ..track import Track

@@ -228,6 +228,14 @@ def format_timecode(seconds: float, rate: int = 60) -> str:
     return f"{hours:02d}:{minutes:02d}:{secs:02d}:{frame:02d}.{int(round(max(fraction, 0.0) * 1000)) % 1000:03d}"
 
 
+def write_track_llf_csv(destination, track, fps: float = 60.0) -> None:
+    """A whole performance (all layers combined) sampled at ``fps`` as Live Link Face CSV."""
+    from ..playback import frame_times, sample
+
+    _, times = frame_times(track, fps)
+    write_llf_csv(destination, times, sample(track, times))
+
+
 def write_llf_csv(destination, times, values, start_seconds: float = 0.0) -> None:
     """Write rows of all 61 parameters (``values`` in ``PARAMETERS`` order) at ``times``."""
     times = np.asarray(times, dtype=np.float64)

@@ -211,26 +211,21 @@ def _split_connectors(text: str) -> list[tuple[str, str]]:
     return [(k, c.strip(" ,.;")) for k, c in pieces]
 
 
-def _by_meaning(words: list[str], paraphrase: bool | None) -> tuple[list[EmotionTerm], list[str], list[str]]:
-    """Unknown emotion words read by meaning (sentence embeddings, when installed):
-    ``(terms, still unknown, notes)``."""
-    if not words or paraphrase is False:
-        return [], words, []
+def _by_meaning(phrase: str, paraphrase: bool | None) -> tuple[EmotionTerm, str] | None:
+    """An unknown emotion phrase read by meaning (sentence embeddings, when installed): the
+    term and a note saying so, or None."""
+    if paraphrase is False:
+        return None
     from ...embeddings import emotion_paraphraser
 
     paraphraser = emotion_paraphraser()
-    if paraphraser is None:
-        return [], words, []
-    terms, unknown, notes = [], [], []
-    for word, match in zip(words, paraphraser.match_many(words)):
-        if match is None:
-            unknown.append(word)
-            continue
-        known, similarity = match
-        entry = LEXICON[known]
-        terms.append(EmotionTerm(word, dict(entry["mix"]), entry["intensity"]))
-        notes.append(f"Read '{word}' as '{known}' by meaning (similarity {similarity:.2f}).")
-    return terms, unknown, notes
+    match = paraphraser.match(phrase) if paraphraser else None
+    if match is None:
+        return None
+    known, similarity = match
+    entry = LEXICON[known]
+    return (EmotionTerm(phrase, dict(entry["mix"]), entry["intensity"]),
+            f"Read '{phrase}' as '{known}' by meaning (similarity {similarity:.2f}).")
 
 
 def read_emotion(emotion: str, script: str = "", context: str = "", paraphrase: bool | None = None) -> EmotionReading:
@@ -250,10 +245,11 @@ def read_emotion(emotion: str, script: str = "", context: str = "", paraphrase: 
             terms, missing = _terms_in(chunk)
             if missing and not terms:
                 # Only where nothing was understood; an idiom ("over the moon") is read whole.
-                meant, _, meaning_notes = _by_meaning([chunk.strip()], paraphrase)
+                meant = _by_meaning(chunk.strip(), paraphrase)
                 if meant:
-                    terms, missing = meant, []
-                    paraphrased.extend(meaning_notes)
+                    term, note = meant
+                    terms, missing = [term], []
+                    paraphrased.append(note)
             unknown.extend(missing)
             if kind == "transition":
                 if part.felt or part.displayed:
