@@ -7,9 +7,13 @@ import pytest
 
 from model_runtime.arkit import BLENDSHAPES, POSE
 from model_runtime.backends.builtin import BuiltinBackend
-from model_runtime.backends.constrained import Grammar, Literal, Number, keyframe_grammar, plan_grammar
-from model_runtime.backends.llm import (LABELS, AnswerError, is_plan_request, parse_paper_request, plan_answer,
-                                        read_plan_answer, read_solve_answer)
+from model_runtime.backends.base import GenerateRequest, PlannedKeyframe, SolvedKeyframe
+from model_runtime.backends.constrained import (Grammar, Literal, Number, _number_complete, keyframe_grammar,
+                                                number_regex, plan_grammar)
+from model_runtime.backends.llm import (LABELS, AnswerError, degenerate_plan, degenerate_solve, is_plan_request,
+                                        parse_paper_request, plan_answer, plan_messages, plan_problems,
+                                        read_plan_answer, read_solve_answer, solve_problems)
+from model_runtime.errors import BackendError
 from model_runtime.formats.keyframeface_json import build_messages, parse_keyframe_answer, to_keyframeface
 
 FULL = to_keyframeface({n: 0.2 for n in BLENDSHAPES}, {n: 0.1 for n in POSE}, 0)
@@ -120,3 +124,74 @@ def test_local_backend_without_torch_says_how_to_fix_it(monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name in ("torch", "transformers") else real(name, *a))
     with pytest.raises(BackendError, match=r"torch, transformers not installed.*pip install torch==2.13.0.*serve --backend local"):
         get_backend("local", model_path="/models/qwen")
+
+
+@pytest.mark.parametrize("low, high, decimals", [(0, 1, 3), (-1, 1, 3), (0, 3.47, 2), (0, 12.0, 2), (0, 0.5, 2),
+                                                 (0, 10.05, 2), (0, 123.4, 2)])
+def test_the_engines_number_expression_accepts_exactly_what_the_reference_grammar_accepts(low, high, decimals):
+    import re
+
+    pattern = re.compile(number_regex(low, high, decimals))
+    segment = Number(low, high, decimals)
+    grammar = Grammar([Literal("["), segment, Literal("]")])
+    rng = random.Random(7)
+    candidates = {rng.choice(["", "-"]) + rng.choice(["0", "1", "2", "3", "9", "10", "12", "99", "123", "124", "00", "01"])
+                  + rng.choice(["", ".", "." + "".join(rng.choice("0123456789") for _ in range(rng.randint(1, 4)))])
+                  for _ in range(4000)}
+    for text in candidates:
+        reference = grammar.advance(grammar.start, f"[{text}]")
+        assert bool(pattern.fullmatch(text)) == (reference is not None and grammar.done(reference)), text
+    assert any(pattern.fullmatch(text) for text in candidates) and any(_number_complete(t, segment) for t in candidates)
+
+
+ISSUE_PLAN = [PlannedKeyframe(0.0, "onset", "..."), PlannedKeyframe(0.0, "apex", "..."),
+              PlannedKeyframe(0.0, "emphasis", "..."), PlannedKeyframe(0.0, "hold", "..."),
+              PlannedKeyframe(0.0, "release", "...")]
+
+
+def test_a_plan_that_says_nothing_is_caught_and_replaced_or_refused():
+    problems = plan_problems(ISSUE_PLAN)
+    assert any("times do not increase" in p for p in problems) and any("placeholder" in p for p in problems)
+    same = [PlannedKeyframe(t, label, "A broad smile.") for t, label in ((0, "onset"), (1, "apex"), (2, "release"))]
+    assert plan_problems(same) == ["every description is the same"]
+    fallback = [PlannedKeyframe(0.0, "onset", "The brows lift."), PlannedKeyframe(1.0, "release", "The face relaxes.")]
+    keyframes, notes = degenerate_plan(ISSUE_PLAN, fallback, "the local model m", "builtin")
+    assert keyframes == fallback and "degenerate" in notes[0] and "built-in planner instead" in notes[0]
+    with pytest.raises(BackendError, match="plan from the local model m was degenerate: its times do not increase"):
+        degenerate_plan(ISSUE_PLAN, fallback, "the local model m", "fail")
+    same_label = [PlannedKeyframe(t, "question", f"The brows lift {w}.") for t, w in ((0, "a"), (1, "b"), (2, "c"))]
+    assert plan_problems(same_label) == ["every label is 'question'"]
+
+
+@pytest.mark.parametrize("script, emotion", [("I can't believe you did this to me.", "hurt, turning into anger"),
+                                             ("We did it. We actually did it!", "joy mixed with disbelief"),
+                                             ("Is anyone there?", "fear"), ("Fine.", "")])
+def test_real_plans_are_not_called_degenerate(script, emotion):
+    plan = BuiltinBackend().plan(GenerateRequest(script=script, emotion=emotion).validated())
+    assert plan_problems(plan.keyframes) == []
+    keyframes, notes = degenerate_plan(plan.keyframes, [], "m", "fail")
+    assert keyframes == plan.keyframes and notes == ["Planned by m."]
+
+
+def test_a_keyframe_that_says_nothing_about_its_description_is_caught():
+    builtin = BuiltinBackend()
+    reading = builtin.solve(["A broad smile, the jaw drops open."], 0, "", "joy")
+    constant = SolvedKeyframe({n: 0.2 for n in BLENDSHAPES}, {n: 0.2 for n in POSE})
+    assert solve_problems(constant, reading) == ["all 52 shapes are 0.2"]
+    still = SolvedKeyframe({n: 0.0 for n in BLENDSHAPES}, {n: 0.0 for n in POSE})
+    assert "none of the shapes the description names moves" in solve_problems(still, reading)[0]
+    assert solve_problems(reading, reading) == []
+    neutral = builtin.solve(["The face is relaxed and neutral."], 0, "", "")
+    assert solve_problems(still, neutral) == []  # a still face for a still description is an answer
+    replaced = degenerate_solve(constant, reading, 2, "m", "builtin")
+    assert replaced.weights == reading.weights and "Keyframe 3 from m was degenerate" in replaced.notes[-1]
+    with pytest.raises(BackendError, match="Keyframe 3 from m was degenerate: all 52 shapes are 0.2"):
+        degenerate_solve(constant, reading, 2, "m", "fail")
+
+
+def test_the_plan_prompts_example_cannot_be_copied_as_an_answer():
+    plan = BuiltinBackend().plan(GenerateRequest(script="Hello there!", emotion="happy").validated())
+    prompt = plan_messages(GenerateRequest(script="Hello there!", emotion="happy"), plan)[-1]["content"]
+    example = prompt[prompt.index('{"keyframes"'):]
+    with pytest.raises(AnswerError):
+        read_plan_answer(example, plan.duration)

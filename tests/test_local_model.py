@@ -1,18 +1,41 @@
-"""The Local model backend with a tiny random-weight model built by the test: constrained
-decoding turns even random weights into valid, in-range keyframes and plans."""
+"""The Local model backend with a tiny random-weight model built by the test: the grammar
+engine turns even random weights into valid, in-range keyframes and plans, feeds the fixed JSON
+instead of decoding it, decodes a line's keyframes together exactly as one at a time, and
+catches the empty answers random weights give."""
+
+import json
+import random
 
 import pytest
 
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
+pytest.importorskip("llguidance")
 
 from model_runtime.arkit import BLENDSHAPES, POSE  # noqa: E402
 from model_runtime.backends import GenerateRequest, get_backend  # noqa: E402
-from model_runtime.backends.llm import LABELS  # noqa: E402
+from model_runtime.backends.constrained import keyframe_grammar, plan_grammar  # noqa: E402
+from model_runtime.backends.decoding import DecodeStats, EngineConstraint  # noqa: E402
+from model_runtime.backends.llm import LABELS, build_messages  # noqa: E402
 from model_runtime.errors import BackendError  # noqa: E402
+from model_runtime.formats.keyframeface_json import keyframe_key, parse_keyframe_answer  # noqa: E402
 from model_runtime.track import Track  # noqa: E402
 from tests.servers import our_server  # noqa: E402
+from tests.test_llm import VOCABULARY, _random_walk  # noqa: E402
 from tests.tiny_model import build_tiny_model  # noqa: E402
+
+DESCRIPTIONS = ["The brows lift and the jaw drops.", "A broad smile.", "The lips press together."]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    # Two intra-op threads on a shared two-core machine spin against each other (60x slower here).
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
@@ -25,28 +48,101 @@ def local(tiny_model):
     return get_backend("local", model_path=str(tiny_model))
 
 
+def _answers(backend, indices, temperature=0.0):
+    conversations = [build_messages(DESCRIPTIONS, "A party.", "joy", i) for i in indices]
+    return backend.with_options(temperature=temperature).complete_many(
+        conversations, [keyframe_grammar(keyframe_key(i)) for i in indices])
+
+
 def test_random_weights_still_give_valid_in_range_keyframes(local):
-    for index in range(2):
-        solved = local.solve(["The brows lift and the jaw drops.", "A broad smile."], index, "A party.", "joy")
-        assert set(solved.weights) == set(BLENDSHAPES) and set(solved.pose) == set(POSE)
-        assert all(0 <= v <= 1 for v in solved.weights.values()) and all(-1 <= v <= 1 for v in solved.pose.values())
-        assert not solved.notes  # nothing missing, nothing clamped: the decoder allowed only valid output
+    for index, text in zip(range(3), _answers(local, range(3), temperature=1.0)):
+        parsed = parse_keyframe_answer(text)
+        assert parsed.key == keyframe_key(index)
+        assert set(parsed.weights) == set(BLENDSHAPES) and set(parsed.pose) == set(POSE)
+        assert not parsed.missing and not parsed.clamped and not parsed.ignored
+        numbers = json.loads(text)[keyframe_key(index)].values()
+        assert all(len(repr(float(v)).split(".")[1]) <= 3 for v in numbers)
 
 
-def test_generate_with_model_plan_is_a_valid_track(local):
+def test_the_fixed_json_is_fed_not_decoded_and_the_prompt_prefix_is_shared(local):
+    local.stats = DecodeStats()
+    _answers(local, [0])
+    one = local.stats
+    assert one.fed_tokens > one.decoded_tokens  # names, quotes, colons and commas were fast-forwarded
+    assert one.steps == one.decoded_tokens  # one forward pass per decoded token, none per fed token
+    local.stats = DecodeStats()
+    _answers(local, range(3))
+    three = local.stats
+    assert three.rows == 3 and three.shared_prompt_tokens > 0.9 * one.prompt_tokens
+    assert three.steps < 2 * one.steps  # three keyframes in one pass per step, not three passes
+
+
+def test_a_line_decoded_together_equals_its_keyframes_decoded_one_by_one(local):
+    # Padding, positions and the shared prefix change nothing: greedy answers are identical.
+    together = _answers(local, range(3))
+    assert together == [_answers(local, [i])[0] for i in range(3)]
+
+
+def test_engine_and_reference_grammar_agree(local, tiny_model):
+    reference = get_backend("local", model_path=str(tiny_model), engine="reference")
+    reference_text = _answers(reference, [1])[0]
+    grammar = keyframe_grammar(keyframe_key(1))
+    assert grammar.done(grammar.advance(grammar.start, reference_text))
+    # Whatever the reference grammar allows, the engine allows too, token by token...
+    for text in [reference_text] + [_random_walk(keyframe_grammar(), VOCABULARY, random.Random(s)) for s in range(2)]:
+        rows = EngineConstraint(local._engine_tokenizer, keyframe_grammar(json.loads(text).popitem()[0]))
+        rows.consume(local.tokenizer(text, add_special_tokens=False)["input_ids"])
+        assert rows.done()
+    # ...and what it refuses (a value out of range, a fourth decimal), the engine refuses.
+    for bad in ('{"Keyframe_one": {"EyeBlinkLeft": 1.5', '{"Keyframe_one": {"EyeBlinkLeft": 0.1234'):
+        with pytest.raises(BackendError):
+            EngineConstraint(local._engine_tokenizer, keyframe_grammar()).consume(
+                local.tokenizer(bad, add_special_tokens=False)["input_ids"])
+
+
+def test_random_weights_are_caught_as_degenerate_and_replaced_or_refused(local):
     track = local.generate(GenerateRequest(script="Hello there!", emotion="happy", seed=1))
     again = Track.from_json(track.to_json())
     assert len(again.keyframes) >= 2 and all(k.label in LABELS and k.description for k in again.keyframes)
-    assert any("Planned by the local model tiny-llama" in note for note in track.notes)
+    notes = " ".join(track.notes)
+    assert "The plan from the local model tiny-llama was degenerate" in notes and "built-in planner instead" in notes
+    assert "from the local model tiny-llama was degenerate" in notes and "built-in solver instead" in notes
     assert "lipsync" in track.layers  # composition is shared with every backend
+    with pytest.raises(BackendError, match="The plan from the local model tiny-llama was degenerate"):
+        local.with_options(on_degenerate="fail").generate(GenerateRequest(script="Hello there!", emotion="happy"))
 
 
-def test_missing_model_directory_is_a_clear_error(tmp_path):
+def test_the_plan_grammar_holds_with_random_weights(local):
+    grammar = plan_grammar(3, 2.5, LABELS)
+    text = local.with_options(temperature=1.0).complete_many(
+        [[{"role": "user", "content": "Plan a line."}]], [grammar])[0]
+    planned = json.loads(text)["keyframes"]
+    assert len(planned) == 3 and all(0 <= k["time"] <= 2.5 and k["label"] in LABELS and k["description"].strip()
+                                     for k in planned)
+
+
+def test_request_options_share_the_model_and_model_options_are_refused(local):
+    variant = local.with_options(plan="builtin", temperature=0.5, on_degenerate="fail")
+    assert variant.model is local.model and variant.plan_source == "builtin" and local.plan_source == "model"
+    with pytest.raises(BackendError, match="need another model"):
+        local.with_options(model_path="/elsewhere")
+    with pytest.raises(BackendError, match="on_degenerate must be one of builtin, fail"):
+        local.with_options(on_degenerate="ignore")
+
+
+def test_missing_model_directory_and_bad_device_are_clear_errors(tmp_path, tiny_model):
+    import torch
+
     with pytest.raises(BackendError, match="does not exist"):
         get_backend("local", model_path=str(tmp_path / "nowhere"))
     (tmp_path / "empty").mkdir()
     with pytest.raises(BackendError, match="no config.json"):
         get_backend("local", model_path=str(tmp_path / "empty"))
+    with pytest.raises(BackendError, match="device must be one of auto, cpu, cuda"):
+        get_backend("local", model_path=str(tiny_model), device="tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(BackendError, match="sees no CUDA GPU"):
+            get_backend("local", model_path=str(tiny_model), device="cuda")
 
 
 def test_our_servers_openai_route_served_by_the_local_model(tiny_model):

