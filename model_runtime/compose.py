@@ -13,8 +13,8 @@ import numpy as np
 from .arkit import BLENDSHAPE_RANGE, POSE_RANGE
 from .backends.base import GenerateRequest, Plan, SolvedKeyframe
 from .blinks import blink_channels, blink_times
-from .curves import evaluate, reduce_keys
-from .lipsync import lipsync_channels
+from .curves import evaluate_many, reduce_keys
+from .lipsync import PLAIN, MouthStyle, lipsync_channels
 from .track import Keyframe, Layer, Track
 
 # Layers are reduced to the keys that reproduce them within this error.
@@ -53,11 +53,23 @@ def compose_track(request: GenerateRequest, plan: Plan, solved: list[SolvedKeyfr
         )
         for planned, result in zip(plan.keyframes, solved)
     ]
+    style = plan.mouth or PLAIN
+    notes = list(plan.notes)
+    words = plan.timing.words
     layers = {}
     key_times = np.array([k.time for k in keyframes])
-    jaw = np.array([k.weights["jawOpen"] for k in keyframes])
-    lip = reduce_layer(lipsync_channels(plan.timing.words, plan.speech_energy,
-                                        expression_jaw=lambda times: evaluate(key_times, jaw, times)))
+
+    def expression(names, times):
+        return evaluate_many(key_times, [[k.weights.get(name, 0.0) for k in keyframes] for name in names], times)
+
+    stressed = {phrase.stressed_word for phrase in plan.timing.phrases if phrase.stressed_word is not None}
+    stressed |= {i for i, word in enumerate(words) if word.emphasized}
+    lip = reduce_layer(lipsync_channels(words, plan.speech_energy, style=style, stressed=stressed,
+                                        expression=expression))
+    if lip and style.speech_cap < 1.0 and max((k.weights.get(name, 0.0) for k in keyframes for name in style.capped_shapes
+                                               if words[0].start <= k.time <= words[-1].end), default=0.0) > 0.05:
+        notes.append(f"While speaking, the expression's own mouth opening is kept to about {style.speech_cap:.0%} "
+                     "(the lip-sync layer takes the rest back) so the words stay legible.")
     if lip:
         layers["lipsync"] = Layer("add", lip, "Mouth shapes from the script's phonemes, added to the expression.")
     pauses = [phrase.end for phrase in plan.timing.phrases]
@@ -66,7 +78,6 @@ def compose_track(request: GenerateRequest, plan: Plan, solved: list[SolvedKeyfr
     if blinks:
         layers["blinks"] = Layer("max", blinks, "Natural blinks, kept away from expressive apexes.")
 
-    notes = list(plan.notes)
     for result in solved:
         notes.extend(result.notes)
     return Track(
