@@ -67,6 +67,12 @@ def _pattern(phrases) -> re.Pattern:
 _PATTERNS = {category: _pattern(vocabulary) for category, vocabulary in _VOCABULARY.items()}
 _DIRECTION_PATTERN = _pattern(_DIRECTION_INDEX)
 _CLAUSE_BREAK = re.compile("|".join(re.escape(b) for b in _LANGUAGE["clause_breaks"]))
+# Words that open a new clause and stay in it ("without moving his head", "keeping her head
+# still"): what they say reaches only their own clause.
+_CLAUSE_START = re.compile(r"\s(?=(?:" + "|".join(re.escape(w) for w in _LANGUAGE["clause_starts"]) + r")\b)")
+# Categories that make a clause say something on its own; a clause with none of them
+# ("left side only", "slightly") qualifies the clause before it.
+_CONTENT = {"region", "action", "expression", "emotion"}
 _SIDE_DIRECTION = re.compile(r"\b(?:to|toward|towards|at)\s+(?:the\s+)?(?:left|right)\b|\b(?:left|right)ward\b")
 
 
@@ -105,8 +111,11 @@ def _find(clause: str) -> list[_Match]:
 
 
 def _clauses(text: str) -> list[str]:
-    clauses = []
-    for chunk in _CLAUSE_BREAK.split(text):
+    clauses: list[str] = []
+    for chunk in (piece for part in _CLAUSE_BREAK.split(text) for piece in _CLAUSE_START.split(part)):
+        if clauses and chunk.strip() and not {m.category for m in _find(chunk)} & _CONTENT:
+            clauses[-1] = f"{clauses[-1]} {chunk.strip()}"
+            continue
         pieces = [p.strip() for p in chunk.split(" and ")]
         merged: list[str] = []
         for piece in pieces:
@@ -141,13 +150,19 @@ class DescriptionParser:
         state = FaceState()
         result = ParseResult(state)
         suppressed: set[str] = set()
+        locked: set[str] = set()
         carried_region: str | None = None
         for clause in _clauses(text):
-            carried_region = self._parse_clause(clause, state, result, suppressed, carried_region)
+            carried_region = self._parse_clause(clause, state, result, suppressed, carried_region, locked)
         state.clear_aus(suppressed)
+        # "keeping her head still", "without moving his head": whatever else moved it.
+        if "head" in locked:
+            state.head.clear()
+        if "gaze" in locked:
+            state.gaze = (0.0, 0.0)
         return result
 
-    def _parse_clause(self, clause, state, result, suppressed, carried_region):
+    def _parse_clause(self, clause, state, result, suppressed, carried_region, locked):
         matches = _find(clause)
         regions = [m for m in matches if m.category == "region"]
         actions = [m for m in matches if m.category == "action"]
@@ -192,6 +207,11 @@ class DescriptionParser:
         elif clause.strip():
             result.ignored_clauses.append(clause)
         for effect, strength, negated in effects:
+            name = effect[0] if isinstance(effect, list) else effect
+            if isinstance(name, str) and (name.startswith("=") or (negated and name.startswith("head:"))):
+                # Held still, or a head movement denied: the head (or gaze) stays put.
+                locked.add(name[1:] if name.startswith("=") else "head")
+                continue
             self._apply(effect, strength, side, direction, state, suppressed if negated else None)
         if regions:
             return regions[-1].key
@@ -230,6 +250,8 @@ class DescriptionParser:
             return None
         # "to the left" is a direction, not a side of the face.
         directional = [(m.start(), m.end()) for m in _SIDE_DIRECTION.finditer(clause)]
+        # A named side ("a lopsided grin, left side only") is more precise than "one side".
+        sides = sorted(sides, key=lambda m: m.key == "one")
         for match in sides:
             if any(start <= match.start < end for start, end in directional):
                 continue
