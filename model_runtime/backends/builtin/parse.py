@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from ..._data import load_json
 from .emotion import FAMILIES, LEXICON, emotion_face, restrict
 from .facs import ACTION_UNITS, DEGREES, HEAD, FaceState, au_regions
+from .fallback import Guess, nearest
 
 _LANGUAGE = load_json("facial_language.json")
 
@@ -36,7 +37,7 @@ DEGREE_WORDS = DEGREES["read"]
 DEFAULT_DEGREE = DEGREES["default"]
 
 # On equal length, earlier categories win a contested span.
-_CATEGORY_ORDER = ("expression", "region", "action", "degree", "negation", "side", "emotion")
+_CATEGORY_ORDER = ("expression", "region", "cancel", "action", "degree", "negation", "side", "emotion")
 
 
 def _index(groups: dict[str, list[str]]) -> dict[str, str]:
@@ -53,6 +54,7 @@ _VOCABULARY = {
     "action": _index(ACTIONS),
     "degree": {phrase: phrase for phrase in DEGREE_WORDS},
     "negation": {phrase: phrase for phrase in _LANGUAGE["negations"]},
+    "cancel": {phrase: phrase for phrase in _LANGUAGE["cancels"]},
     "side": _index(SIDES),
     "emotion": {phrase: phrase for phrase in LEXICON},
 }
@@ -70,9 +72,12 @@ _CLAUSE_BREAK = re.compile("|".join(re.escape(b) for b in _LANGUAGE["clause_brea
 # Words that open a new clause and stay in it ("without moving his head", "keeping her head
 # still"): what they say reaches only their own clause.
 _CLAUSE_START = re.compile(r"\s(?=(?:" + "|".join(re.escape(w) for w in _LANGUAGE["clause_starts"]) + r")\b)")
-# Categories that make a clause say something on its own; a clause with none of them
-# ("left side only", "slightly") qualifies the clause before it.
+# Categories that make a clause say something on its own; a clause with none of them but a
+# side or degree ("left side only", "slightly") qualifies the clause before it.
 _CONTENT = {"region", "action", "expression", "emotion"}
+_QUALIFIERS = {"side", "degree"}
+# A clause that denies something is not guessed at (better left out than read as its opposite).
+_NEGATED = _pattern(_LANGUAGE["negations"])
 _SIDE_DIRECTION = re.compile(r"\b(?:to|toward|towards|at)\s+(?:the\s+)?(?:left|right)\b|\b(?:left|right)ward\b")
 
 
@@ -90,10 +95,20 @@ class ParseResult:
     state: FaceState
     understood: list[str] = field(default_factory=list)
     ignored_clauses: list[str] = field(default_factory=list)
+    # Clauses the grammar did not parse, read as the nearest phrase of the action bank.
+    guessed: list[Guess] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
-        return not self.understood
+        return not self.understood and not self.guessed
+
+    def notes(self, prefix: str = "") -> list[str]:
+        """What was guessed or left out, for the solve notes."""
+        notes = [f"{prefix}read '{g.clause}' as '{g.phrase}' (nearest known action by "
+                 f"{'meaning' if g.by == 'encoder' else 'its words'}, similarity {g.similarity:.2f})." for g in self.guessed]
+        if self.ignored_clauses and not self.empty:
+            notes.append(f"{prefix}not understood, left out: " + "; ".join(f"'{c}'" for c in self.ignored_clauses) + ".")
+        return notes
 
 
 def _find(clause: str) -> list[_Match]:
@@ -113,7 +128,8 @@ def _find(clause: str) -> list[_Match]:
 def _clauses(text: str) -> list[str]:
     clauses: list[str] = []
     for chunk in (piece for part in _CLAUSE_BREAK.split(text) for piece in _CLAUSE_START.split(part)):
-        if clauses and chunk.strip() and not {m.category for m in _find(chunk)} & _CONTENT:
+        found = {m.category for m in _find(chunk)}
+        if clauses and found & _QUALIFIERS and not found & _CONTENT:
             clauses[-1] = f"{clauses[-1]} {chunk.strip()}"
             continue
         pieces = [p.strip() for p in chunk.split(" and ")]
@@ -145,7 +161,9 @@ def _rule(region: str, action: str):
 class DescriptionParser:
     """Parses descriptions; stateless and safe to share."""
 
-    def parse(self, description: str) -> ParseResult:
+    def parse(self, description: str, guess: bool = True) -> ParseResult:
+        """``guess``: read clauses the grammar does not parse as the nearest action phrase of
+        the bank (``fallback.py``)."""
         text = " ".join(description.lower().replace("’", "'").split())
         state = FaceState()
         result = ParseResult(state)
@@ -154,6 +172,17 @@ class DescriptionParser:
         carried_region: str | None = None
         for clause in _clauses(text):
             carried_region = self._parse_clause(clause, state, result, suppressed, carried_region, locked)
+        if guess:
+            for clause in list(result.ignored_clauses):
+                found = None if _NEGATED.search(clause) else nearest(clause)
+                if found is None:
+                    continue
+                # The bank's description is in the grammar's own words: it always parses.
+                stand_in = ParseResult(state)
+                for part in _clauses(found.description.lower()):
+                    self._parse_clause(part, state, stand_in, suppressed, None, locked)
+                result.ignored_clauses.remove(clause)
+                result.guessed.append(found)
         state.clear_aus(suppressed)
         # "keeping her head still", "without moving his head": whatever else moved it.
         if "head" in locked:
@@ -177,8 +206,11 @@ class DescriptionParser:
         # keeps the smile, "she does not smile" removes it.
         negation_at = min((m.start for m in matches if m.category == "negation"), default=None)
 
+        # "Her smile fades": a cancelling word undoes what came before it.
+        cancel_at = max((m.start for m in matches if m.category == "cancel"), default=None)
+
         def is_negated(position: int) -> bool:
-            return negation_at is not None and position > negation_at
+            return (negation_at is not None and position > negation_at) or (cancel_at is not None and position < cancel_at)
 
         effects: list[tuple[object, float, bool]] = []  # (effect, strength, negated)
         for region, action, position in self._pairs(regions, actions, carried_region):
@@ -187,7 +219,8 @@ class DescriptionParser:
                 level = degree if degree is not None else DEFAULT_DEGREE
                 effects.extend((effect, level, is_negated(position)) for effect in rule)
         scale = (degree / DEFAULT_DEGREE) if degree is not None else 1.0
-        region_names = {m.key for m in regions}
+        # "A look of horror": the whole face, not a region of it.
+        region_names = {m.key for m in regions} - {"face"}
         for match in expressions:
             for effect, strength in EXPRESSIONS[match.key]:
                 effects.append((effect, min(1.0, strength * scale), is_negated(match.start)))
