@@ -75,7 +75,7 @@ def contact_sheet(images: list[Path], captions: list[tuple[str, str]], path: Pat
         y = header + (i // columns) * (h + caption_height)
         sheet.paste(tile, (x, y))
         draw.text((x + 6, y + h + 4), heading, fill="black", font=bold)
-        for j, line in enumerate(textwrap.wrap(description, 48)[:6]):
+        for j, line in enumerate(textwrap.wrap(description, max(24, w // 7))[:6]):
             draw.text((x + 6, y + h + 24 + j * 14), line, fill=(40, 40, 40), font=font)
     sheet.save(path)
 

@@ -127,11 +127,17 @@ def _find(clause: str) -> list[_Match]:
 
 def _clauses(text: str) -> list[str]:
     clauses: list[str] = []
+    leading = ""  # a qualifier before anything it could qualify ("a wide, toothy grin")
     for chunk in (piece for part in _CLAUSE_BREAK.split(text) for piece in _CLAUSE_START.split(part)):
         found = {m.category for m in _find(chunk)}
-        if clauses and found & _QUALIFIERS and not found & _CONTENT:
-            clauses[-1] = f"{clauses[-1]} {chunk.strip()}"
+        if found & _QUALIFIERS and not found & _CONTENT:
+            if clauses:
+                clauses[-1] = f"{clauses[-1]} {chunk.strip()}"
+            else:
+                leading = f"{leading} {chunk.strip()}".strip()
             continue
+        if leading and chunk.strip():
+            chunk, leading = f"{leading} {chunk.strip()}", ""
         pieces = [p.strip() for p in chunk.split(" and ")]
         merged: list[str] = []
         for piece in pieces:
@@ -144,6 +150,8 @@ def _clauses(text: str) -> list[str]:
             else:
                 merged.append(piece)
         clauses.extend(c for c in merged if c)
+    if leading:
+        clauses.append(leading)
     return clauses
 
 
