@@ -19,7 +19,7 @@ from ..model_runtime.track import Track
 from . import anim_compat
 from .pose_bones import POSE_TRACK, place_pose_strip
 from .rig import RigMapping, pose_settings
-from .writers.channels import clear_track, ensure_track, place_strip
+from .writers.channels import clear_track, place_strip, scene_fps
 
 TAKE_TAG = "keyframeface_take"
 # All actions of one take share a take id; the role says which is which.
@@ -204,23 +204,20 @@ def active_take(rig: RigMapping) -> Take | None:
     return Take.of(anim_compat.current_assignment(rig.primary.key)[0])
 
 
-def _fps(scene: bpy.types.Scene) -> float:
-    return scene.render.fps / scene.render.fps_base
-
-
 def switch_take(scene: bpy.types.Scene, rig: RigMapping, take: Take) -> None:
     """Play ``take`` on every mesh of the rig (its main action and its layer strips) and on the
     mapped bones, and show its markers instead of the take that played."""
     playing = active_take(rig)
-    old_markers = playing.markers(_fps(scene)) if playing is not None else []
+    old_markers = playing.markers(scene_fps(scene)) if playing is not None else []
     group = take.actions()
     mains = [a for a in group if a.get(ROLE) == MAIN_ROLE]
     for mesh in rig.meshes:
         action, slot = anim_compat.channels_for(mains, mesh.key)
-        if action is None:
-            continue
-        anim_compat.assign(mesh.key, action, slot)
-        mesh.key.animation_data.action_blend_type = take.blend
+        if action is not None:
+            anim_compat.assign(mesh.key, action, slot)
+            mesh.key.animation_data.action_blend_type = take.blend
+        elif mesh.key.animation_data is not None and is_take(mesh.key.animation_data.action):
+            mesh.key.animation_data.action = None  # a mesh the take does not key plays its rest
         for role, track_name in ((REST_ROLE, REST_TRACK), *LAYER_TRACKS.items()):
             layer_action, layer_slot = anim_compat.channels_for([a for a in group if a.get(ROLE) == role], mesh.key)
             if layer_action is None:
@@ -230,7 +227,7 @@ def switch_take(scene: bpy.types.Scene, rig: RigMapping, take: Take) -> None:
             else:
                 place_strip(mesh.key, track_name, layer_action, layer_slot, take.start_frame, "ADD", "NOTHING")
     _switch_pose_bones(rig, take, group)
-    show_markers(scene, old_markers, take.markers(_fps(scene)))
+    show_markers(scene, old_markers, take.markers(scene_fps(scene)))
 
 
 def _switch_pose_bones(rig: RigMapping, take: Take, group) -> None:
@@ -277,7 +274,7 @@ def delete_take(scene: bpy.types.Scene, rig: RigMapping, take: Take) -> Take | N
     remaining = [t for t in takes_of(rig) if t.action not in doomed]
     previous = take.previous_action
     if playing:
-        show_markers(scene, take.markers(_fps(scene)), [])
+        show_markers(scene, take.markers(scene_fps(scene)), [])
     for id_ in _animated_ids(rig):
         animation = id_.animation_data
         if animation is None:

@@ -2,7 +2,6 @@ import textwrap
 
 import bpy
 
-from ..keyframeface_addon import anim_compat
 from ..keyframeface_addon.backend_settings import backend_problem
 from ..keyframeface_addon.jobs import RUNNING
 from ..keyframeface_addon.preferences import preferences

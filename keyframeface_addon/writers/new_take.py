@@ -26,7 +26,6 @@ import numpy as np
 
 from ...model_runtime.arkit import BLENDSHAPE_INDEX, POSE
 from ...model_runtime.errors import KeyframeFaceError
-from ...model_runtime.track import Track
 from .. import anim_compat
 from ..pose_bones import write_pose_bones
 from ..rig import RigMapping
@@ -143,7 +142,7 @@ def write_take(scene: bpy.types.Scene, rig: RigMapping, base_keys, layer_keys: d
                 kept.append(old_action.name)
             if mesh.key.name not in routed_keys:
                 # A mesh the take does not key plays its rest, not an earlier take.
-                if old_action is not None and (is_take(old_action) or old_action.get(ROLE)):
+                if is_take(old_action):
                     mesh.key.animation_data.action = None
                 continue
             sink, slot = sinks[mesh.key.name]
