@@ -57,6 +57,6 @@ def test_package_builds_an_installable_zip(tmp_path):
     assert len(archives) == 1
     names = zipfile.ZipFile(archives[0]).namelist()
     assert "blender_manifest.toml" in names and "__init__.py" in names
-    assert "model_runtime/data/facs.json" in names and "keyframeface_addon/writer.py" in names
+    assert "model_runtime/data/facs.json" in names and "keyframeface_addon/writers/channels.py" in names
     assert not any(n.startswith(("tests/", "devtools/", ".venv", "out/", ".ci/")) for n in names)
     assert "kff" not in names and "requirements.txt" not in names
