@@ -93,7 +93,8 @@ def perform_gallery(head_name: str, target, out: Path, width: int, height: int) 
 
     from . import pictures
 
-    writer = extension_module("keyframeface_addon.writer")
+    takes = extension_module("keyframeface_addon.takes")
+    channels = extension_module("keyframeface_addon.writers.channels")
     scene = bpy.context.scene
     scene.render.fps, scene.render.fps_base = 30, 1.0
     for obj in bpy.context.view_layer.objects:
@@ -110,9 +111,9 @@ def perform_gallery(head_name: str, target, out: Path, width: int, height: int) 
             settings.seed, settings.intensity, settings.start_frame = 0, 1.0, 1
             if "FINISHED" not in bpy.ops.keyframeface.generate():
                 raise RuntimeError(f"generation failed for {script!r}")
-            track = writer.track_of(face.data.shape_keys.animation_data.action)
+            track = takes.track_of(face.data.shape_keys.animation_data.action)
             moment = _moment(track)
-            frame = 1 + round(moment * writer.scene_fps(scene))
+            frame = 1 + round(moment * channels.scene_fps(scene))
             values = sample(track, [moment])[0]
             scene.frame_set(frame)
             path = Path(temporary) / f"line_{i:02d}.png"
