@@ -102,7 +102,8 @@ def perform_gallery(head_name: str, target, out: Path, width: int, height: int) 
     bpy.context.view_layer.objects.active = target
     target.select_set(True)
     face = _face_mesh(target)
-    pictures.setup_camera(scene, face, width, height)
+    # Closer than the demo's portrait: the face fills the frame, the acting is what counts.
+    pictures.setup_camera(scene, face, width, height, distance=1.6)
     settings = scene.keyframeface
     renders, captions = [], []
     with tempfile.TemporaryDirectory() as temporary:

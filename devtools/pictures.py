@@ -12,7 +12,7 @@ import numpy as np
 from mathutils import Vector
 
 
-def setup_camera(scene, target: bpy.types.Object, width: int = 360, height: int = 430) -> None:
+def setup_camera(scene, target: bpy.types.Object, width: int = 360, height: int = 430, distance: float = 2.4) -> None:
     """A portrait camera framing ``target``'s head, Workbench with material colours."""
     corners = [target.matrix_world @ Vector(c) for c in target.bound_box]
     centre = sum(corners, Vector()) / 8.0
@@ -22,7 +22,7 @@ def setup_camera(scene, target: bpy.types.Object, width: int = 360, height: int 
         camera = bpy.data.objects.new("KFF Camera", bpy.data.cameras.new("KFF Camera"))
         scene.collection.objects.link(camera)
     camera.data.lens = 85
-    distance = size * 2.4
+    distance = size * distance
     yaw = math.radians(12)
     camera.location = centre + Vector((distance * math.sin(yaw), -distance * math.cos(yaw), size * 0.08))
     direction = centre - camera.location

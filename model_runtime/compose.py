@@ -66,12 +66,9 @@ def compose_track(request: GenerateRequest, plan: Plan, solved: list[SolvedKeyfr
     stressed |= {i for i, word in enumerate(words) if word.emphasized}
     lip = reduce_layer(lipsync_channels(words, plan.speech_energy, style=style, stressed=stressed,
                                         expression=expression))
-    if lip and style.speech_cap < 1.0 and max((k.weights.get(name, 0.0) for k in keyframes for name in style.capped_shapes
-                                               if words[0].start <= k.time <= words[-1].end), default=0.0) > 0.05:
-        notes.append(f"While speaking, the expression's own mouth opening is kept to about {style.speech_cap:.0%} "
-                     "(the lip-sync layer takes the rest back) so the words stay legible.")
     if lip:
-        layers["lipsync"] = Layer("add", lip, "Mouth shapes from the script's phonemes, added to the expression.")
+        layers["lipsync"] = Layer("add", lip, "Mouth shapes from the script's phonemes, added to the expression "
+                                  "(while speaking it also takes back most of the expression's own mouth opening).")
     pauses = [phrase.end for phrase in plan.timing.phrases]
     apexes = [k.time for k in plan.keyframes if k.label in APEX_LABELS]
     blinks = blink_channels(blink_times(duration, plan.blink_rate, pauses, apexes, request.seed))
