@@ -37,7 +37,7 @@ def test_our_server_on_loopback_while_offline(blender, demo_head, prefs):
         prefs.backend, prefs.server_url, prefs.server_token = "server", url, "tok"
         assert bpy.ops.keyframeface.generate() == {"FINISHED"}
     take = demo_head.data.shape_keys.animation_data.action
-    track = blender("keyframeface_addon.writer").track_of(take)
+    track = blender("keyframeface_addon.takes").track_of(take)
     settings = bpy.context.scene.keyframeface
     local = get_backend("builtin").generate(GenerateRequest(script=settings.script, context=settings.context,
                                                             emotion=settings.emotion, seed=settings.seed, fps=24.0))
@@ -142,7 +142,7 @@ def test_variations_and_keyframe_edits_fail_cleanly_on_a_dead_server(blender, de
 
     assert bpy.ops.keyframeface.generate() == {"FINISHED"}  # built-in take to edit
     take = demo_head.data.shape_keys.animation_data.action
-    before = blender("keyframeface_addon.writer").track_of(take).to_dict()
+    before = blender("keyframeface_addon.takes").track_of(take).to_dict()
     actions = len(bpy.data.actions)
     prefs.backend, prefs.openai_base_url, prefs.openai_model, prefs.retries = (
         "openai", f"http://127.0.0.1:{free_port()}/v1", "m", 1)
@@ -152,7 +152,7 @@ def test_variations_and_keyframe_edits_fail_cleanly_on_a_dead_server(blender, de
         with pytest.raises(RuntimeError, match="connection refused"):
             call()
     assert len(bpy.data.actions) == actions and demo_head.data.shape_keys.animation_data.action == take
-    assert blender("keyframeface_addon.writer").track_of(take).to_dict() == before
+    assert blender("keyframeface_addon.takes").track_of(take).to_dict() == before
 
 
 def test_preferences_are_generated_from_the_backend_declarations(blender, prefs):
