@@ -167,6 +167,10 @@ def build_parser() -> argparse.ArgumentParser:
     server.add_argument("--max-body", type=int, default=256 * 1024, help="largest request body in bytes")
     server.add_argument("--rate", type=float, default=1200, help="requests per minute per client (per worker)")
     server.add_argument("--workers", type=int, default=1, help="server processes (the built-in model is CPU-bound)")
+    server.add_argument("--queue", type=int, default=32,
+                        help="generations queued or running at once; more get 503 with Retry-After")
+    server.add_argument("--shutdown-timeout", type=float, default=10.0,
+                        help="seconds to let running generations finish on shutdown")
     server.set_defaults(run=_serve)
 
     evaluate = commands.add_parser("eval", help="measure a backend on the benchmark set")
@@ -190,7 +194,8 @@ def backend_options(args) -> dict:
 
 def _serve(args) -> int:
     serve(args.host, args.port, args.backend, args.token or os.environ.get("KEYFRAMEFACE_TOKEN"),
-          backend_options(args), args.max_body, args.rate, args.workers)
+          backend_options(args), args.max_body, args.rate, args.workers, queue_limit=args.queue,
+          shutdown_seconds=args.shutdown_timeout)
     return 0
 
 

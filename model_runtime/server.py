@@ -13,30 +13,39 @@ FastAPI + uvicorn (OpenAPI docs at ``/docs``). Routes:
 Safe defaults: loopback only unless told otherwise, and then a token is required; with a
 token every route but ``/health`` needs ``Authorization: Bearer <token>``; request bodies are
 limited in size; each client is rate limited; a bad request gets a 4xx with a message and
-never takes the server down. Endpoints are plain functions FastAPI runs in its thread pool,
-so requests are served concurrently.
+never takes the server down. Model work runs on a bounded queue (``jobs.WorkQueue``): a full
+queue answers 503 with Retry-After, a request sent again with the same ``Idempotency-Key``
+joins the generation already running, and shutdown stops waiting for work after a deadline.
+Per-request backend options never load another copy of a model.
 """
 
 
+import asyncio
+import contextlib
 import hmac
 import logging
+import math
 import threading
 import time
 import uuid
+from concurrent.futures import CancelledError
 
 from . import __version__
 from .backends import GenerateRequest, available_backends, get_backend
 from .backends.llm import is_plan_request, parse_paper_request, plan_answer, plan_request_fields
 from .backends.options import checked_request_options
-from .backends.remote import is_loopback_host
+from .backends.remote import IDEMPOTENCY_HEADER, is_loopback_host
 from .errors import BackendError, KeyframeFaceError
 from .formats.keyframeface_json import to_keyframeface
+from .jobs import Busy, KeyReused, WorkQueue
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
 MAX_BODY_BYTES = 256 * 1024
 RATE_PER_MINUTE = 1200
 RATE_BURST = 200
+QUEUE_LIMIT = 32
+SHUTDOWN_SECONDS = 10.0
 
 log = logging.getLogger("keyframeface.server")
 
@@ -105,7 +114,8 @@ class RateLimiter:
 
 
 def create_app(backend: str = "builtin", token: str | None = None, backend_options: dict | None = None,
-               max_body: int = MAX_BODY_BYTES, rate_per_minute: float = RATE_PER_MINUTE, burst: int = RATE_BURST):
+               max_body: int = MAX_BODY_BYTES, rate_per_minute: float = RATE_PER_MINUTE, burst: int = RATE_BURST,
+               queue_limit: int = QUEUE_LIMIT, shutdown_seconds: float = SHUTDOWN_SECONDS):
     from fastapi import Depends, FastAPI, Request
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse
@@ -121,7 +131,10 @@ def create_app(backend: str = "builtin", token: str | None = None, backend_optio
         declares ``per_request`` (never URLs, paths or keys from a client)."""
         if not options:
             return served
-        merged = {**(backend_options or {}), **checked_request_options(declared_options, options)}
+        checked = checked_request_options(declared_options, options)
+        if hasattr(served, "with_options"):  # shares what it loaded (a model is never loaded twice)
+            return served.with_options(**checked)
+        merged = {**(backend_options or {}), **checked}
         key = tuple(sorted((k, repr(v)) for k, v in merged.items()))
         with variants_lock:
             if key not in variants:
@@ -130,7 +143,30 @@ def create_app(backend: str = "builtin", token: str | None = None, backend_optio
                 variants[key] = get_backend(backend, **merged)
             return variants[key]
     limiter = RateLimiter(rate_per_minute, burst)
-    app = FastAPI(title="KeyframeFace", version=__version__,
+    work = WorkQueue(workers=min(8, max(1, queue_limit)), limit=queue_limit)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        yield
+        running = await asyncio.to_thread(work.close, shutdown_seconds)
+        if running:
+            log.warning("shutting down with %d generation(s) still running (deadline %g s)", running, shutdown_seconds)
+
+    def run(function, request: Request, what: str):
+        """``function()`` on the work queue; the same Idempotency-Key joins the same job."""
+        try:
+            future = work.submit(function, request.headers.get(IDEMPOTENCY_HEADER), what)
+        except Busy as busy:
+            raise _HTTPError(503, f"{busy}; retry in {busy.retry_after:.0f} s",
+                             {"Retry-After": str(math.ceil(busy.retry_after))}) from None
+        except KeyReused as error:
+            raise _HTTPError(422, str(error)) from None
+        try:
+            return future.result()
+        except CancelledError:
+            raise _HTTPError(503, "the server shut down before this request ran", {"Retry-After": "5"}) from None
+
+    app = FastAPI(title="KeyframeFace", version=__version__, lifespan=lifespan,
                   description="Text, context and emotion -> sparse, labelled ARKit facial keyframes.")
 
     def guard(request: Request):
@@ -193,22 +229,26 @@ def create_app(backend: str = "builtin", token: str | None = None, backend_optio
 
     @app.get("/health")
     def health():
-        return {"status": "ok", "backend": served.name, "version": __version__, "auth": bool(token)}
+        return {"status": "ok", "backend": served.name, "version": __version__, "auth": bool(token),
+                "generations_started": work.started, "generation_seconds": round(work.typical_seconds(), 3),
+                "queue_limit": work.limit}
 
     @app.post("/v1/generate", dependencies=[Depends(guard)])
-    def generate(body: GenerateBody):
-        track = backend_for(body.backend_options).generate(GenerateRequest(script=body.script, context=body.context, emotion=body.emotion,
-                                                seed=body.seed, fps=body.fps, intensity=body.intensity))
-        return track.to_dict()
+    def generate(body: GenerateBody, request: Request):
+        backend_used = backend_for(body.backend_options)
+        asked = GenerateRequest(script=body.script, context=body.context, emotion=body.emotion, seed=body.seed,
+                                fps=body.fps, intensity=body.intensity)
+        return run(lambda: backend_used.generate(asked).to_dict(), request, "generate " + body.model_dump_json())
 
     @app.post("/v1/solve", dependencies=[Depends(guard)])
-    def solve(body: SolveBody):
+    def solve(body: SolveBody, request: Request):
         descriptions = body.descriptions or ([body.description] if body.description else None)
         if not descriptions:
             raise _HTTPError(422, "give a description, or descriptions and an index")
         if not 0 <= body.index < len(descriptions):
             raise _HTTPError(422, f"index {body.index} is outside the {len(descriptions)} descriptions")
-        result = served.solve(descriptions, body.index, body.background, body.emotion)
+        result = run(lambda: served.solve(descriptions, body.index, body.background, body.emotion), request,
+                     "solve " + body.model_dump_json())
         return to_keyframeface(result.weights, result.pose, body.index)
 
     @app.get("/v1/models", dependencies=[Depends(guard)])
@@ -216,17 +256,18 @@ def create_app(backend: str = "builtin", token: str | None = None, backend_optio
         return {"object": "list", "data": [{"id": f"keyframeface-{served.name}", "object": "model", "owned_by": "keyframeface"}]}
 
     @app.post("/v1/chat/completions", dependencies=[Depends(guard)])
-    def chat(body: ChatBody):
+    def chat(body: ChatBody, request: Request):
         import json
 
         messages = [m.model_dump() for m in body.messages]
+        what = "chat " + body.model_dump_json()
         if is_plan_request(messages):
-            request = plan_request_fields(messages)
-            request.seed = body.seed or 0
-            content = plan_answer(served.plan(request.validated()).keyframes)
+            asked = plan_request_fields(messages)
+            asked.seed = body.seed or 0
+            content = plan_answer(run(lambda: served.plan(asked.validated()), request, what).keyframes)
         else:
             descriptions, index, background, emotion = parse_paper_request(messages)
-            result = served.solve(descriptions, index, background, emotion)
+            result = run(lambda: served.solve(descriptions, index, background, emotion), request, what)
             content = json.dumps(to_keyframeface(result.weights, result.pose, index))
         return {
             "id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion", "created": int(time.time()),
@@ -258,7 +299,8 @@ def app_from_environment():
 
 def serve(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, backend: str = "builtin", token: str | None = None,
           backend_options: dict | None = None, max_body: int = MAX_BODY_BYTES,
-          rate_per_minute: float = RATE_PER_MINUTE, workers: int = 1) -> None:
+          rate_per_minute: float = RATE_PER_MINUTE, workers: int = 1, queue_limit: int = QUEUE_LIMIT,
+          shutdown_seconds: float = SHUTDOWN_SECONDS) -> None:
     try:
         import uvicorn
     except ImportError:
@@ -273,9 +315,11 @@ def serve(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, backend: str = "bu
 
         os.environ[CONFIG_VARIABLE] = json.dumps({
             "backend": backend, "token": token, "backend_options": backend_options or {}, "max_body": max_body,
-            "rate_per_minute": rate_per_minute})
+            "rate_per_minute": rate_per_minute, "queue_limit": queue_limit, "shutdown_seconds": shutdown_seconds})
         uvicorn.run("model_runtime.server:app_from_environment", factory=True, workers=workers, host=host, port=port,
-                    log_level="info", access_log=False)
+                    log_level="info", access_log=False, timeout_graceful_shutdown=shutdown_seconds)
         return
-    app = create_app(backend, token, backend_options, max_body, rate_per_minute)
-    uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)
+    app = create_app(backend, token, backend_options, max_body, rate_per_minute, queue_limit=queue_limit,
+                     shutdown_seconds=shutdown_seconds)
+    # Open requests get the deadline, then the app's shutdown gives running work the same.
+    uvicorn.run(app, host=host, port=port, log_level="info", access_log=False, timeout_graceful_shutdown=shutdown_seconds)

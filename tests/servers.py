@@ -25,6 +25,13 @@ def free_port() -> int:
 @contextmanager
 def our_server(*arguments: str):
     """``python -m model_runtime serve`` on a free loopback port; yields its base URL."""
+    with our_server_process(*arguments) as (process, url):
+        yield url
+
+
+@contextmanager
+def our_server_process(*arguments: str):
+    """Like ``our_server``, yielding the server's process too."""
     port = free_port()
     process = subprocess.Popen([sys.executable, "-m", "model_runtime", "serve", "--port", str(port), *arguments],
                                cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -39,7 +46,7 @@ def our_server(*arguments: str):
                 if process.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"the server did not start: {process.stdout.read()}")
                 time.sleep(0.1)
-        yield url
+        yield process, url
     finally:
         process.terminate()
         try:

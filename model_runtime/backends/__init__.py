@@ -77,6 +77,13 @@ PLAN = BackendOption(
                                            "(for models trained only to solve, such as the KeyframeFace paper's)")))
 TEMPERATURE = BackendOption("temperature", "float", "Temperature", "Sampling temperature (0: deterministic)",
                             flag="--temperature", per_request=True, minimum=0.0, maximum=2.0)
+ON_DEGENERATE = BackendOption(
+    "on_degenerate", "choice", "Degenerate Answers",
+    "What to do when the model's plan or keyframe says nothing (times that do not increase, placeholder text, "
+    "all values equal, none of the described shapes moving)", default="builtin", preference="on_degenerate",
+    flag="--on-degenerate", per_request=True,
+    choices=(Choice("builtin", "Use Built-in", "The built-in planner or solver takes that part; the notes say so"),
+             Choice("fail", "Fail", "Stop with a message saying what was wrong")))
 TIMEOUT = BackendOption("timeout", "float", "Timeout", "Seconds to wait for one answer", default=60.0,
                         preference="timeout", flag="--timeout", minimum=1.0, maximum=3600.0)
 RETRIES = BackendOption("retries", "int", "Tries", "Times to ask before giving up", default=3,
@@ -113,7 +120,7 @@ register(
         BackendOption("api_key_env", "text", "Key Variable",
                       "Read the API key from this environment variable when no key is given",
                       default="OPENAI_API_KEY", preference="api_key_env", flag="--api-key-env"),
-        PLAN, TEMPERATURE, TIMEOUT, RETRIES,
+        PLAN, TEMPERATURE, ON_DEGENERATE, TIMEOUT, RETRIES,
     ),
 )
 register(
@@ -142,10 +149,15 @@ register(
         BackendOption("model_path", "folder", "Model Folder",
                       "A transformers causal-LM folder on disk (nothing is downloaded)",
                       preference="local_model_path", flag="--model", required=True),
-        BackendOption("device", "choice", "Device", "Where the model runs", default="auto", flag="--device",
+        BackendOption("device", "choice", "Device", "Where the model runs", default="auto", preference="local_device",
+                      flag="--device",
                       choices=(Choice("auto", "Auto", "CUDA when available, else the CPU"),
-                               Choice("cpu", "CPU"), Choice("cuda", "CUDA"))),
-        PLAN, TEMPERATURE,
+                               Choice("cpu", "CPU"), Choice("cuda", "CUDA (half precision)"))),
+        BackendOption("batch", "int", "Batch", "Keyframes of a line decoded together in one forward pass",
+                      default=8, flag="--batch", minimum=1, maximum=64),
+        BackendOption("threads", "int", "CPU Threads", "Torch threads on the CPU (0: the cores idle when the model loads)",
+                      default=0, flag="--threads", minimum=0, maximum=256),
+        PLAN, TEMPERATURE, ON_DEGENERATE,
     ),
     problem=_lazy("local_llm", "dependencies_problem"),
 )

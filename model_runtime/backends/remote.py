@@ -13,6 +13,7 @@ import os
 import socket
 import time
 import urllib.error
+import uuid
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlparse
@@ -21,9 +22,13 @@ from ..errors import BackendError, KeyframeFaceError, TrackError
 from ..track import Track
 from .base import Backend, GenerateRequest, Plan, SolvedKeyframe
 from .builtin import BuiltinBackend
-from .llm import PLAN_SCHEMA, AnswerError, build_messages, plan_messages, read_plan_answer, read_solve_answer
+from .llm import (PLAN_SCHEMA, AnswerError, build_messages, check_on_degenerate, degenerate_plan, degenerate_solve,
+                  parse_plan_answer, plan_messages, read_solve_answer)
 
 MAX_ANSWER_BYTES = 8 * 1024 * 1024
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+# A server whose generations take T seconds is given SLOW_SERVER_MARGIN * T before a retry.
+SLOW_SERVER_MARGIN = 3.0
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
 
 
@@ -57,6 +62,11 @@ def post_json(url: str, body: dict, headers: dict | None = None, timeout: float 
     request = urllib.request.Request(url, data=data, method="POST",
                                      headers={"Content-Type": "application/json", **(headers or {})})
     return _send(request, timeout)
+
+
+def get_json(url: str, headers: dict | None = None, timeout: float = 10.0) -> dict:
+    """GET a JSON answer; ``BackendError`` on any failure."""
+    return _send(urllib.request.Request(url, headers=headers or {}), timeout)
 
 
 def _send(request: urllib.request.Request, timeout: float) -> dict:
@@ -127,7 +137,7 @@ class OpenAICompatibleBackend(Backend):
 
     def __init__(self, base_url: str = "", model: str = "", api_key: str = "", api_key_env: str = "",
                  timeout: float = 60.0, retries: int = 3, concurrency: int = 8, plan: str = "model",
-                 temperature: float = 0.0, max_tokens: int = 2048):
+                 temperature: float = 0.0, max_tokens: int = 2048, on_degenerate: str = "builtin"):
         self.base_url = check_url(base_url, "OpenAI-compatible")
         if not self.base_url.endswith("/v1"):
             self.base_url += "/v1"
@@ -139,6 +149,7 @@ class OpenAICompatibleBackend(Backend):
         self._api_key = api_key or (os.environ.get(api_key_env, "") if api_key_env else "")
         self.timeout, self.retries, self.concurrency = float(timeout), int(retries), max(1, int(concurrency))
         self.plan_source, self.temperature, self.max_tokens = plan, float(temperature), int(max_tokens)
+        self.on_degenerate = check_on_degenerate(on_degenerate)
         self._builtin = BuiltinBackend()
         self._schema_supported = True
 
@@ -179,20 +190,22 @@ class OpenAICompatibleBackend(Backend):
             return plan
         messages = plan_messages(request, plan)
         schema = {"type": "json_schema", "json_schema": {"name": "keyframe_plan", "schema": PLAN_SCHEMA, "strict": True}}
-        keyframes = retrying(lambda: read_plan_answer(self._chat(messages, schema, request.seed), plan.duration),
-                             self.retries, f"Planning with {self.model} at {self.base_url}")
-        plan.keyframes = keyframes
-        plan.notes.append(f"Planned by {self.model}.")
+        planned = retrying(lambda: parse_plan_answer(self._chat(messages, schema, request.seed), plan.duration),
+                           self.retries, f"Planning with {self.model} at {self.base_url}")
+        plan.keyframes, notes = degenerate_plan(planned, plan.keyframes, self.model, self.on_degenerate)
+        plan.notes += notes
         return plan
 
     def solve(self, descriptions, index, background, emotion) -> SolvedKeyframe:
         messages = build_messages(descriptions, background, emotion, index)
 
-        def ask():
-            return read_solve_answer(self._chat(messages), index,
-                                     lambda: self._builtin.solve(descriptions, index, background, emotion))
+        reading = self._builtin.solve(descriptions, index, background, emotion)
 
-        return retrying(ask, self.retries, f"Keyframe {index + 1} from {self.model} at {self.base_url}")
+        def ask():
+            return read_solve_answer(self._chat(messages), index, lambda: reading)
+
+        solved = retrying(ask, self.retries, f"Keyframe {index + 1} from {self.model} at {self.base_url}")
+        return degenerate_solve(solved, reading, index, self.model, self.on_degenerate)
 
     def solve_all(self, descriptions, background, emotion) -> list[SolvedKeyframe]:
         # The paper's protocol is one request per keyframe; send a line's requests together.
@@ -219,14 +232,28 @@ class ServerBackend(Backend):
     def _headers(self) -> dict:
         return {"Authorization": f"Bearer {self._token}"} if self._token else {}
 
+    def _fitted_timeout(self) -> float:
+        """The timeout, stretched to fit the server's generations (its /health reports their
+        median time): a slow model is waited for rather than asked again."""
+        try:
+            typical = float(get_json(f"{self.url}/health", self._headers(), min(self.timeout, 10.0))
+                            .get("generation_seconds") or 0.0)
+        except (BackendError, AttributeError, TypeError, ValueError):
+            typical = 0.0
+        return max(self.timeout, SLOW_SERVER_MARGIN * typical)
+
     def generate(self, request: GenerateRequest):
         request = request.validated()
         body = {"script": request.script, "context": request.context, "emotion": request.emotion,
                 "seed": request.seed, "fps": request.fps, "intensity": request.intensity,
                 "backend_options": self.backend_options}
+        # One key for every try: a try after a timeout joins the generation the server is
+        # still working on instead of queueing another.
+        headers = {**self._headers(), IDEMPOTENCY_HEADER: uuid.uuid4().hex}
+        timeout = self._fitted_timeout()
 
         def ask():
-            answer = post_json(f"{self.url}/v1/generate", body, self._headers(), self.timeout)
+            answer = post_json(f"{self.url}/v1/generate", body, headers, timeout)
             try:
                 return Track.from_dict(answer)
             except TrackError as error:
