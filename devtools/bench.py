@@ -288,34 +288,123 @@ def _serve_and_load(requests, clients: int, workers: int) -> tuple[float, float,
     return len(requests) / elapsed, p50, p99
 
 
-def bench_local_model(model_path: str | None = None, keyframes: int = 3) -> list[tuple[str, str, str, str]]:
-    """The Local model backend per keyframe on this machine's CPU: the tiny random model the
-    tests build (and a real model when ``--model PATH`` is given), against the built-in solver."""
+LOCAL_LINE = ("I can't believe you did this to me.", "Her best friend just admitted reading her diary.",
+              "hurt, turning into anger")
+LOCAL_DESCRIPTIONS = ["The inner brows lift and the lips part.", "A broad smile, eyes narrowing.",
+                      "The jaw drops open in surprise.", "The brows pull down and together.", "The face relaxes."]
+
+
+def _decode_figures(stats, seconds: float) -> str:
+    return (f"{seconds:.2f} s, {stats.steps} steps, {stats.decoded_tokens} tokens decoded + {stats.fed_tokens} fed; "
+            f"forward {stats.forward_seconds:.2f} s, engine {stats.engine_seconds:.2f} s")
+
+
+def _timed(backend, function):
+    from model_runtime.backends.decoding import DecodeStats
+
+    backend.stats = DecodeStats()
+    started = time.perf_counter()
+    result = function()
+    return result, backend.stats, time.perf_counter() - started
+
+
+def bench_local_model(model_path: str | None = None, device: str = "cpu") -> list[tuple[str, str, str, str]]:
+    """The Local model backend: one keyframe and a whole line (model plan + keyframes), with
+    the steps, tokens decoded and fed, and engine time against forward time. Models: the tests'
+    tiny random Llama, SmolLM2-135M when its wheel is installed, and ``--model``. The baseline
+    is the same work without fast-forward or batching: one step per answer token."""
     import tempfile
 
-    from model_runtime.backends import get_backend
+    import torch
 
-    descriptions = ["The inner brows lift and the lips part.", "A broad smile, eyes narrowing.", "The face relaxes."]
-    builtin = get_backend("builtin")
-    builtin_ms = _median_ms(lambda: builtin.solve(descriptions, 1, "", "joy"), 20)
+    from model_runtime.backends import GenerateRequest, get_backend
+    from model_runtime.backends.smollm2 import NAME, gguf_path
+    from tests.tiny_model import build_tiny_model
+
+    script, context, emotion = LOCAL_LINE
     rows = []
     with tempfile.TemporaryDirectory() as folder:
-        paths = []
-        try:
-            from tests.tiny_model import build_tiny_model
-
-            paths.append(("tiny random Llama (2 layers, the tests')", str(build_tiny_model(Path(folder) / "tiny"))))
-        except ImportError:
-            pass
+        models = [("tiny random Llama", str(build_tiny_model(Path(folder) / "tiny")))]
+        if gguf_path() is not None:
+            models.append(("SmolLM2-135M", NAME))
         if model_path:
-            paths.append((Path(model_path).name, model_path))
-        for label, path in paths:
-            backend = get_backend("local", model_path=path, plan="builtin")
-            backend.solve(descriptions, 0, "", "joy")
-            per_keyframe = _median_ms(lambda: backend.solve(descriptions, 1, "", "joy"), keyframes)
-            rows.append((f"local model, constrained solve of one keyframe: {label}", f"{per_keyframe:.0f} ms",
-                         f"built-in solver {builtin_ms:.2f} ms", f"{per_keyframe / builtin_ms:.0f}x"))
+            models.append((Path(model_path).name, model_path))
+        for label, path in models:
+            backend = get_backend("local", model_path=path, device=device)
+            where = f"{backend.device}" + (f", {torch.get_num_threads()} thread(s)" if backend.device == "cpu" else
+                                           f" {str(backend.dtype).replace('torch.', '')}")
+            backend.solve(LOCAL_DESCRIPTIONS, 0, "", "joy")  # warm up
+            _, one, seconds = _timed(backend, lambda: backend.solve(LOCAL_DESCRIPTIONS, 1, "", "joy"))
+            unbatched = one.decoded_tokens + one.fed_tokens
+            rows.append((f"local {label} ({where}): one keyframe", _decode_figures(one, seconds),
+                         f"without fast-forward: {unbatched} steps", f"{unbatched / max(one.steps, 1):.1f}x fewer steps"))
+            if label.startswith("tiny"):
+                reference = get_backend("local", model_path=path, device=device, engine="reference")
+                _, slow, slow_seconds = _timed(reference, lambda: reference.solve(LOCAL_DESCRIPTIONS, 1, "", "joy"))
+                rows.append((f"local {label} ({where}): one keyframe, pure-Python grammar, no fast-forward",
+                             _decode_figures(slow, slow_seconds), f"llguidance: {seconds:.2f} s",
+                             f"{slow_seconds / seconds:.1f}x"))
+            track, line, line_seconds = _timed(backend, lambda: backend.generate(
+                GenerateRequest(script=script, context=context, emotion=emotion)))
+            unbatched = line.decoded_tokens + line.fed_tokens
+            honest = "degenerate parts replaced" if any("degenerate" in n for n in track.notes) else "model's own"
+            rows.append((f"local {label} ({where}): line of {len(track.keyframes)} keyframes, model plans ({honest})",
+                         _decode_figures(line, line_seconds),
+                         f"one at a time, no fast-forward: {unbatched} steps",
+                         f"{unbatched / max(line.steps, 1):.1f}x fewer steps"))
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    rows.append(("machine while measuring", f"load average {load:.1f} on {os.cpu_count()} cores", "", ""))
     return rows
+
+
+def _peak_memory_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def bench_local_server(clients: int = 4) -> list[tuple[str, str, str, str]]:
+    """Our server with the local backend (the tests' tiny model): ``clients`` clients ask for
+    the same line with a timeout shorter than a generation, so each times out and asks again;
+    the server must start one generation per client. Then two per-request option sets: the
+    server's peak memory must not grow by a model copy."""
+    import json
+    import tempfile
+    import urllib.request
+    from concurrent.futures import ThreadPoolExecutor
+
+    from model_runtime.backends import GenerateRequest, get_backend
+    from tests.servers import our_server_process
+    from tests.tiny_model import build_tiny_model
+
+    script, context, emotion = LOCAL_LINE
+    request = GenerateRequest(script=script, context=context, emotion=emotion)
+    with tempfile.TemporaryDirectory() as folder:
+        model = build_tiny_model(Path(folder) / "tiny")
+        with our_server_process("--backend", "local", "--model", str(model), "--threads", "1") as (process, url):
+            remote = get_backend("server", url=url, retries=1)
+            started = time.perf_counter()
+            remote.generate(request)
+            one = time.perf_counter() - started
+            timeout = max(0.2, one / 4)  # every client times out at least once per generation
+            callers = [get_backend("server", url=url, timeout=timeout, retries=12) for _ in range(clients)]
+            with ThreadPoolExecutor(clients) as pool:
+                list(pool.map(lambda caller: caller.generate(request), callers))
+            health = json.loads(urllib.request.urlopen(f"{url}/health", timeout=5).read())
+            memory = _peak_memory_mb(process.pid)
+            for options in ({"temperature": 0.7}, {"plan": "builtin", "on_degenerate": "fail"}):
+                get_backend("server", url=url, backend_options=options).generate(request)
+            memory_after = _peak_memory_mb(process.pid)
+    started_by_clients = health["generations_started"] - 1
+    return [
+        (f"server, local backend (tiny model), {clients} clients, same line, client timeout {timeout:.2f} s "
+         f"< generation {one:.2f} s", f"{started_by_clients} generations started", f"{clients} clients x up to 12 tries",
+         f"{started_by_clients / clients:.2f} per client"),
+        ("server, local backend: peak memory (VmHWM)", f"{memory_after:.0f} MB after 2 per-request option sets",
+         f"before them: {memory:.0f} MB", f"{memory_after / memory:.2f}x"),
+    ]
 
 
 def main(argv=None) -> int:
@@ -323,7 +412,9 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--batch-lines", type=int, default=10000, help="lines in the batch benchmark")
     parser.add_argument("--model", help="also time the Local model backend with this model directory")
-    parser.add_argument("--only", help="comma-separated: generation, writing, capture, batch, server, local")
+    parser.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"), help="where local models run")
+    parser.add_argument("--only", help="comma-separated: generation, writing, capture, batch, server, local, "
+                                       "local-server")
     args = parser.parse_args(argv)
     benches = {
         "generation": lambda: bench_generation(args.repeats),
@@ -331,7 +422,8 @@ def main(argv=None) -> int:
         "capture": bench_capture_import,
         "batch": lambda: bench_batch(args.batch_lines),
         "server": bench_server,
-        "local": lambda: bench_local_model(args.model),
+        "local": lambda: bench_local_model(args.model, args.device),
+        "local-server": bench_local_server,
     }
     chosen = args.only.split(",") if args.only else list(benches)
     unknown = [name for name in chosen if name not in benches]

@@ -151,3 +151,22 @@ def test_our_servers_openai_route_served_by_the_local_model(tiny_model):
         track = backend.generate(GenerateRequest(script="Good morning.", emotion="calm"))
     assert all(0 <= v <= 1 for k in track.keyframes for v in k.weights.values())
     assert not [n for n in track.notes if "left out" in n or "clamped" in n]
+
+
+def test_smollm2_from_its_wheel_plans_and_solves_a_constrained_line_end_to_end():
+    from model_runtime.backends import smollm2
+
+    if smollm2.gguf_path() is None:
+        pytest.skip(f"SmolLM2 is not installed ({smollm2.INSTALL_HINT}; ./kff test installs it)")
+    # The built-in planner keeps the CPU time modest (the tiny model covers the model's plan).
+    backend = get_backend("local", model_path="smollm2", device="cpu", plan="builtin")
+    backend.stats = DecodeStats()
+    track = Track.from_json(backend.generate(GenerateRequest(script="Fine.", emotion="tired")).to_json())
+    # Valid, complete, in range (Track.from_json refuses anything else), every keyframe decoded
+    # by the model in one batch, and any degenerate keyframe replaced and said.
+    assert len(track.keyframes) >= 2
+    assert backend.stats.rows == len(track.keyframes) and backend.stats.steps < backend.stats.decoded_tokens
+    assert backend.stats.fed_tokens > backend.stats.decoded_tokens / len(track.keyframes)
+    solved_by_model = len(track.keyframes) - sum("was degenerate" in note for note in track.notes)
+    assert all("solved with the built-in solver instead" in n for n in track.notes if "was degenerate" in n)
+    assert 0 <= solved_by_model <= len(track.keyframes)

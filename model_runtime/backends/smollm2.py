@@ -17,6 +17,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from ..embeddings import quiet_transformers
 from ..errors import BackendError
 
 NAME = "smollm2"
@@ -54,6 +55,7 @@ def checkpoint(cache: Path | None = None) -> Path:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    quiet_transformers()
     folder.parent.mkdir(parents=True, exist_ok=True)
     # Written beside the target and renamed into place whole: a reader never sees half a model.
     work = Path(tempfile.mkdtemp(prefix=f".{FOLDER}-", dir=folder.parent))
