@@ -166,7 +166,7 @@ def test_smollm2_from_its_wheel_plans_and_solves_a_constrained_line_end_to_end()
     # by the model in one batch, and any degenerate keyframe replaced and said.
     assert len(track.keyframes) >= 2
     assert backend.stats.rows == len(track.keyframes) and backend.stats.steps < backend.stats.decoded_tokens
-    assert backend.stats.fed_tokens > backend.stats.decoded_tokens / len(track.keyframes)
+    assert backend.stats.fed_tokens >= 61 * len(track.keyframes)  # the 61 names were fed, not decoded
     solved_by_model = len(track.keyframes) - sum("was degenerate" in note for note in track.notes)
     assert all("solved with the built-in solver instead" in n for n in track.notes if "was degenerate" in n)
     assert 0 <= solved_by_model <= len(track.keyframes)
