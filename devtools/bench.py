@@ -315,9 +315,6 @@ def bench_local_model(model_path: str | None = None, device: str = "cpu") -> lis
     is the same work without fast-forward or batching: one step per answer token."""
     import tempfile
 
-    import torch
-
-    from model_runtime.backends import GenerateRequest, get_backend
     from model_runtime.backends.smollm2 import NAME, gguf_path
     from tests.tiny_model import build_tiny_model
 
@@ -330,30 +327,43 @@ def bench_local_model(model_path: str | None = None, device: str = "cpu") -> lis
         if model_path:
             models.append((Path(model_path).name, model_path))
         for label, path in models:
-            backend = get_backend("local", model_path=path, device=device)
-            where = f"{backend.device}" + (f", {torch.get_num_threads()} thread(s)" if backend.device == "cpu" else
-                                           f" {str(backend.dtype).replace('torch.', '')}")
-            backend.solve(LOCAL_DESCRIPTIONS, 0, "", "joy")  # warm up
-            _, one, seconds = _timed(backend, lambda: backend.solve(LOCAL_DESCRIPTIONS, 1, "", "joy"))
-            unbatched = one.decoded_tokens + one.fed_tokens
-            rows.append((f"local {label} ({where}): one keyframe", _decode_figures(one, seconds),
-                         f"without fast-forward: {unbatched} steps", f"{unbatched / max(one.steps, 1):.1f}x fewer steps"))
-            if label.startswith("tiny"):
-                reference = get_backend("local", model_path=path, device=device, engine="reference")
-                _, slow, slow_seconds = _timed(reference, lambda: reference.solve(LOCAL_DESCRIPTIONS, 1, "", "joy"))
-                rows.append((f"local {label} ({where}): one keyframe, pure-Python grammar, no fast-forward",
-                             _decode_figures(slow, slow_seconds), f"llguidance: {seconds:.2f} s",
-                             f"{slow_seconds / seconds:.1f}x"))
-            track, line, line_seconds = _timed(backend, lambda: backend.generate(
-                GenerateRequest(script=script, context=context, emotion=emotion)))
-            unbatched = line.decoded_tokens + line.fed_tokens
-            honest = "degenerate parts replaced" if any("degenerate" in n for n in track.notes) else "model's own"
-            rows.append((f"local {label} ({where}): line of {len(track.keyframes)} keyframes, model plans ({honest})",
-                         _decode_figures(line, line_seconds),
-                         f"one at a time, no fast-forward: {unbatched} steps",
-                         f"{unbatched / max(line.steps, 1):.1f}x fewer steps"))
+            try:
+                rows += _bench_one_local_model(label, path, device, script, context, emotion)
+            except Exception as error:  # one model failing must not hide the others' figures
+                rows.append((f"local {label} ({device})", f"failed: {str(error)[:300]}", "", ""))
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     rows.append(("machine while measuring", f"load average {load:.1f} on {os.cpu_count()} cores", "", ""))
+    return rows
+
+
+def _bench_one_local_model(label, path, device, script, context, emotion) -> list[tuple[str, str, str, str]]:
+    import torch
+
+    from model_runtime.backends import GenerateRequest, get_backend
+
+    rows = []
+    backend = get_backend("local", model_path=path, device=device)
+    where = f"{backend.device}" + (f", {torch.get_num_threads()} thread(s)" if backend.device == "cpu" else
+                                   f" {str(backend.dtype).replace('torch.', '')}")
+    backend.solve(LOCAL_DESCRIPTIONS, 0, "", "joy")  # warm up
+    _, one, seconds = _timed(backend, lambda: backend.solve(LOCAL_DESCRIPTIONS, 1, "", "joy"))
+    unbatched = one.decoded_tokens + one.fed_tokens
+    rows.append((f"local {label} ({where}): one keyframe", _decode_figures(one, seconds),
+                 f"without fast-forward: {unbatched} steps", f"{unbatched / max(one.steps, 1):.1f}x fewer steps"))
+    if label.startswith("tiny"):
+        reference = get_backend("local", model_path=path, device=device, engine="reference")
+        _, slow, slow_seconds = _timed(reference, lambda: reference.solve(LOCAL_DESCRIPTIONS, 1, "", "joy"))
+        rows.append((f"local {label} ({where}): one keyframe, pure-Python grammar, no fast-forward",
+                     _decode_figures(slow, slow_seconds), f"llguidance: {seconds:.2f} s",
+                     f"{slow_seconds / seconds:.1f}x"))
+    track, line, line_seconds = _timed(backend, lambda: backend.generate(
+        GenerateRequest(script=script, context=context, emotion=emotion)))
+    unbatched = line.decoded_tokens + line.fed_tokens
+    honest = "degenerate parts replaced" if any("degenerate" in n for n in track.notes) else "model's own"
+    rows.append((f"local {label} ({where}): line of {len(track.keyframes)} keyframes, model plans ({honest})",
+                 _decode_figures(line, line_seconds),
+                 f"one at a time, no fast-forward: {unbatched} steps",
+                 f"{unbatched / max(line.steps, 1):.1f}x fewer steps"))
     return rows
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import inspect
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from ..errors import BackendError
 from .constrained import Grammar, TokenTable
@@ -109,13 +110,20 @@ class ReferenceConstraint:
         return self.grammar.done(self.state)
 
 
-def engine_tokenizer(tokenizer, vocab_size: int):
-    """llguidance's view of a transformers tokenizer (about a second to build: keep it)."""
+def engine_tokenizer(tokenizer, vocab_size: int, folder=None):
+    """llguidance's view of a model's tokenizer (about a second to build: keep it). Read from
+    the folder's ``tokenizer.json`` when there is one: the file the model was saved with, not a
+    transformers version's rebuilt idea of it."""
     try:
+        import llguidance
         import llguidance.hf
     except ImportError:
         raise BackendError(f"The Local model backend's grammar engine is missing: {ENGINE_HINT}") from None
     try:
+        saved = Path(folder or "", "tokenizer.json")
+        if folder and saved.is_file():
+            return llguidance.LLTokenizer(saved.read_text(encoding="utf-8"), n_vocab=vocab_size,
+                                          eos_token=tokenizer.eos_token_id)
         return llguidance.hf.from_tokenizer(tokenizer, n_vocab=vocab_size)
     except ValueError as error:
         raise BackendError(f"The grammar engine cannot read this model's tokenizer ({error}); "

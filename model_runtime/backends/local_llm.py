@@ -105,7 +105,7 @@ class LocalModelBackend(Backend):
         self.device, self.dtype, self.engine, self.batch = device, dtype, engine, max(1, int(batch))
         vocab_size = self.model.get_output_embeddings().weight.shape[0]
         if engine == "llguidance":
-            self._engine_tokenizer = engine_tokenizer(self.tokenizer, vocab_size)
+            self._engine_tokenizer = engine_tokenizer(self.tokenizer, vocab_size, path)
         else:
             self._table = TokenTable(self.tokenizer)
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.tokenizer.eos_token_id
@@ -157,13 +157,19 @@ class LocalModelBackend(Backend):
                 tokens = decode(self.model, [prompts[i] for i in chunk], constraints, pad_id=self.pad_id,
                                 max_new_tokens=self.max_new_tokens, temperature=self.temperature, seed=seed,
                                 stats=self.stats)
-                answers += [self.tokenizer.decode(t, skip_special_tokens=True) for t in tokens]
+                answers += [self._text(t) for t in tokens]
         for grammar, text in zip(grammars, answers):
             # The engine's guarantee, checked by the reference grammar on every answer.
             state = grammar.advance(grammar.start, text)
             if state is None or not grammar.done(state):
                 raise BackendError(f"The model's answer does not follow the JSON shape: {text[:120]!r}")
         return answers
+
+    def _text(self, tokens: list[int]) -> str:
+        """Answer tokens as text, read the way the grammar engine read them."""
+        if self.engine == "llguidance":
+            return self._engine_tokenizer.decode_str(tokens)
+        return self.tokenizer.decode(tokens, skip_special_tokens=True)
 
     def complete(self, messages: list[dict], grammar) -> str:
         """The model's answer to ``messages``, constrained to ``grammar``."""
