@@ -19,6 +19,7 @@ torch and llguidance are imported lazily; ``DecodeStats`` counts what the benchm
 from __future__ import annotations
 
 import inspect
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -122,12 +123,26 @@ def engine_tokenizer(tokenizer, vocab_size: int, folder=None):
     try:
         saved = Path(folder or "", "tokenizer.json")
         if folder and saved.is_file():
-            return llguidance.LLTokenizer(saved.read_text(encoding="utf-8"), n_vocab=vocab_size,
+            return llguidance.LLTokenizer(_byte_level_said(saved.read_text(encoding="utf-8")), n_vocab=vocab_size,
                                           eos_token=tokenizer.eos_token_id)
         return llguidance.hf.from_tokenizer(tokenizer, n_vocab=vocab_size)
     except ValueError as error:
         raise BackendError(f"The grammar engine cannot read this model's tokenizer ({error}); "
                            "it needs a fast (tokenizer.json) tokenizer.") from None
+
+
+def _byte_level_said(tokenizer_json: str) -> str:
+    """A byte-level BPE vocabulary ('Ġ' stands for a space) with a decoder that says so. Some
+    transformers versions save such a tokenizer (SmolLM2's, read from its GGUF, with 5.17) with
+    a sentencepiece-style decoder chain; the engine then reads 'Ġ' literally."""
+    data = json.loads(tokenizer_json)
+    vocab = (data.get("model") or {}).get("vocab") or {}
+    byte_level = {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": True, "use_regex": True}
+    decoder = data.get("decoder") or {}
+    if decoder.get("type") == "ByteLevel" or not isinstance(vocab, dict) or not any(t.startswith("Ġ") for t in vocab):
+        return tokenizer_json
+    data["decoder"] = byte_level
+    return json.dumps(data, ensure_ascii=False)
 
 
 def _shared_prefix(prompts: list[list[int]]) -> int:

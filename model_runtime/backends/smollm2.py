@@ -69,7 +69,6 @@ def checkpoint(cache: Path | None = None) -> Path:
         model.is_quantized = False
         model.to(torch.bfloat16).save_pretrained(str(work))  # SmolLM2's own precision: half the disk
         tokenizer.save_pretrained(str(work))
-        _byte_level_decoder(work / "tokenizer.json")
         try:
             work.rename(folder)
         except OSError:
@@ -78,21 +77,6 @@ def checkpoint(cache: Path | None = None) -> Path:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return folder
-
-
-def _byte_level_decoder(path: Path) -> None:
-    """SmolLM2's vocabulary is byte-level BPE ('Ġ' stands for a space). Some transformers
-    versions save the GGUF's tokenizer without saying so in its decoder, and then a grammar
-    engine reads 'Ġ' literally: say it."""
-    import json
-
-    if not path.is_file():
-        return
-    data = json.loads(path.read_text(encoding="utf-8"))
-    if "ByteLevel" in json.dumps(data.get("decoder")) or not any(t.startswith("Ġ") for t in data["model"]["vocab"]):
-        return
-    data["decoder"] = {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": True, "use_regex": True}
-    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
 
 
 def resolve(model_path: str) -> str:
