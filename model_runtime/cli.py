@@ -1,6 +1,6 @@
 """The command line: ``python -m model_runtime <command>``.
 
-  generate  script, context and emotion -> track JSON
+  generate  script, context and emotion (and the line's recording) -> track JSON
   solve     one keyframe description -> KeyframeFace JSON
   export    track JSON -> Live Link Face CSV (all layers combined, sampled per frame) or
             KeyframeFace JSON (one object per keyframe)
@@ -25,10 +25,15 @@ def _generate(args) -> int:
     from .backends import GenerateRequest, get_backend
 
     backend = get_backend(args.backend, **backend_options(args))
-    track = backend.generate(GenerateRequest(
+    request = GenerateRequest(
         script=args.script, context=args.context, emotion=args.emotion,
         seed=args.seed, fps=args.fps, intensity=args.intensity,
-    ))
+    ).validated()
+    if args.audio:
+        from .audio.sync import with_recording
+
+        request = with_recording(request, args.audio, lead_frames=args.lead)
+    track = backend.generate(request)
     if args.out:
         track.save(args.out)
         print(f"wrote {args.out}: {len(track.keyframes)} keyframes, {track.duration:.2f} s", file=sys.stderr)
@@ -84,6 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--seed", type=int, default=0)
     generate.add_argument("--fps", type=float, default=30.0)
     generate.add_argument("--intensity", type=float, default=1.0)
+    generate.add_argument("--audio", help="the line's recording (WAV; FLAC, OGG, MP3 with soundfile): "
+                                          "the performance is timed by it")
+    generate.add_argument("--lead", type=float, default=0.0, help="frames the face leads the recording (default 0)")
     generate.add_argument("--backend", default="builtin", help="builtin, local, server, openai")
     _backend_flags(generate)
     generate.add_argument("--out", help="track JSON to write (default: print to stdout)")

@@ -66,7 +66,7 @@ def compose_track(request: GenerateRequest, plan: Plan, solved: list[SolvedKeyfr
     if blinks:
         layers["blinks"] = Layer("max", blinks, "Natural blinks, kept away from expressive apexes.")
 
-    notes = list(plan.notes)
+    notes = list(plan.notes) + list(request.audio.get("notes", []))
     for result in solved:
         notes.extend(result.notes)
     return Track(
@@ -82,4 +82,5 @@ def compose_track(request: GenerateRequest, plan: Plan, solved: list[SolvedKeyfr
         layers=layers,
         notes=notes,
         analysis=plan.analysis,
+        audio=dict(request.audio),
     )

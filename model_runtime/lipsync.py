@@ -24,6 +24,7 @@ _STOPS = set(_TABLES["stops"])
 _CLOSURES = set(_TABLES["closures"])
 _VOWEL_VISEMES = {"aa", "E", "I", "O", "U"}
 _ROUNDING = ("mouthPucker", "mouthFunnel")
+_OPENING = ("jawOpen", "mouthLowerDown", "mouthUpperUp", "mouthStretch")
 
 # Time the mouth takes to settle to rest at a pause, and the pause length that earns a rest.
 REST_MARGIN = 0.08
@@ -67,12 +68,22 @@ def _phoneme_weight(phoneme: str) -> float:
 
 def viseme_sequence(words: list[Word]) -> list[tuple[float, str]]:
     """(centre time, viseme) for every phoneme, with rests at pauses."""
-    events: list[tuple[float, str]] = []
+    return [(time, viseme) for time, viseme, _ in _timed_visemes(words)]
+
+
+def _timed_visemes(words: list[Word]) -> list[tuple[float, str, float]]:
+    """(centre time, viseme, gain): at the spoken phones where a recording or a voice timed
+    them (gain from how loud each was), else spread over the word by phoneme weight."""
+    events: list[tuple[float, str, float]] = []
     previous_end = None
     for word in words:
         if previous_end is not None and word.start - previous_end > REST_GAP:
-            events.append((previous_end + REST_MARGIN, "sil"))
-            events.append((word.start - REST_MARGIN, "sil"))
+            events.append((previous_end + REST_MARGIN, "sil", 1.0))
+            events.append((word.start - REST_MARGIN, "sil", 1.0))
+        if word.phones:
+            events.extend(((p.start + p.end) / 2, PHONEME_VISEMES.get(p.phone, "nn"), p.gain) for p in word.phones)
+            previous_end = word.end
+            continue
         if word.latin:
             visemes = [PHONEME_VISEMES.get(p, "nn") for p in phonemes_for(word.text)] or ["nn"]
             weights = [_phoneme_weight(p) for p in phonemes_for(word.text)] or [1.0]
@@ -84,12 +95,12 @@ def viseme_sequence(words: list[Word]) -> list[tuple[float, str]]:
         span = word.end - word.start
         for viseme, weight in zip(visemes, weights):
             length = span * weight / total
-            events.append((t + length / 2, viseme))
+            events.append((t + length / 2, viseme, 1.0))
             t += length
         previous_end = word.end
     if words:
-        events.insert(0, (max(0.0, words[0].start - REST_MARGIN * 2), "sil"))
-        events.append((words[-1].end + REST_MARGIN, "sil"))
+        events.insert(0, (max(0.0, words[0].start - REST_MARGIN * 2), "sil", 1.0))
+        events.append((words[-1].end + REST_MARGIN, "sil", 1.0))
     return events
 
 
@@ -99,11 +110,11 @@ def lipsync_channels(words: list[Word], energy: float = 1.0, expression_jaw=None
     ``expression_jaw(times)`` gives the expression's own jawOpen: where the emotion holds the
     jaw open (a gasp, a shout), bilabials close the lips with mouthClose instead of the jaw,
     as a speaker does."""
-    events = viseme_sequence(words)
+    events = _timed_visemes(words)
     if not events:
         return {}
-    shapes = [dict(VISEME_SHAPES[v]) for _, v in events]
-    visemes = [v for _, v in events]
+    shapes = [dict(VISEME_SHAPES[v]) for _, v, _ in events]
+    visemes = [v for _, v, _ in events]
 
     for i, viseme in enumerate(visemes):
         if viseme in _VOWEL_VISEMES or viseme == "sil":
@@ -119,6 +130,13 @@ def lipsync_channels(words: list[Word], energy: float = 1.0, expression_jaw=None
                 ahead = VISEME_SHAPES[visemes[i + 1]].get(channel, 0.0) * 0.6
                 shapes[i][channel] = max(shapes[i].get(channel, 0.0), ahead)
 
+    # A recording's loudness scales the opening (not the closures: lips meet at any level).
+    for shape, (_, viseme, gain) in zip(shapes, events):
+        if viseme not in _CLOSURES:
+            for name in shape:
+                if name.startswith(_OPENING):
+                    shape[name] *= gain
+
     if expression_jaw is not None:
         closures = [i for i, v in enumerate(visemes) if v == "PP"]
         if closures:
@@ -130,7 +148,7 @@ def lipsync_channels(words: list[Word], energy: float = 1.0, expression_jaw=None
     names = sorted({name for shape in shapes for name in shape})
     for name in names:
         keys = []
-        for (time, viseme), shape in zip(events, shapes):
+        for (time, _, _), shape in zip(events, shapes):
             value = shape.get(name, 0.0)
             if name == "jawOpen":
                 value *= energy
