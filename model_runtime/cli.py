@@ -18,7 +18,7 @@ import argparse
 import json
 import sys
 
-from .errors import KeyframeFaceError
+from .errors import InputError, KeyframeFaceError
 
 
 def _generate(args) -> int:
@@ -29,10 +29,16 @@ def _generate(args) -> int:
         script=args.script, context=args.context, emotion=args.emotion,
         seed=args.seed, fps=args.fps, intensity=args.intensity,
     ).validated()
+    if args.audio and args.speak:
+        raise InputError("Give either --audio (a recording) or --speak (the scratch voice), not both.")
     if args.audio:
         from .audio.sync import with_recording
 
         request = with_recording(request, args.audio, lead_frames=args.lead)
+    elif args.speak:
+        from .audio.sync import with_speech
+
+        request = with_speech(request, args.speak, lead_frames=args.lead)
     track = backend.generate(request)
     if args.out:
         track.save(args.out)
@@ -91,6 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--intensity", type=float, default=1.0)
     generate.add_argument("--audio", help="the line's recording (WAV; FLAC, OGG, MP3 with soundfile): "
                                           "the performance is timed by it")
+    generate.add_argument("--speak", metavar="WAV", help="speak the line with the offline scratch voice into "
+                                                          "this WAV file and time the performance by it")
     generate.add_argument("--lead", type=float, default=0.0, help="frames the face leads the recording (default 0)")
     generate.add_argument("--backend", default="builtin", help="builtin, local, server, openai")
     _backend_flags(generate)

@@ -1,7 +1,8 @@
 """A line and its recording: the one call every front end makes (command line, batch,
 dialogue scenes, server, Blender). Bad audio raises ``AudioError`` (nothing is generated);
 a recording that cannot be aligned or does not say the script leaves the line timed from its
-text, with a note that says why: never a silent wrong sync."""
+text, with a note that says why: never a silent wrong sync. A line without a recording can
+be spoken by the scratch voice (``with_speech``) and timed by its phones."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ from pathlib import Path
 from ..backends.base import GenerateRequest
 from ..script_timing import time_script
 from .alignment import MIN_MATCH, Alignment, AlignmentError, align
-from .recording import Recording, read_recording
+from .recording import Recording, read_recording, write_wav
 from .signal import measure
 from .timing import annotate
+from .voice import VOICE_NAME, speak, speech_alignment
 
 
 def with_recording(request: GenerateRequest, source: str | Path | bytes | Recording, name: str = "",
@@ -46,3 +48,28 @@ def with_alignment(request: GenerateRequest, audio: dict) -> GenerateRequest:
     alignment = Alignment.from_dict(audio["alignment"])
     lead = float(audio.get("lead_frames", 0.0)) / request.fps
     return replace(request, alignment=alignment.shifted(-lead) if lead else alignment, audio=dict(audio))
+
+
+def speaking_rate(request: GenerateRequest) -> float:
+    """The rate the emotion sets (excited speech is faster, sad speech slower)."""
+    from ..backends.builtin.emotion import read_emotion
+
+    return read_emotion(request.emotion, request.script, request.context).speech_rate
+
+
+def with_speech(request: GenerateRequest, wav_path: str | Path, lead_frames: float = 0.0,
+                rate: float | None = None, cache: Path | None = None) -> GenerateRequest:
+    """Speak the line with the scratch voice into ``wav_path`` (a WAV file) and time the
+    performance by the phones the voice spoke. Raises ``VoiceError`` when it cannot run."""
+    rate = speaking_rate(request) if rate is None else rate
+    speech = speak(request.script, rate, cache)
+    write_wav(wav_path, speech.samples, speech.rate)
+    recording = read_recording(wav_path)
+    alignment = speech_alignment(speech, [word.text for word in time_script(request.script).words])
+    if alignment is None:  # the voice read the text differently (digits, abbreviations): listen to it
+        return with_recording(request, recording, lead_frames=lead_frames)
+    annotate(alignment, measure(recording.samples, recording.rate))
+    audio = recording.describe()
+    audio.update(alignment=alignment.to_dict(), lead_frames=float(lead_frames),
+                 notes=[f"Spoken by the scratch voice ({VOICE_NAME}) at {rate:.2f}x; timed by its phones."])
+    return with_alignment(request, audio)

@@ -21,6 +21,8 @@ PAUSE_SPLIT = 0.3
 REFERENCE_DB = -14.0
 DB_PER_GAIN = 30.0
 GAIN_RANGE = (0.5, 1.4)
+# The face needs this long after the last word to settle, even if the recording ends sooner.
+SETTLE = 0.3
 # A word whose pitch peaks this many semitones over the speaker's median is a pitch accent.
 ACCENT_SEMITONES = 4.0
 
@@ -58,7 +60,8 @@ def aligned_timing(script: str, alignment: Alignment) -> ScriptTiming:
     _spoken_stress(phrases, words, alignment, set(load_speech()["function_words"]))
     syllables = sum(word.syllables for word in words)
     speaking = sum(word.end - word.start for word in words)
-    return ScriptTiming(words, phrases, words[0].start, words[-1].end, alignment.duration,
+    duration = max(alignment.duration, words[-1].end + SETTLE)
+    return ScriptTiming(words, phrases, words[0].start, words[-1].end, duration,
                         syllables / max(speaking, 1e-3), list(text.notes))
 
 
