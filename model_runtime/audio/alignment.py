@@ -19,6 +19,7 @@ from functools import lru_cache
 import numpy as np
 
 from ..errors import KeyframeFaceError
+from ..lipsync import phonemes_for
 from ..script_timing import Phone
 from .recording import Recording
 from .signal import ALIGN_RATE, HOP_SECONDS, resample
@@ -113,8 +114,6 @@ def _decoder():
 
 def align(recording: Recording, words: list[str]) -> Alignment:
     """Align the script's ``words`` (in order) to ``recording``; raises ``AlignmentError``."""
-    from ..lipsync import phonemes_for
-
     tokens = [_TOKEN.sub("", w.lower().replace("’", "'")).strip("'") for w in words]
     if not tokens or any(not t for t in tokens):
         bad = next((w for w, t in zip(words, tokens) if not t), "")

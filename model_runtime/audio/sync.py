@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from ..backends.base import GenerateRequest
+from ..backends.builtin.emotion import read_emotion
+from ..stages import GenerateRequest
 from ..script_timing import time_script
 from .alignment import MIN_MATCH, Alignment, AlignmentError, align
 from .recording import Recording, read_recording, write_wav
@@ -52,8 +53,6 @@ def with_alignment(request: GenerateRequest, audio: dict) -> GenerateRequest:
 
 def speaking_rate(request: GenerateRequest) -> float:
     """The rate the emotion sets (excited speech is faster, sad speech slower)."""
-    from ..backends.builtin.emotion import read_emotion
-
     return read_emotion(request.emotion, request.script, request.context).speech_rate
 
 
