@@ -133,7 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
     scene.set_defaults(run=_scene)
 
     batch = commands.add_parser("batch", help="a CSV of dialogue lines -> a track JSON and an LLF CSV per line")
-    batch.add_argument("csv", help="columns: id, speaker, script, context, emotion, optional duration")
+    batch.add_argument("csv", help="columns: id, speaker, script, context, emotion, optional duration and audio "
+                                           "(the line's recording, relative to the CSV)")
     batch.add_argument("--out", required=True, help="folder for <id>.track.json, <id>.csv and errors.csv")
     batch.add_argument("--backend", default="builtin", help="builtin, local, server, openai")
     _backend_flags(batch)
@@ -188,7 +189,8 @@ def _scene(args) -> int:
     backend = get_backend(args.backend, **backend_options(args))
     lines = parse_dialogue(Path(args.dialogue).read_text(encoding="utf-8"))
     scene = perform_scene(lines, backend, args.fps, speaker=args.speaker, context=args.context, emotion=args.emotion,
-                          seed=args.seed, intensity=args.intensity, gap=args.gap)
+                          seed=args.seed, intensity=args.intensity, gap=args.gap,
+                          audio_folder=Path(args.dialogue).parent)
     scene.track.save(args.out)
     if args.csv:
         write_track_llf_csv(args.csv, scene.track)

@@ -82,5 +82,6 @@ def compose_track(request: GenerateRequest, plan: Plan, solved: list[SolvedKeyfr
         layers=layers,
         notes=notes,
         analysis=plan.analysis,
-        audio=dict(request.audio),
+        # Notes alone (a strip's sound could not be read) are no recording to keep.
+        audio=dict(request.audio) if "file" in request.audio else {},
     )

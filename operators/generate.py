@@ -1,8 +1,10 @@
 import bpy
 
 from ..keyframeface_addon.backend_settings import chosen_backend, instantiate
-from ..keyframeface_addon.generation import finish_generation, prepare_generation
+from ..keyframeface_addon.generation import finish_generation, prepare_generation, prepare_speech
 from ..keyframeface_addon.preferences import preferences
+from ..keyframeface_addon.rig import rig_problem
+from ..model_runtime.audio.voice import voice_missing
 from ..model_runtime.errors import KeyframeFaceError
 from .background import BackgroundOperatorMixin
 from .checks import ExplainsPoll
@@ -42,6 +44,8 @@ class GenerationOperator(ExplainsPoll, BackgroundOperatorMixin):
     bl_options = {"REGISTER", "UNDO"}
 
     _head_name = ""
+    # What the status bar says while audio is aligned or spoken.
+    busy_label = "aligning the recording"
 
     def head(self, context):
         """The object the operator started on: the artist may select another while a slow
@@ -80,13 +84,15 @@ class GenerationOperator(ExplainsPoll, BackgroundOperatorMixin):
         except KeyframeFaceError as error:
             self.report({"ERROR"}, str(error))
             return {"CANCELLED"}
-        if name == "builtin" or context.window is None:
+        slow = getattr(pending, "slow", False)
+        if (name == "builtin" and not slow) or context.window is None:
             # The built-in model takes milliseconds; without a window (background mode) there
             # is no interface to keep responsive.
             return self.execute(context)
+        label = f"{self.busy_label if slow else 'generating'} with {name}"
         return self.start_background(
             context, lambda: pending.compute(instantiate(name, options)),
-            lambda ctx, result: self.finish(ctx, pending, result, add_markers), f"generating with {name}",
+            lambda ctx, result: self.finish(ctx, pending, result, add_markers), label,
         )
 
 
@@ -105,3 +111,19 @@ class KEYFRAMEFACE_OT_generate(GenerationOperator, bpy.types.Operator):
                                    add_markers)
         report_generation(self, result, f"{len(result.track.keyframes)} keyframes")
         return {"FINISHED"}
+
+
+class KEYFRAMEFACE_OT_speak_line(KEYFRAMEFACE_OT_generate):
+    """Speak the script with the offline scratch voice, place it as a sound strip, and generate the performance timed by its phones"""
+
+    bl_idname = "keyframeface.speak_line"
+    bl_label = "Speak Line"
+    bl_options = {"REGISTER", "UNDO"}
+    busy_label = "speaking the line"
+
+    @classmethod
+    def problem(cls, context):
+        return rig_problem(context.active_object) or voice_missing()
+
+    def prepare(self, context):
+        return prepare_speech(context.scene, context.active_object, context.scene.keyframeface)

@@ -162,3 +162,66 @@ def test_cli_speak_writes_the_voice_and_times_the_line_by_its_phones(spoken_line
     track = Track.load(out)
     assert track.audio["alignment"]["source"] == "piper" and read_recording(wav).duration == pytest.approx(track.audio["duration"], abs=1e-3)
     assert any("scratch voice" in note for note in track.notes)
+
+
+def test_batch_audio_column_relative_to_the_csv_times_its_line(spoken_line, tmp_path):
+    folder = tmp_path / "project"
+    (folder / "takes").mkdir(parents=True)
+    (folder / "takes" / "bob.wav").write_bytes(spoken_line.path.read_bytes())
+    (folder / "takes" / "broken.wav").write_bytes(b"RIFF....WAVEnot really")
+    (folder / "lines.csv").write_text(
+        "id,speaker,script,emotion,audio\n"
+        f"bob,ANNA,{spoken_line.script},calm,takes/bob.wav\n"
+        "plain,ANNA,Hello there.,calm,\n"
+        f"bad,ANNA,{spoken_line.script},calm,takes/broken.wav\n", encoding="utf-8")
+    result = run("batch", str(folder / "lines.csv"), "--out", str(tmp_path / "out"), "--quiet", "--jobs", "1")
+    assert result.returncode == 1, result.stderr
+    aligned = Track.load(tmp_path / "out" / "bob.track.json")
+    assert aligned.audio["alignment"]["words"][1]["text"] == "Bob"
+    assert "audio" not in json.loads((tmp_path / "out" / "plain.track.json").read_text())
+    errors = (tmp_path / "out" / "errors.csv").read_text()
+    assert "broken.wav" in errors and not (tmp_path / "out" / "bad.track.json").exists()
+
+
+def test_dialogue_line_with_a_sound_file_is_aligned_where_the_strip_starts(spoken_line):
+    from model_runtime.dialogue import parse_dialogue, perform_scene
+
+    lines = parse_dialogue(f"[id anna_01] ANNA (calm): {spoken_line.script}\nBEN: Sure he will.\n")
+    scene = perform_scene(lines, get_backend("builtin"), 30.0, speaker="ANNA",
+                          sounds={"anna_01": (2.0, 9.0, str(spoken_line.path))})
+    placed = scene.lines[0]
+    assert placed.start == 2.0 and "alignment" in placed.track.audio
+    assert placed.duration == pytest.approx(placed.track.duration)  # not stretched to the strip's 9 s
+    words = placed.track.audio["alignment"]["words"]
+    bob_starts = [start for phone, start, _ in spoken_line.speech.phones if phone in "pbm"][2]  # m, b of "Maybe"
+    assert words[1]["phones"][0][1] == pytest.approx(bob_starts, abs=0.04)
+
+
+def test_server_generate_accepts_base64_audio_and_refuses_bad_audio_with_a_4xx(spoken_line):
+    pytest.importorskip("fastapi")
+    import base64
+    import urllib.error
+    import urllib.request
+
+    from model_runtime.server import MAX_AUDIO_BYTES
+    from tests.servers import our_server
+
+    def post(url, body):
+        request = urllib.request.Request(f"{url}/v1/generate", json.dumps(body).encode(),
+                                         {"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=60) as answer:
+                return answer.status, json.loads(answer.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read())
+
+    encoded = base64.b64encode(spoken_line.path.read_bytes()).decode()
+    with our_server() as url:
+        status, track = post(url, {"script": spoken_line.script, "audio": encoded, "audio_name": "bob.wav"})
+        assert status == 200 and track["audio"]["file"] == "bob.wav" and track["audio"]["alignment"]["words"]
+        status, answer = post(url, {"script": "Hi.", "audio": base64.b64encode(b"not audio").decode()})
+        assert status == 422 and "not audio" in answer["error"]
+        status, answer = post(url, {"script": "Hi.", "audio": "%%%"})
+        assert status == 422 and "base64" in answer["error"]
+        status, answer = post(url, {"script": "Hi.", "audio": "A" * (MAX_AUDIO_BYTES * 4 // 3 + 8)})
+        assert status == 422 and answer["error"].startswith("audio")

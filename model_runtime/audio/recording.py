@@ -77,10 +77,10 @@ def _read_wav(data: bytes, label: str) -> tuple[np.ndarray, int]:
             channels, width, rate, frames = (handle.getnchannels(), handle.getsampwidth(),
                                              handle.getframerate(), handle.getnframes())
             raw = handle.readframes(frames)
-    except (wave.Error, EOFError) as error:
+    except (wave.Error, EOFError, RuntimeError, ValueError) as error:  # wave raises a bare RuntimeError on broken chunks
         if "unknown format" in str(error):  # float or compressed WAV: soundfile reads those
             return _read_other(data, label)
-        raise AudioError(f"{label} is not a readable WAV file ({error}).") from None
+        raise AudioError(f"{label} is not a readable WAV file ({error or 'broken chunks'}).") from None
     if width == 1:
         raise AudioError(f"{label} is 8-bit audio, too coarse to align; export it as 16-bit or 24-bit WAV.")
     if len(raw) < frames * channels * width:
