@@ -11,7 +11,6 @@ import bpy
 
 from ..model_runtime.audio.voice import default_cache
 from ..model_runtime.errors import InputError
-from .dialogue import all_strips
 from .preferences import addon_package
 
 AUDIO_SOURCES = (
@@ -20,6 +19,15 @@ AUDIO_SOURCES = (
     ("STRIP", "Sound Strip", "Align the line to a sound strip of the scene; the take starts where the strip starts"),
 )
 VOICE_CHANNEL_NAME = "KeyframeFace Voice"
+
+
+def all_strips(scene: bpy.types.Scene):
+    editor = scene.sequence_editor
+    if editor is None:
+        return []
+    # Blender 5.0 renamed the sequencer's "sequences" to "strips".
+    strips = getattr(editor, "strips_all", None)
+    return strips if strips is not None else editor.sequences_all
 
 
 def sound_strips(scene: bpy.types.Scene) -> list:

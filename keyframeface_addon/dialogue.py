@@ -14,18 +14,10 @@ import bpy
 from ..model_runtime.backends import get_backend
 from ..model_runtime.dialogue import Scene, parse_dialogue, perform_scene
 from ..model_runtime.errors import InputError
+from .audio import all_strips
 from .generation import Generation, place_track, start_frame_of
 from .rig import find_rig
 from .writer import scene_fps
-
-
-def all_strips(scene: bpy.types.Scene):
-    editor = scene.sequence_editor
-    if editor is None:
-        return []
-    # Blender 5.0 renamed the sequencer's "sequences" to "strips".
-    strips = getattr(editor, "strips_all", None)
-    return strips if strips is not None else editor.sequences_all
 
 
 def sound_timing(scene: bpy.types.Scene, origin_frame: int) -> dict[str, tuple[float, float, str]]:

@@ -96,7 +96,17 @@ class GenerationOperator(ExplainsPoll, BackgroundOperatorMixin):
         )
 
 
-class KEYFRAMEFACE_OT_generate(GenerationOperator, bpy.types.Operator):
+class LineOperator(GenerationOperator):
+    """One line from the main panel's settings onto the active head."""
+
+    def finish(self, context, pending, track, add_markers):
+        result = finish_generation(context.scene, self.head(context), context.scene.keyframeface, pending, track,
+                                   add_markers)
+        report_generation(self, result, f"{len(result.track.keyframes)} keyframes")
+        return {"FINISHED"}
+
+
+class KEYFRAMEFACE_OT_generate(LineOperator, bpy.types.Operator):
     """Generate facial keyframes for the script, context and emotion on the active head"""
 
     bl_idname = "keyframeface.generate"
@@ -106,14 +116,8 @@ class KEYFRAMEFACE_OT_generate(GenerationOperator, bpy.types.Operator):
     def prepare(self, context):
         return prepare_generation(context.scene, context.active_object, context.scene.keyframeface)
 
-    def finish(self, context, pending, track, add_markers):
-        result = finish_generation(context.scene, self.head(context), context.scene.keyframeface, pending, track,
-                                   add_markers)
-        report_generation(self, result, f"{len(result.track.keyframes)} keyframes")
-        return {"FINISHED"}
 
-
-class KEYFRAMEFACE_OT_speak_line(KEYFRAMEFACE_OT_generate):
+class KEYFRAMEFACE_OT_speak_line(LineOperator, bpy.types.Operator):
     """Speak the script with the offline scratch voice, place it as a sound strip, and generate the performance timed by its phones"""
 
     bl_idname = "keyframeface.speak_line"
