@@ -1,3 +1,5 @@
+"""Import and export of Live Link Face CSV and KeyframeFace JSON."""
+
 import bpy
 from bpy.props import BoolProperty, FloatProperty, IntProperty, StringProperty
 from bpy_extras.io_utils import ExportHelper, ImportHelper

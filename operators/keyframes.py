@@ -1,3 +1,5 @@
+"""Keyframe edits on the active take: edit and re-solve, regenerate, nudge."""
+
 from dataclasses import dataclass
 
 import bpy

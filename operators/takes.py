@@ -1,3 +1,5 @@
+"""Takes: switch, duplicate, delete, and Generate Variations."""
+
 from dataclasses import dataclass, replace
 
 import bpy

@@ -1,3 +1,5 @@
+"""The sidebar panels and lists (draw only): generate, keyframes, takes, dialogue, rig, files, curves."""
+
 import textwrap
 
 import bpy
