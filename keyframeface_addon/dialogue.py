@@ -17,7 +17,7 @@ from ..model_runtime.errors import InputError
 from .audio import all_strips
 from .generation import Generation, place_track, start_frame_of
 from .rig import find_rig
-from .writer import scene_fps
+from .writers.channels import scene_fps
 
 
 def sound_timing(scene: bpy.types.Scene, origin_frame: int) -> dict[str, tuple[float, float, str]]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+from ..backends.builtin.delivery import read_delivery
 from ..backends.builtin.emotion import read_emotion
 from ..stages import GenerateRequest
 from ..script_timing import time_script
@@ -52,8 +53,9 @@ def with_alignment(request: GenerateRequest, audio: dict) -> GenerateRequest:
 
 
 def speaking_rate(request: GenerateRequest) -> float:
-    """The rate the emotion sets (excited speech is faster, sad speech slower)."""
-    return read_emotion(request.emotion, request.script, request.context).speech_rate
+    """The rate the emotion and the delivery set (excited speech is faster, sad speech slower)."""
+    delivery, emotion_text = read_delivery(request.emotion, request.context, request.script)
+    return read_emotion(emotion_text, request.script, request.context).speech_rate * delivery.rate
 
 
 def with_speech(request: GenerateRequest, wav_path: str | Path, lead_frames: float = 0.0,
