@@ -16,14 +16,14 @@ OPEN = 0.2
 
 def lip_aperture(values: np.ndarray) -> np.ndarray:
     """Lip opening per frame: the jaw's opening less what mouthClose takes back, plus the lips
-    parting on their own (lower lip down, upper lip up)."""
+    parting on their own (lower lip down, upper lip up, a funnel's rounded opening)."""
     def column(name):
         return values[:, _INDEX[name]]
 
     jaw = np.maximum(column("jawOpen") - column("mouthClose"), 0.0)
     lips = 0.5 * (column("mouthLowerDownLeft") + column("mouthLowerDownRight")
                   + column("mouthUpperUpLeft") + column("mouthUpperUpRight")) / 2
-    return jaw + lips
+    return jaw + lips + 0.5 * column("mouthFunnel")
 
 
 def aperture_at(track, fps: float = 60.0):

@@ -41,6 +41,8 @@ _PARTING = ("mouthUpperUpLeft", "mouthUpperUpRight", "mouthLowerDownLeft", "mout
 # Time the mouth takes to settle to rest at a pause, and the pause length that earns a rest.
 REST_MARGIN = 0.08
 REST_GAP = 0.12
+# How far inside a long recorded bilabial its closure keys sit.
+CLOSURE_HOLD = 0.03
 
 
 @lru_cache(maxsize=8192)
@@ -116,7 +118,14 @@ def _timed_visemes(words: list[Word]) -> list[tuple[float, str, float]]:
             events.append((word.start - REST_MARGIN, "sil", 1.0))
         previous_end = word.end
         if word.phones:
-            events.extend(((p.start + p.end) / 2, PHONEME_VISEMES.get(p.phone, "nn"), p.gain) for p in word.phones)
+            for phone in word.phones:
+                viseme = PHONEME_VISEMES.get(phone.phone, "nn")
+                if viseme == "PP" and phone.end - phone.start > 2 * CLOSURE_HOLD:
+                    # A long closure (a held m, the silence of a p) keeps the lips shut through it.
+                    events.append((phone.start + CLOSURE_HOLD, viseme, phone.gain))
+                    events.append((phone.end - CLOSURE_HOLD, viseme, phone.gain))
+                else:
+                    events.append(((phone.start + phone.end) / 2, viseme, phone.gain))
             continue
         if word.latin:
             visemes = [PHONEME_VISEMES.get(p, "nn") for p in phonemes_for(word.text)] or ["nn"]
@@ -132,7 +141,9 @@ def _timed_visemes(words: list[Word]) -> list[tuple[float, str, float]]:
             events.append((t + length / 2, viseme, 1.0))
             t += length
     if words:
-        events.insert(0, (max(0.0, words[0].start - REST_MARGIN * 2), "sil", 1.0))
+        # Timed phones are where the sound is: the mouth leaves rest just before it.
+        before = REST_MARGIN if words[0].phones else REST_MARGIN * 2
+        events.insert(0, (max(0.0, words[0].start - before), "sil", 1.0))
         events.append((words[-1].end + REST_MARGIN, "sil", 1.0))
     return events
 
@@ -160,9 +171,10 @@ def lipsync_channels(words: list[Word], energy: float = 1.0, expression_jaw=None
                       for j in (i - 1, i + 1) if 0 <= j < len(visemes) and visemes[j] in _VOWEL_VISEMES]
         if neighbours and viseme not in _CLOSURES:
             shapes[i]["jawOpen"] = max(shapes[i].get("jawOpen", 0.0), 0.45 * sum(neighbours) / len(neighbours))
-        # ...and the lips round ahead of a rounded vowel ("s" in "soon" is already rounded).
+        # ...and the lips round ahead of a rounded vowel ("s" in "soon" is already rounded;
+        # the "p" in "put" pushes its sealed lips forward, no funnel that would part them).
         if i + 1 < len(visemes) and visemes[i + 1] in ("O", "U"):
-            for channel in _ROUNDING:
+            for channel in ("mouthPucker",) if viseme == "PP" else _ROUNDING:
                 ahead = VISEME_SHAPES[visemes[i + 1]].get(channel, 0.0) * 0.6
                 shapes[i][channel] = max(shapes[i].get(channel, 0.0), ahead)
 
