@@ -41,6 +41,8 @@ _PARTING = ("mouthUpperUpLeft", "mouthUpperUpRight", "mouthLowerDownLeft", "mout
 # Time the mouth takes to settle to rest at a pause, and the pause length that earns a rest.
 REST_MARGIN = 0.08
 REST_GAP = 0.12
+# A pause at least this long closes the mouth, whatever the expression holds.
+PAUSE_CLOSE = 0.3
 # How far inside a long recorded bilabial its closure keys sit.
 CLOSURE_HOLD = 0.03
 
@@ -211,7 +213,8 @@ def _closures_and_cap(shapes, events, owners, style: MouthStyle, expression) -> 
     the mouth open (a gasp, grief) does not hang it open over the words; done in this layer,
     not in the keyframes, so each keyframe stays what its description says. At a bilabial the
     rest of what parts the lips is taken back too (the jaw with mouthClose, as a speaker does),
-    so p, b and m always close."""
+    so p, b and m always close. In a pause longer than ``PAUSE_CLOSE`` the mouth closes: the
+    rest keys take back the expression's jaw and lip parting."""
     names = list(dict.fromkeys(("jawOpen",) + _PARTING + tuple(style.capped_shapes)))
     values = dict(zip(names, np.asarray(expression(names, [time for time, _ in events]), dtype=float)))
     speaking = [i for i, owner in enumerate(owners) if owner is not None]
@@ -220,6 +223,10 @@ def _closures_and_cap(shapes, events, owners, style: MouthStyle, expression) -> 
         for i in inside:
             if values[name][i] > 0.0:
                 shapes[i][name] = shapes[i].get(name, 0.0) - values[name][i] * (1.0 - style.speech_cap)
+    for i in _pause_rests(events):
+        for name in ("jawOpen",) + _PARTING:
+            if values[name][i] > 0.0:
+                shapes[i][name] = shapes[i].get(name, 0.0) - values[name][i]
     for i, (_, viseme) in enumerate(events):
         if viseme != "PP":
             continue
@@ -228,6 +235,19 @@ def _closures_and_cap(shapes, events, owners, style: MouthStyle, expression) -> 
         for name in _PARTING:
             if values[name][i] > 0.0:
                 shapes[i][name] = shapes[i].get(name, 0.0) - values[name][i] * kept[name]
+
+
+def _pause_rests(events) -> list[int]:
+    """The rest keys inside a pause longer than ``PAUSE_CLOSE`` (the pair around a pause
+    between words, and the rest before the first word when the line starts late)."""
+    rests = []
+    for i in range(len(events) - 1):
+        (time, viseme), (next_time, next_viseme) = events[i], events[i + 1]
+        if viseme == next_viseme == "sil" and next_time - time + 2 * REST_MARGIN > PAUSE_CLOSE:
+            rests += [i, i + 1]
+    if events and events[0][1] == "sil" and events[0][0] > PAUSE_CLOSE - REST_MARGIN:
+        rests.append(0)
+    return sorted(set(rests))
 
 
 def _in_character(shapes: list[dict], visemes: list[str], owners: list[int | None], energy: float,

@@ -225,3 +225,31 @@ def test_server_generate_accepts_base64_audio_and_refuses_bad_audio_with_a_4xx(s
         assert status == 422 and "base64" in answer["error"]
         status, answer = post(url, {"script": "Hi.", "audio": "A" * (MAX_AUDIO_BYTES * 4 // 3 + 8)})
         assert status == 422 and answer["error"].startswith("audio")
+
+
+def test_without_pocketsphinx_the_line_is_timed_from_text_with_how_to_enable_it(spoken_line, monkeypatch):
+    from model_runtime.audio import alignment
+
+    alignment._decoder.cache_clear()
+    monkeypatch.setitem(sys.modules, "pocketsphinx", None)
+    try:
+        request = with_recording(GenerateRequest(script=spoken_line.script).validated(), spoken_line.path)
+    finally:
+        alignment._decoder.cache_clear()
+    assert request.alignment is None
+    assert "-m pip install pocketsphinx==5.1.1" in request.audio["notes"][0]
+    assert "timed from its text" in request.audio["notes"][0]
+
+
+def test_the_mouth_closes_where_the_actor_paused(spoken_line, tmp_path):
+    speech = spoken_line.speech
+    me = [start for phone, start, _ in speech.phones if phone in "pbm"][5]  # the m of "me"
+    cut = int(me * speech.rate) - int(0.02 * speech.rate)
+    path = tmp_path / "paused.wav"
+    write_wav(path, np.concatenate([speech.samples[:cut], np.zeros(speech.rate), speech.samples[cut:]]), speech.rate)
+    track = generate(spoken_line.script, path, emotion="astonished")
+    words = track.audio["alignment"]["words"]
+    assert words[4]["start"] - words[3]["end"] > 0.8
+    times, aperture = aperture_at(track)
+    middle = (times > words[3]["end"] + 0.15) & (times < words[4]["start"] - 0.15)
+    assert aperture[middle].max() < CLOSED, "the mouth hangs open in the actor's pause"

