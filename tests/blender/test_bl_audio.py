@@ -7,7 +7,7 @@ from tests.conftest import played
 
 
 def _take_track(blender, obj):
-    return blender("keyframeface_addon.writer").track_of(obj.data.shape_keys.animation_data.action)
+    return blender("keyframeface_addon.takes").track_of(obj.data.shape_keys.animation_data.action)
 
 
 def _settings(**values):
