@@ -5,12 +5,15 @@ from __future__ import annotations
 import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 
+from ..model_runtime.arkit import CONVENTIONS
+from .audio import AUDIO_SOURCES
+from .generation import WRITE_MODES
+from .rig import find_rig
+from .takes import Take, switch_take, takes_of
+
 
 def _switch_to_listed_take(settings, context):
     """Picking a take in the panel's list plays it."""
-    from .rig import find_rig
-    from .takes import Take, switch_take, takes_of
-
     actions = bpy.data.actions
     if not 0 <= settings.take_index < len(actions):
         return
@@ -18,12 +21,6 @@ def _switch_to_listed_take(settings, context):
     take = Take.of(actions[settings.take_index])
     if take in takes_of(rig):
         switch_take(context.scene, rig, take)
-
-
-def _write_modes():
-    from .generation import WRITE_MODES
-
-    return WRITE_MODES
 
 
 class KeyframeFaceSettings(bpy.types.PropertyGroup):
@@ -74,8 +71,28 @@ class KeyframeFaceSettings(bpy.types.PropertyGroup):
     write_mode: EnumProperty(
         name="Write",
         description="Where the generated keys go",
-        items=_write_modes(),
+        items=WRITE_MODES,
         default="NEW_TAKE",
+    )
+    audio_source: EnumProperty(
+        name="Audio",
+        description="The recording that times the line: its words, pauses and stress drive the keys",
+        items=AUDIO_SOURCES,
+        default="NONE",
+    )
+    audio_file: StringProperty(
+        name="File",
+        description="The line's recording (WAV; FLAC, OGG or MP3 where soundfile is installed)",
+        subtype="FILE_PATH",
+    )
+    audio_strip: StringProperty(
+        name="Strip",
+        description="The sound strip holding the line's recording; the take starts where it starts",
+    )
+    audio_lead: IntProperty(
+        name="Lead",
+        description="Frames the face leads the sound (many animators put the mouth a frame or two early)",
+        default=0, min=0, max=10,
     )
     dialogue_text: bpy.props.PointerProperty(
         name="Text",
@@ -105,8 +122,6 @@ class KeyframeFaceSettings(bpy.types.PropertyGroup):
 
 
 def _preset_items(self, context):
-    from ..model_runtime.arkit import CONVENTIONS
-
     items = [("AUTO", "Auto-detect", "Recognise any common ARKit naming (recommended)")]
     return items + [(key.upper(), label, f"Shape keys named in {label}") for key, (label, _) in CONVENTIONS.items()]
 

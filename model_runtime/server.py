@@ -3,7 +3,9 @@
 FastAPI + uvicorn (OpenAPI docs at ``/docs``). Routes:
 
 - ``GET /health``: status, backend, version.
-- ``POST /v1/generate``: generate fields -> a track JSON (the foundation's format).
+- ``POST /v1/generate``: generate fields -> a track JSON (the foundation's format); with
+  ``audio`` (the line's recording, base64, at most ``MAX_AUDIO_BYTES``) the line is aligned to
+  it, and bad audio gets a 422 that says why.
 - ``POST /v1/solve``: a description (or a sequence and an index), background, emotion ->
   KeyframeFace JSON.
 - ``POST /v1/chat/completions`` and ``GET /v1/models``: OpenAI-compatible, answering the
@@ -21,7 +23,10 @@ Per-request backend options never load another copy of a model.
 
 
 import asyncio
+import base64
+import binascii
 import contextlib
+import hashlib
 import hmac
 import logging
 import math
@@ -31,6 +36,7 @@ import uuid
 from concurrent.futures import CancelledError
 
 from . import __version__
+from .audio.sync import with_recording
 from .backends import GenerateRequest, available_backends, get_backend
 from .backends.llm import is_plan_request, parse_paper_request, plan_answer, plan_request_fields
 from .backends.options import checked_request_options
@@ -42,6 +48,10 @@ from .jobs import Busy, KeyReused, WorkQueue
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
 MAX_BODY_BYTES = 256 * 1024
+# A line's recording travels base64 in /v1/generate (4 bytes per 3), within its own larger limit.
+MAX_AUDIO_BYTES = 16 * 1024 * 1024
+AUDIO_ROUTE = "/v1/generate"
+AUDIO_BODY_BYTES = MAX_BODY_BYTES + MAX_AUDIO_BYTES * 4 // 3 + 4096
 RATE_PER_MINUTE = 1200
 RATE_BURST = 200
 QUEUE_LIMIT = 32
@@ -59,9 +69,10 @@ class _BodyLimit:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        limit = max(self.limit, AUDIO_BODY_BYTES) if scope.get("path") == AUDIO_ROUTE else self.limit
         declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            return await _json_response(send, 413, {"error": f"request body over {self.limit:,} bytes"})
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            return await _json_response(send, 413, {"error": f"request body over {limit:,} bytes"})
         received = 0
 
         async def limited_receive():
@@ -69,14 +80,14 @@ class _BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.limit:
+                if received > limit:
                     raise _TooLarge()
             return message
 
         try:
             await self.app(scope, limited_receive, send)
         except _TooLarge:
-            await _json_response(send, 413, {"error": f"request body over {self.limit:,} bytes"})
+            await _json_response(send, 413, {"error": f"request body over {limit:,} bytes"})
 
 
 class _TooLarge(Exception):
@@ -155,7 +166,8 @@ def create_app(backend: str = "builtin", token: str | None = None, backend_optio
     def run(function, request: Request, what: str):
         """``function()`` on the work queue; the same Idempotency-Key joins the same job."""
         try:
-            future = work.submit(function, request.headers.get(IDEMPOTENCY_HEADER), what)
+            future = work.submit(function, request.headers.get(IDEMPOTENCY_HEADER),
+                                 hashlib.sha256(what.encode()).hexdigest())
         except Busy as busy:
             raise _HTTPError(503, f"{busy}; retry in {busy.retry_after:.0f} s",
                              {"Retry-After": str(math.ceil(busy.retry_after))}) from None
@@ -207,6 +219,9 @@ def create_app(backend: str = "builtin", token: str | None = None, backend_optio
         fps: float = 30.0
         intensity: float = 1.0
         backend_options: dict = Field(default_factory=dict)
+        audio: str | None = Field(None, max_length=MAX_AUDIO_BYTES * 4 // 3 + 4, description="the line's recording, base64")
+        audio_name: str = Field("audio.wav", max_length=200)
+        lead_frames: float = Field(0.0, ge=0.0, le=10.0)
 
     class SolveBody(BaseModel):
         description: str | None = Field(None, max_length=4000)
@@ -235,9 +250,15 @@ def create_app(backend: str = "builtin", token: str | None = None, backend_optio
 
     @app.post("/v1/generate", dependencies=[Depends(guard)])
     def generate(body: GenerateBody, request: Request):
+        asked = GenerateRequest(script=body.script, context=body.context, emotion=body.emotion,
+                                seed=body.seed, fps=body.fps, intensity=body.intensity).validated()
+        if body.audio:
+            try:
+                recording = base64.b64decode(body.audio, validate=True)
+            except binascii.Error:
+                raise _HTTPError(422, "audio must be the recording's bytes in base64") from None
+            asked = with_recording(asked, recording, name=body.audio_name, lead_frames=body.lead_frames)
         backend_used = backend_for(body.backend_options)
-        asked = GenerateRequest(script=body.script, context=body.context, emotion=body.emotion, seed=body.seed,
-                                fps=body.fps, intensity=body.intensity)
         return run(lambda: backend_used.generate(asked).to_dict(), request, "generate " + body.model_dump_json())
 
     @app.post("/v1/solve", dependencies=[Depends(guard)])

@@ -10,6 +10,7 @@ from ..keyframeface_addon.preferences import preferences
 from ..keyframeface_addon.ui_text import draw_wrapped
 from ..keyframeface_addon.rig import find_rig
 from ..keyframeface_addon.takes import Take, active_take, layer_track, takes_of
+from ..keyframeface_addon.writers.channels import scene_fps
 
 
 def version_notes() -> list[str]:
@@ -55,12 +56,30 @@ class VIEW3D_PT_keyframeface_generate(_SidebarPanel, bpy.types.Panel):
         sub.active = settings.fit_to_range
         sub.prop(settings, "range_end", text="End")
         layout.prop(settings, "write_mode")
+        _draw_audio(layout, context.scene, settings)
         layout.use_property_split = False
-        layout.operator("keyframeface.generate", icon="SHAPEKEY_DATA")
+        row = layout.row(align=True)
+        row.operator("keyframeface.generate", icon="SHAPEKEY_DATA")
+        row.operator("keyframeface.speak_line", icon="PLAY_SOUND")
         row = layout.row(align=True)
         row.operator("keyframeface.demo_head", icon="USER")
         row.operator("keyframeface.export_fbx", icon="EXPORT")
         _draw_backend_state(layout, context)
+
+
+def _draw_audio(layout, scene, settings):
+    """The recording that times the line: a file or a sound strip of the scene."""
+    layout.prop(settings, "audio_source")
+    if settings.audio_source == "FILE":
+        layout.prop(settings, "audio_file")
+    elif settings.audio_source == "STRIP":
+        editor = scene.sequence_editor
+        if editor is None:
+            layout.label(text="The scene has no sound strips", icon="INFO")
+        else:
+            collection = "strips_all" if hasattr(editor, "strips_all") else "sequences_all"
+            layout.prop_search(settings, "audio_strip", editor, collection, icon="SOUND")
+    layout.prop(settings, "audio_lead")
 
 
 def _draw_backend_state(layout, context):
@@ -97,13 +116,12 @@ class VIEW3D_PT_keyframeface_take(_SidebarPanel, bpy.types.Panel):
             layout.prop(lipsync, "mute", text="Mute Lip Sync Layer", icon="SPEAKER")
         if track is None:
             return
-        fps = context.scene.render.fps / context.scene.render.fps_base
-        start = take.start_frame
+        fps = scene_fps(context.scene)
         width = max(20, (context.region.width if context.region else 300) // 7)
         for index, keyframe in enumerate(track.keyframes):
             box = layout.box()
             row = box.row(align=True)
-            row.label(text=f"{start + round(keyframe.time * fps)}  {keyframe.label}", icon="KEYFRAME")
+            row.label(text=f"{take.keyframe_frame(track, index, fps)}  {keyframe.label}", icon="KEYFRAME")
             earlier = row.operator("keyframeface.keyframe_nudge", text="", icon="TRIA_LEFT")
             earlier.index, earlier.frames = index, -1
             later = row.operator("keyframeface.keyframe_nudge", text="", icon="TRIA_RIGHT")
