@@ -37,13 +37,15 @@ def our_server_process(*arguments: str):
                                cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        # Loading a model on a busy machine can take minutes.
+        deadline = time.monotonic() + 300
         while True:
             try:
                 urllib.request.urlopen(f"{url}/health", timeout=1).read()
                 break
             except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:
+                    process.kill()  # a live server never closes its output: reading it would hang
                     raise RuntimeError(f"the server did not start: {process.stdout.read()}")
                 time.sleep(0.1)
         yield process, url
