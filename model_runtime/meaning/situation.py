@@ -54,10 +54,15 @@ def corpus() -> list[dict]:
 
 @dataclass
 class SituationReading:
-    family: str          # the read-out's name ("happiness", ...), "neutral" when unsure
-    confidence: float    # calibrated probability of the most likely family
+    best: str            # the most likely family (read-out names: "happiness", ...)
+    confidence: float    # its calibrated probability
     probabilities: dict  # family -> calibrated probability
-    sure: bool           # confidence reached the head's threshold
+    sure: bool           # the confidence reached the head's threshold
+
+    @property
+    def family(self) -> str:
+        """The family to show: the most likely one, neutral when unsure."""
+        return self.best if self.sure else "neutral"
 
     @property
     def generator_family(self) -> str:
@@ -69,8 +74,8 @@ class SituationReading:
 
 
 class SituationReader:
-    """The trained head over the shared encoder; encodings are remembered (a dialogue or a
-    batch asks about the same lines again)."""
+    """The trained head over the shared encoder; probabilities are remembered per text (a
+    dialogue or a batch asks about the same lines again)."""
 
     def __init__(self, head_path=HEAD_FILE):
         with np.load(head_path) as head:
@@ -80,7 +85,7 @@ class SituationReader:
             self.temperature = float(head["temperature"])
             self.threshold = float(head["threshold"])
         self.encoder = minilm.shared()
-        self._cache: OrderedDict[str, SituationReading] = OrderedDict()
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
 
     def probabilities(self, vectors: np.ndarray) -> np.ndarray:
@@ -89,22 +94,29 @@ class SituationReader:
         exp = np.exp(logits)
         return exp / exp.sum(-1, keepdims=True)
 
-    def read(self, script: str, context: str = "") -> SituationReading:
-        text = "\n".join(situation_texts(script, context))
+    def _row(self, script: str, context: str) -> np.ndarray:
+        key = "\n".join(situation_texts(script, context))
         with self._lock:
-            if text in self._cache:
-                self._cache.move_to_end(text)
-                return self._cache[text]
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
         row = self.probabilities(features(self.encoder, script, context)[None])[0]
-        best = int(row.argmax())
-        sure = float(row[best]) >= self.threshold
-        reading = SituationReading(self.families[best] if sure else "neutral", float(row[best]),
-                                   {f: float(p) for f, p in zip(self.families, row)}, sure)
         with self._lock:
-            self._cache[text] = reading
+            self._cache[key] = row
             while len(self._cache) > CACHE_SIZE:
                 self._cache.popitem(last=False)
-        return reading
+        return row
+
+    def read(self, script: str, context: str = "", excluded=frozenset()) -> SituationReading:
+        """The reading of a line in its context; ``excluded``: generator families ruled out
+        (negated in the emotion field), their probability shared among the rest."""
+        row = self._row(script, context)
+        kept = np.array([GENERATOR_FAMILY[f] not in excluded or f == "neutral" for f in self.families])
+        row = np.where(kept, row, 0.0)
+        row = row / row.sum()
+        best = int(row.argmax())
+        return SituationReading(self.families[best], float(row[best]),
+                                {f: float(p) for f, p in zip(self.families, row)}, float(row[best]) >= self.threshold)
 
 
 _LOCK = threading.Lock()
