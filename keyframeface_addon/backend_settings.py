@@ -11,7 +11,7 @@ import threading
 import bpy
 
 from ..model_runtime.backends import Backend, get_backend
-from ..model_runtime.backends.remote import check_online_access
+from ..model_runtime.http_client import check_online_access
 from ..model_runtime.errors import KeyframeFaceError
 
 # Loading a local model takes seconds: keep the last one.
@@ -28,7 +28,8 @@ def backend_options(prefs) -> tuple[str, dict]:
     """``(backend name, options)`` from the preferences (no secrets in the options' repr)."""
     if prefs is None or prefs.backend == "builtin":
         return "builtin", {}
-    common = {"timeout": prefs.timeout, "retries": prefs.retries}
+    # Checked again by the HTTP client for every host it contacts (redirects included).
+    common = {"timeout": prefs.timeout, "retries": prefs.retries, "online_access": online_access()}
     if prefs.backend == "server":
         return "server", {"url": prefs.server_url, "token": prefs.server_token,
                           "token_env": prefs.server_token_env, **common}

@@ -24,6 +24,7 @@ from ._data import load_json
 from .arkit import BLENDSHAPES, PARAMETERS
 from .backends import GenerateRequest, get_backend
 from .curves import evaluate
+from .files import atomic_write
 from .playback import composed_keys, frame_times, sample
 
 _READOUT = load_json("eval/readout_prototypes.json")
@@ -281,6 +282,6 @@ def main(args) -> int:
     if args.out:
         path = Path(args.out)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("```\n" + report + "\n```\n", encoding="utf-8")
-        path.with_suffix(".json").write_text(json.dumps(results, indent=1), encoding="utf-8")
+        atomic_write(path, "```\n" + report + "\n```\n")
+        atomic_write(path.with_suffix(".json"), json.dumps(results, indent=1))
     return 0

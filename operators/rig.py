@@ -5,6 +5,7 @@ from bpy.props import StringProperty
 from bpy_extras.io_utils import ExportHelper, ImportHelper
 
 from ..keyframeface_addon import rig
+from ..model_runtime.files import atomic_write
 from .checks import ExplainsPoll
 
 
@@ -73,8 +74,7 @@ class KEYFRAMEFACE_OT_mapping_export(_NeedsObject, bpy.types.Operator, ExportHel
         if not document["meshes"]:
             self.report({"ERROR"}, "No ARKit shapes mapped on this head")
             return {"CANCELLED"}
-        with open(self.filepath, "w", encoding="utf-8") as handle:
-            json.dump(document, handle, indent=1)
+        atomic_write(self.filepath, json.dumps(document, indent=1))
         self.report({"INFO"}, f"Mapping of {len(document['meshes'])} mesh(es) saved to {self.filepath}")
         return {"FINISHED"}
 

@@ -90,3 +90,73 @@ def send(handler, status: int, body: bytes, content_type: str = "application/jso
 
 def chat_answer(content: str) -> bytes:
     return json.dumps({"choices": [{"index": 0, "message": {"role": "assistant", "content": content}}]}).encode()
+
+
+class HostileServer:
+    """A raw-socket HTTP server that answers each request with whatever bytes ``answer(request)``
+    returns (or yields, for a server that drips): broken status lines, too many headers,
+    redirects, depth bombs, slow drips. ``requests`` records each request's head and body,
+    ``url`` is its base URL. Use as a context manager."""
+
+    def __init__(self, answer):
+        self.answer = answer
+        self.requests: list[dict] = []
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(16)
+        self.port = self.listener.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.closed = False
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while not self.closed:
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._handle, args=(connection,), daemon=True).start()
+
+    def _handle(self, connection):
+        with connection:
+            connection.settimeout(10)
+            try:
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    chunk = connection.recv(65536)
+                    if not chunk:
+                        return
+                    data += chunk
+                head, _, body = data.partition(b"\r\n\r\n")
+                lines = head.decode("latin-1").split("\r\n")
+                headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+                length = int(headers.get("content-length", 0))
+                while len(body) < length:
+                    chunk = connection.recv(65536)
+                    if not chunk:
+                        break
+                    body += chunk
+                request = {"line": lines[0], "headers": headers, "body": body}
+                self.requests.append(request)
+                answer = self.answer(request)
+                for piece in ([answer] if isinstance(answer, bytes) else answer):
+                    connection.sendall(piece)
+            except OSError:
+                pass
+
+    def close(self):
+        self.closed = True
+        self.listener.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def raw_answer(status: str, body: bytes = b"", headers: dict | None = None) -> bytes:
+    """An HTTP/1.1 answer as bytes: ``raw_answer("429 Too Many Requests", b"{}", {"Retry-After": "2"})``."""
+    head = [f"HTTP/1.1 {status}", f"Content-Length: {len(body)}", "Connection: close"]
+    head += [f"{name}: {value}" for name, value in (headers or {}).items()]
+    return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
