@@ -17,6 +17,7 @@ import numpy as np
 from .arkit import BLENDSHAPE_INDEX, PARAMETERS
 from .curves import reduce_curve
 from .formats.llf_csv import Capture
+from .limits import check_fps, check_frames
 
 UNUSED = 1e-4
 # Captures up to this many frames (5.5 minutes at 60 fps) get the polishing passes.
@@ -40,6 +41,7 @@ class ReducedCapture:
 def resample(capture: Capture, fps: float) -> tuple[np.ndarray, np.ndarray]:
     """Frames (from 0) covering the capture at ``fps`` and the values at each, interpolated in
     time; channels the capture lacks are NaN."""
+    check_frames(capture.duration, check_fps(fps), "the capture")
     frames = np.arange(0, int(np.floor(capture.duration * fps + 1e-6)) + 1)
     times = frames / fps
     values = np.full((len(frames), len(PARAMETERS)), np.nan)

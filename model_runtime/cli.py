@@ -20,7 +20,7 @@ import sys
 
 from .errors import KeyframeFaceError
 from . import limits
-from .files import atomic_write
+from .files import atomic_write, read_text
 from .limits import argument, positive_count
 
 # Numeric flags are checked where they are parsed: a bad value is a usage error naming the limit.
@@ -189,7 +189,7 @@ def _scene(args) -> int:
     from .formats.llf_csv import write_track_llf_csv
 
     backend = get_backend(args.backend, **backend_options(args))
-    lines = parse_dialogue(Path(args.dialogue).read_text(encoding="utf-8"))
+    lines = parse_dialogue(read_text(args.dialogue, Path(args.dialogue).name))
     scene = perform_scene(lines, backend, args.fps, speaker=args.speaker, context=args.context, emotion=args.emotion,
                           seed=args.seed, intensity=args.intensity, gap=args.gap)
     scene.track.save(args.out)

@@ -17,7 +17,7 @@ MAX_DURATION_SECONDS = 3600.0
 MIN_FPS, MAX_FPS = 1.0, 240.0
 # Frames sampled from one performance (an export, a capture resampled): an hour at 60 fps,
 # about 100 MB of samples.
-MAX_FRAMES = 216_000
+MAX_FRAMES = int(MAX_DURATION_SECONDS * 60) + 1
 # Blender's own largest frame number.
 MAX_FRAME_NUMBER = 1_048_574
 # JSON documents nest at most this deep (tracks nest 5 levels; a depth bomb crashes parsers).

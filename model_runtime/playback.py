@@ -12,6 +12,7 @@ import numpy as np
 
 from .arkit import BLENDSHAPE_INDEX, PARAMETERS, POSE_INDEX
 from .curves import evaluate, evaluate_many, reduce_keys
+from .limits import check_fps, check_frames
 from .track import Track
 
 # Composed curves are reduced to keys within this error of the combined performance; a
@@ -76,8 +77,8 @@ def sample(track: Track, times) -> np.ndarray:
 
 def frame_times(track: Track, fps: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Whole frames covering the track, and their times in seconds."""
-    fps = fps or track.fps
-    frames = np.arange(0, int(round(track.duration * fps)) + 1)
+    fps = track.fps if fps is None else check_fps(fps)
+    frames = np.arange(0, check_frames(track.duration, fps))
     return frames, frames / fps
 
 

@@ -18,17 +18,20 @@ so requests are served concurrently.
 """
 
 
+import hashlib
 import hmac
+import inspect
 import logging
 import threading
 import time
 import uuid
 
+from . import limits
 from .errors import BackendError, KeyframeFaceError
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
-MAX_BODY_BYTES = 256 * 1024
+MAX_BODY_BYTES = limits.MAX_BODY_BYTES
 RATE_PER_MINUTE = 1200
 RATE_BURST = 200
 # Backend options a client may set per request (never URLs, model paths or keys).
@@ -38,7 +41,8 @@ log = logging.getLogger("keyframeface.server")
 
 
 class _BodyLimit:
-    """ASGI middleware: refuse bodies over ``limit`` bytes (declared or streamed) with 413."""
+    """ASGI middleware: a body over ``limit`` bytes gets 413, whether it declares its length or
+    arrives chunked; the route then reads the body from memory."""
 
     def __init__(self, app, limit: int):
         self.app, self.limit = app, limit
@@ -46,36 +50,67 @@ class _BodyLimit:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        too_large = {"error": f"request body over {self.limit:,} bytes (the server's --max-body)"}
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            return await _json_response(send, 413, {"error": f"request body over {self.limit:,} bytes"})
-        received = 0
-
-        async def limited_receive():
-            nonlocal received
+            return await _json_response(send, 413, too_large)
+        chunks, size, more = [], 0, True
+        while more:
             message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.limit:
-                    raise _TooLarge()
-            return message
+            if message["type"] != "http.request":
+                return  # the client went away
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.limit:
+                return await _json_response(send, 413, too_large)
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        body, replayed = b"".join(chunks), False
 
-        try:
-            await self.app(scope, limited_receive, send)
-        except _TooLarge:
-            await _json_response(send, 413, {"error": f"request body over {self.limit:,} bytes"})
+        async def replay():
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
 
 
-class _TooLarge(Exception):
-    pass
+class _Auth:
+    """ASGI middleware: with a token, every route but ``/health`` (the docs and the OpenAPI
+    schema included, and unknown paths) needs ``Authorization: Bearer <token>``. Only a digest
+    of the token is kept, so worker processes never hold the token itself."""
+
+    OPEN = frozenset({"/health"})
+
+    def __init__(self, app, digest: str | None):
+        self.app, self.digest = app, digest
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and self.digest and scope.get("path") not in self.OPEN:
+            header = dict(scope.get("headers") or []).get(b"authorization", b"")
+            presented = header[7:] if header[:7].lower() == b"bearer " else b""
+            if not hmac.compare_digest(token_digest(presented), self.digest):
+                return await _json_response(send, 401, {"error": "missing or wrong token: send "
+                                                                  "'Authorization: Bearer <token>'"},
+                                            [(b"www-authenticate", b"Bearer")])
+        return await self.app(scope, receive, send)
 
 
-async def _json_response(send, status: int, body: dict) -> None:
+def token_digest(token) -> str:
+    if isinstance(token, str):
+        token = token.encode("utf-8", "surrogateescape")
+    return hashlib.sha256(b"keyframeface-token:" + token).hexdigest()
+
+
+async def _json_response(send, status: int, body: dict, headers: list | None = None) -> None:
     import json
 
     payload = json.dumps(body).encode()
     await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]})
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode()),
+                            *(headers or [])]})
     await send({"type": "http.response.body", "body": payload})
 
 
@@ -101,7 +136,10 @@ class RateLimiter:
 
 
 def create_app(backend: str = "builtin", token: str | None = None, backend_options: dict | None = None,
-               max_body: int = MAX_BODY_BYTES, rate_per_minute: float = RATE_PER_MINUTE, burst: int = RATE_BURST):
+               max_body: int = MAX_BODY_BYTES, rate_per_minute: float = RATE_PER_MINUTE, burst: int = RATE_BURST,
+               token_digest_: str | None = None):
+    """The FastAPI app. ``token`` (or only its ``token_digest_``, for worker processes) turns
+    authentication on."""
     from fastapi import Depends, FastAPI, Request
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse
@@ -112,37 +150,47 @@ def create_app(backend: str = "builtin", token: str | None = None, backend_optio
     from .backends.llm import (is_plan_request, parse_paper_request, plan_answer, plan_request_fields)
     from .formats.keyframeface_json import to_keyframeface
 
+    max_body = limits.body_limit(max_body)
+    rate_per_minute = limits.rate_per_minute(rate_per_minute)
+    digest = token_digest_ or (token_digest(token) if token else None)
     served = get_backend(backend, **(backend_options or {}))
+    accepted = _accepted_options(type(served))
     variants: dict[tuple, object] = {}
     variants_lock = threading.Lock()
 
     def backend_for(options: dict):
-        """The served backend, or a variant with per-request options. Only options that cannot
-        point the server elsewhere are accepted (no URLs, paths or keys from a client)."""
+        """``(backend, ignored option names)``: the served backend, or a variant with
+        per-request options. Only options that cannot point the server elsewhere are accepted
+        (no URLs, paths or keys from a client); allowed ones the served backend does not use
+        (``temperature`` on the built-in model) are ignored and named in the track's notes."""
         if not options:
-            return served
+            return served, []
         refused = sorted(set(options) - REQUEST_OPTIONS)
         if refused:
             raise _HTTPError(422, f"backend option(s) not allowed per request: {', '.join(refused)}; "
                                   f"allowed: {', '.join(sorted(REQUEST_OPTIONS))}")
+        ignored = sorted(set(options) - accepted)
+        options = {k: v for k, v in options.items() if k in accepted}
+        if not options:
+            return served, ignored
         merged = {**(backend_options or {}), **options}
         key = tuple(sorted((k, repr(v)) for k, v in merged.items()))
         with variants_lock:
             if key not in variants:
                 if len(variants) >= 16:
                     variants.clear()
-                variants[key] = get_backend(backend, **merged)
-            return variants[key]
+                try:
+                    variants[key] = get_backend(backend, **merged)
+                except (KeyframeFaceError, TypeError, ValueError) as error:
+                    raise _HTTPError(422, f"backend_options: {error}") from None
+            return variants[key], ignored
+
     limiter = RateLimiter(rate_per_minute, burst)
     app = FastAPI(title="KeyframeFace", version=__version__,
                   description="Text, context and emotion -> sparse, labelled ARKit facial keyframes.")
 
     def guard(request: Request):
-        if token:
-            header = request.headers.get("authorization", "")
-            if not hmac.compare_digest(header.encode(), f"Bearer {token}".encode()):
-                raise _HTTPError(401, "missing or wrong token: send 'Authorization: Bearer <token>'",
-                                 {"WWW-Authenticate": "Bearer"})
+        # The token is checked by the _Auth middleware, for every route but /health.
         wait = limiter.allow(request.client.host if request.client else "?")
         if wait:
             raise _HTTPError(429, f"too many requests; retry in {wait:.1f} s", {"Retry-After": str(max(1, round(wait)))})
@@ -197,12 +245,16 @@ def create_app(backend: str = "builtin", token: str | None = None, backend_optio
 
     @app.get("/health")
     def health():
-        return {"status": "ok", "backend": served.name, "version": __version__, "auth": bool(token)}
+        return {"status": "ok", "backend": served.name, "version": __version__, "auth": bool(digest)}
 
     @app.post("/v1/generate", dependencies=[Depends(guard)])
     def generate(body: GenerateBody):
-        track = backend_for(body.backend_options).generate(GenerateRequest(script=body.script, context=body.context, emotion=body.emotion,
-                                                seed=body.seed, fps=body.fps, intensity=body.intensity))
+        backend_, ignored = backend_for(body.backend_options)
+        track = backend_.generate(GenerateRequest(script=body.script, context=body.context, emotion=body.emotion,
+                                                  seed=body.seed, fps=body.fps, intensity=body.intensity))
+        if ignored:
+            track.notes.append(f"backend option(s) the {served.name} backend does not use were ignored: "
+                               f"{', '.join(ignored)}")
         return track.to_dict()
 
     @app.post("/v1/solve", dependencies=[Depends(guard)])
@@ -239,7 +291,13 @@ def create_app(backend: str = "builtin", token: str | None = None, backend_optio
         }
 
     app.add_middleware(_BodyLimit, limit=max_body)
+    app.add_middleware(_Auth, digest=digest)  # added last: runs first
     return app
+
+
+def _accepted_options(backend_class) -> frozenset:
+    parameters = inspect.signature(backend_class.__init__).parameters.values()
+    return frozenset(p.name for p in parameters if p.name != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
 
 
 class _HTTPError(Exception):
@@ -267,8 +325,9 @@ def serve(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, backend: str = "bu
         import uvicorn
     except ImportError:
         raise BackendError("The server needs FastAPI and uvicorn: pip install fastapi uvicorn") from None
-    from .backends.remote import is_loopback_host
+    from .http_client import is_loopback_host
 
+    port = limits.port(port)
     if not is_loopback_host(host) and not token:
         raise KeyframeFaceError(f"Serving on {host} (reachable from other machines) needs --token; "
                                 "without one, keep the default 127.0.0.1.")
@@ -277,9 +336,12 @@ def serve(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, backend: str = "bu
         import json
         import os
 
+        # Workers get the configuration through their environment: only a digest of the token
+        # goes there (and the variable the token may have come from is dropped).
+        os.environ.pop("KEYFRAMEFACE_TOKEN", None)
         os.environ[CONFIG_VARIABLE] = json.dumps({
-            "backend": backend, "token": token, "backend_options": backend_options or {}, "max_body": max_body,
-            "rate_per_minute": rate_per_minute})
+            "backend": backend, "token_digest_": token_digest(token) if token else None,
+            "backend_options": backend_options or {}, "max_body": max_body, "rate_per_minute": rate_per_minute})
         uvicorn.run("model_runtime.server:app_from_environment", factory=True, workers=workers, host=host, port=port,
                     log_level="info", access_log=False)
         return

@@ -160,3 +160,52 @@ def raw_answer(status: str, body: bytes = b"", headers: dict | None = None) -> b
     head = [f"HTTP/1.1 {status}", f"Content-Length: {len(body)}", "Connection: close"]
     head += [f"{name}: {value}" for name, value in (headers or {}).items()]
     return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
+
+
+@contextmanager
+def app_server(app):
+    """An ASGI app served by uvicorn in a thread of this process on a free loopback port;
+    yields its base URL (faster than ``our_server`` where a test builds the app itself)."""
+    import uvicorn
+
+    config = uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning", access_log=False)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{config.port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def http(method: str, url: str, body: bytes | None = None, headers: dict | None = None, chunked: bool = False,
+         timeout: float = 30):
+    """``(status, headers, parsed JSON or raw bytes)`` of one request, with no client-side
+    opinions (no redirects followed, chunked bodies on request)."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+    try:
+        if chunked:
+            connection.request(method, parts.path or "/", body=iter([body[i:i + 8192] for i in range(0, len(body), 8192)]),
+                               headers={"Content-Type": "application/json", **(headers or {})}, encode_chunked=True)
+        else:
+            connection.request(method, parts.path or "/", body=body,
+                               headers={"Content-Type": "application/json", **(headers or {})})
+        response = connection.getresponse()
+        raw = response.read()
+        try:
+            payload = json.loads(raw)
+        except ValueError:
+            payload = raw
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, payload
+    finally:
+        connection.close()

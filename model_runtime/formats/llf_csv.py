@@ -199,9 +199,11 @@ def _read_rows(reader, width: int, time_column: int, columns: dict[int, int], na
     return _Rows(stamps, np.array(rows, dtype=np.float64).reshape(len(rows), len(PARAMETERS)), short, long)
 
 
-# Consecutive rows further apart than this (in either direction) are not one take: an isolated
-# row like that is a timecode glitch; the longest run of close rows is the take.
+# A take's clock runs forward: rows may lag by a little (out of order) or jump ahead by a
+# tracking loss, but a row further away than this from the rows around it is a timecode glitch,
+# and the longest run of rows within these steps is the take.
 GLITCH_GAP_SECONDS = 10.0
+BACKWARD_TOLERANCE_SECONDS = 0.5
 DAY = 86400.0
 
 
@@ -273,19 +275,22 @@ def _take_seconds(stamps) -> tuple[np.ndarray, np.ndarray]:
     def step(a, b):  # the shortest signed step on a 24-hour clock
         return (b - a + DAY / 2) % DAY - DAY / 2
 
+    def normal(a, b):
+        difference = step(a, b)
+        return (difference >= -BACKWARD_TOLERANCE_SECONDS) & (difference <= GLITCH_GAP_SECONDS)
+
     if len(clock) >= 3:
-        previous, following = clock[:-2], clock[2:]
-        middle = clock[1:-1]
-        far = (np.abs(step(previous, middle)) > GLITCH_GAP_SECONDS) & (np.abs(step(middle, following)) > GLITCH_GAP_SECONDS)
-        glitch[1:-1] = far & (np.abs(step(previous, following)) <= GLITCH_GAP_SECONDS)
-        for end, neighbour, beyond in ((0, 1, 2), (-1, -2, -3)):
-            glitch[end] = (abs(step(clock[neighbour], clock[end])) > GLITCH_GAP_SECONDS
-                           and abs(step(clock[beyond], clock[neighbour])) <= GLITCH_GAP_SECONDS)
+        # A row is a glitch when stepping over it is normal but stepping into or out of it is not.
+        previous, middle, following = clock[:-2], clock[1:-1], clock[2:]
+        odd = ~normal(previous, middle) | ~normal(middle, following)
+        glitch[1:-1] = odd & normal(previous, following)
+        glitch[0] = not normal(clock[0], clock[1]) and normal(clock[1], clock[2])
+        glitch[-1] = not normal(clock[-2], clock[-1]) and normal(clock[-3], clock[-2])
     kept = np.flatnonzero(~glitch)
     steps = step(clock[kept[:-1]], clock[kept[1:]])
     seconds = clock[kept[0]] + np.concatenate([[0.0], np.cumsum(steps)])
     # What is left apart from the take (a run of glitches): keep the longest run of close rows.
-    breaks = np.flatnonzero(np.abs(steps) > GLITCH_GAP_SECONDS) + 1
+    breaks = np.flatnonzero(~normal(clock[kept[:-1]], clock[kept[1:]])) + 1
     runs = np.split(np.arange(len(kept)), breaks)
     longest = max(runs, key=len)
     inside = np.zeros(len(kept), dtype=bool)
