@@ -4,7 +4,8 @@ Builds the demo head, generates a performance for a line, writes keys, and leave
 output folder: the .blend, the .fbx, the track JSON, a Live Link Face CSV of the whole
 performance, a PNG of the generated curves and a PNG contact sheet of the head at each
 keyframe. ``--dialogue FILE`` (or ``--dialogue sample``) performs a dialogue scene instead:
-one take across the lines, a marker per line.
+one take across the lines, a marker per line. ``--gallery`` renders contrasting lines on every
+head instead (``gallery.py``).
 """
 
 from __future__ import annotations
@@ -31,6 +32,11 @@ DEFAULTS = {
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if "--gallery" in argv:
+        from . import gallery
+
+        return gallery.main([a for a in argv if a != "--gallery"])
     parser = argparse.ArgumentParser(prog="./kff demo", description=__doc__.splitlines()[0])
     parser.add_argument("--script", default=DEFAULTS["script"])
     parser.add_argument("--context", default=DEFAULTS["context"])
@@ -52,7 +58,8 @@ def main(argv=None) -> int:
     from . import pictures
 
     anim_compat = extension_module("keyframeface_addon.anim_compat")
-    writer = extension_module("keyframeface_addon.writer")
+    takes = extension_module("keyframeface_addon.takes")
+    channels = extension_module("keyframeface_addon.writers.channels")
     from model_runtime.formats.llf_csv import write_track_llf_csv
 
     bpy.ops.wm.read_homefile(use_empty=True)
@@ -78,14 +85,14 @@ def main(argv=None) -> int:
 
     key = head.data.shape_keys
     action = key.animation_data.action
-    track = writer.track_of(action)
+    track = takes.track_of(action)
     files = {}
     files["track"] = out / "track.json"
     track.save(files["track"])
     files["llf"] = out / "performance_60fps.csv"
     write_track_llf_csv(files["llf"], track, 60)
 
-    fps = writer.scene_fps(scene)
+    fps = channels.scene_fps(scene)
     start = settings.start_frame
     key_frames = [start + round(k.time * fps) for k in track.keyframes]
     # Plot what Blender plays (the take plus the lip-sync track), with dots at the keys.

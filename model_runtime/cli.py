@@ -16,10 +16,21 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+from pathlib import Path
 
-from .errors import KeyframeFaceError
 from . import limits
+from .backends import GenerateRequest, available_backends, backend_info, get_backend
+from .backends.options import options_from_flags
+from .batch import ERRORS_FILE, BatchSettings, run_batch
+from .dialogue import parse_dialogue, perform_scene
+from .errors import KeyframeFaceError
+from .evaluation import main as evaluation_main
+from .formats.keyframeface_json import to_keyframeface
+from .formats.llf_csv import write_track_llf_csv
+from .server import serve
+from .track import Track
 from .files import atomic_write, read_text
 from .limits import argument, positive_count
 
@@ -30,8 +41,6 @@ GAP = argument(lambda value: limits.number(value, "gap", 0.0, 10.0, "s"))
 
 
 def _generate(args) -> int:
-    from .backends import GenerateRequest, get_backend
-
     backend = get_backend(args.backend, **backend_options(args))
     track = backend.generate(GenerateRequest(
         script=args.script, context=args.context, emotion=args.emotion,
@@ -48,9 +57,6 @@ def _generate(args) -> int:
 
 
 def _solve(args) -> int:
-    from .backends import get_backend
-    from .formats.keyframeface_json import to_keyframeface
-
     backend = get_backend(args.backend, **backend_options(args))
     result = backend.solve([args.description], 0, args.background, args.emotion)
     print(json.dumps(to_keyframeface(result.weights, result.pose, 0), indent=1))
@@ -60,10 +66,6 @@ def _solve(args) -> int:
 
 
 def _export(args) -> int:
-    from .formats.keyframeface_json import to_keyframeface
-    from .formats.llf_csv import write_track_llf_csv
-    from .track import Track
-
     track = Track.load(args.track)
     if args.format == "llf-csv":
         write_track_llf_csv(args.out, track, args.fps)
@@ -75,9 +77,32 @@ def _export(args) -> int:
     return 0
 
 
+def _declared_flags() -> dict[str, list]:
+    """``{flag: [(backend name, option), ...]}`` over every registered backend's options."""
+    flags: dict[str, list] = {}
+    for info in available_backends():
+        for option in info.options:
+            if option.flag:
+                flags.setdefault(option.flag, []).append((info.name, option))
+    return flags
+
+
 def _backend_flags(parser) -> None:
-    parser.add_argument("--model", help="local: the model directory; openai: the model name")
-    parser.add_argument("--base-url", help="openai: the endpoint, e.g. http://127.0.0.1:8000/v1; server: its URL")
+    """The backends' flags, generated from their declared options (``backends/__init__.py``):
+    a flag several backends share reads as each one's own option."""
+    for flag, users in _declared_flags().items():
+        kinds = {{"float": float, "int": int}.get(option.kind, str) for _, option in users}
+        if len(kinds) > 1:
+            raise ValueError(f"{flag} is declared with different types by {', '.join(name for name, _ in users)}")
+        choices = None
+        if all(option.kind == "choice" for _, option in users):
+            choices = list(dict.fromkeys(choice.value for _, option in users for choice in option.choices))
+        readings: dict[str, list[str]] = {}
+        for name, option in users:
+            reading = option.description + ("" if option.default is None else f" (default {option.default})")
+            readings.setdefault(reading, []).append(name)
+        help_text = "; ".join(f"{', '.join(names)}: {reading}" for reading, names in readings.items())
+        parser.add_argument(flag, type=kinds.pop(), choices=choices, default=None, help=help_text)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -162,32 +187,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def backend_options(args) -> dict:
-    """Options for the chosen backend from the command line flags."""
-    options = {}
-    if getattr(args, "model", None):
-        options["model_path" if args.backend == "local" else "model"] = args.model
-    if getattr(args, "base_url", None):
-        options["url" if args.backend == "server" else "base_url"] = args.base_url
-    return options
+    """Options for the chosen backend from the command line flags (its declared defaults
+    where a flag is not given)."""
+    info = backend_info(args.backend)
+    values = {option.flag_dest: getattr(args, option.flag_dest, None)
+              for users in _declared_flags().values() for _, option in users}
+    return options_from_flags(info.name, info.options, values)
 
 
 def _serve(args) -> int:
-    import os
-
-    from .server import serve
-
     serve(args.host, args.port, args.backend, args.token or os.environ.get("KEYFRAMEFACE_TOKEN"),
           backend_options(args), args.max_body, args.rate, args.workers)
     return 0
 
 
 def _scene(args) -> int:
-    from pathlib import Path
-
-    from .backends import get_backend
-    from .dialogue import parse_dialogue, perform_scene
-    from .formats.llf_csv import write_track_llf_csv
-
     backend = get_backend(args.backend, **backend_options(args))
     lines = parse_dialogue(read_text(args.dialogue, Path(args.dialogue).name))
     scene = perform_scene(lines, backend, args.fps, speaker=args.speaker, context=args.context, emotion=args.emotion,
@@ -206,14 +220,21 @@ def _scene(args) -> int:
 
 
 def _batch(args) -> int:
-    from .batch import main as batch_main
-
-    return batch_main(args)
+    settings = BatchSettings(backend=args.backend, fps=args.fps, csv_fps=args.csv_fps, seed=args.seed,
+                             intensity=args.intensity, backend_options=tuple(sorted(backend_options(args).items())))
+    report = run_batch(args.csv, args.out, settings, jobs=args.jobs, concurrency=args.concurrency,
+                       progress=None if args.quiet else sys.stderr)
+    summary = {"lines": report.total, "written": report.written, "already_done": report.skipped,
+               "errors": report.errors, "seconds": round(report.seconds, 2),
+               "lines_per_second": round(report.lines_per_second, 1)}
+    print(json.dumps(summary))
+    if report.errors:
+        print(f"{report.errors} rows failed: see {Path(args.out) / ERRORS_FILE}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _evaluate(args) -> int:
-    from .evaluation import main as evaluation_main
-
     return evaluation_main(args)
 
 

@@ -30,11 +30,11 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from .backends.base import check_text
 from .blinks import blink_channels, blink_times
 from .errors import InputError
 from .limits import check_duration, check_frame_number
 from .script_timing import time_script
+from .stages import GenerateRequest, check_text
 from .track import Keyframe, Layer, Track
 
 CSV_COLUMNS = ("id", "speaker", "script", "context", "emotion", "duration")
@@ -302,8 +302,6 @@ def perform_scene(lines: list[DialogueLine], backend, fps: float, *, speaker: st
     ``emotion`` are the scene's defaults for lines that give none. ``concurrency``: lines
     generated at once (default: ``REMOTE_LINES_IN_FLIGHT`` for a remote backend, else one).
     """
-    from .backends import GenerateRequest
-
     if not lines:
         raise InputError("The dialogue has no lines.")
     if not 0 <= gap <= 10:

@@ -20,22 +20,24 @@ so requests are served concurrently.
 
 import hashlib
 import hmac
-import inspect
 import logging
 import threading
 import time
 import uuid
 
-from . import limits
+from . import __version__, limits
+from .backends import GenerateRequest, available_backends, get_backend
+from .backends.llm import is_plan_request, parse_paper_request, plan_answer, plan_request_fields
+from .backends.options import checked_request_options
 from .errors import BackendError, KeyframeFaceError
+from .formats.keyframeface_json import to_keyframeface
+from .http_client import is_loopback_host
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
 MAX_BODY_BYTES = limits.MAX_BODY_BYTES
 RATE_PER_MINUTE = 1200
 RATE_BURST = 200
-# Backend options a client may set per request (never URLs, model paths or keys).
-REQUEST_OPTIONS = frozenset({"paraphrases", "plan", "temperature"})
 
 log = logging.getLogger("keyframeface.server")
 
@@ -145,35 +147,20 @@ def create_app(backend: str = "builtin", token: str | None = None, backend_optio
     from fastapi.responses import JSONResponse
     from pydantic import BaseModel, Field
 
-    from . import __version__
-    from .backends import GenerateRequest, get_backend
-    from .backends.llm import (is_plan_request, parse_paper_request, plan_answer, plan_request_fields)
-    from .formats.keyframeface_json import to_keyframeface
-
     max_body = limits.body_limit(max_body)
     rate_per_minute = limits.rate_per_minute(rate_per_minute)
     digest = token_digest_ or (token_digest(token) if token else None)
     served = get_backend(backend, **(backend_options or {}))
-    accepted = _accepted_options(type(served))
+    declared_options = {info.name: info.options for info in available_backends()}.get(served.name, ())
     variants: dict[tuple, object] = {}
     variants_lock = threading.Lock()
 
     def backend_for(options: dict):
-        """``(backend, ignored option names)``: the served backend, or a variant with
-        per-request options. Only options that cannot point the server elsewhere are accepted
-        (no URLs, paths or keys from a client); allowed ones the served backend does not use
-        (``temperature`` on the built-in model) are ignored and named in the track's notes."""
+        """The served backend, or a variant with per-request options: only those its backend
+        declares ``per_request`` (never URLs, paths or keys from a client)."""
         if not options:
-            return served, []
-        refused = sorted(set(options) - REQUEST_OPTIONS)
-        if refused:
-            raise _HTTPError(422, f"backend option(s) not allowed per request: {', '.join(refused)}; "
-                                  f"allowed: {', '.join(sorted(REQUEST_OPTIONS))}")
-        ignored = sorted(set(options) - accepted)
-        options = {k: v for k, v in options.items() if k in accepted}
-        if not options:
-            return served, ignored
-        merged = {**(backend_options or {}), **options}
+            return served
+        merged = {**(backend_options or {}), **checked_request_options(declared_options, options)}
         key = tuple(sorted((k, repr(v)) for k, v in merged.items()))
         with variants_lock:
             if key not in variants:
@@ -183,7 +170,7 @@ def create_app(backend: str = "builtin", token: str | None = None, backend_optio
                     variants[key] = get_backend(backend, **merged)
                 except (KeyframeFaceError, TypeError, ValueError) as error:
                     raise _HTTPError(422, f"backend_options: {error}") from None
-            return variants[key], ignored
+            return variants[key]
 
     limiter = RateLimiter(rate_per_minute, burst)
     app = FastAPI(title="KeyframeFace", version=__version__,
@@ -249,12 +236,9 @@ def create_app(backend: str = "builtin", token: str | None = None, backend_optio
 
     @app.post("/v1/generate", dependencies=[Depends(guard)])
     def generate(body: GenerateBody):
-        backend_, ignored = backend_for(body.backend_options)
-        track = backend_.generate(GenerateRequest(script=body.script, context=body.context, emotion=body.emotion,
-                                                  seed=body.seed, fps=body.fps, intensity=body.intensity))
-        if ignored:
-            track.notes.append(f"backend option(s) the {served.name} backend does not use were ignored: "
-                               f"{', '.join(ignored)}")
+        track = backend_for(body.backend_options).generate(GenerateRequest(
+            script=body.script, context=body.context, emotion=body.emotion, seed=body.seed, fps=body.fps,
+            intensity=body.intensity))
         return track.to_dict()
 
     @app.post("/v1/solve", dependencies=[Depends(guard)])
@@ -295,11 +279,6 @@ def create_app(backend: str = "builtin", token: str | None = None, backend_optio
     return app
 
 
-def _accepted_options(backend_class) -> frozenset:
-    parameters = inspect.signature(backend_class.__init__).parameters.values()
-    return frozenset(p.name for p in parameters if p.name != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
-
-
 class _HTTPError(Exception):
     def __init__(self, status: int, message: str, headers: dict | None = None):
         super().__init__(message)
@@ -325,8 +304,6 @@ def serve(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, backend: str = "bu
         import uvicorn
     except ImportError:
         raise BackendError("The server needs FastAPI and uvicorn: pip install fastapi uvicorn") from None
-    from .http_client import is_loopback_host
-
     port = limits.port(port)
     if not is_loopback_host(host) and not token:
         raise KeyframeFaceError(f"Serving on {host} (reachable from other machines) needs --token; "

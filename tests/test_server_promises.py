@@ -54,11 +54,10 @@ def test_bodies_over_max_body_get_413_declared_or_chunked(guarded):
     assert status == 200 and answer["format"] == "keyframeface.track"
 
 
-def test_options_the_backend_does_not_use_are_ignored_and_noted(guarded):
+def test_options_the_backend_does_not_use_are_a_4xx_with_a_message(guarded):
     body = json.dumps({"script": "Hi.", "backend_options": {"plan": "model", "temperature": 0.7}}).encode()
     status, _, answer = http("POST", guarded + "/v1/generate", body, AUTH)
-    assert status == 200
-    assert any("plan, temperature" in note for note in answer["notes"])
+    assert status == 422 and "not allowed per request: plan, temperature" in answer["error"]
     body = json.dumps({"script": "Hi.", "backend_options": {"paraphrases": "maybe"}}).encode()
     status, _, answer = http("POST", guarded + "/v1/generate", body, AUTH)
     assert status in (200, 422) and status < 500

@@ -18,8 +18,10 @@ from urllib.parse import urlparse
 from ..errors import AnswerError, BackendError, TrackError
 from ..http_client import (HTTPStatusError, check_online_access, current_line_deadline, is_loopback,
                            is_loopback_host, line_deadline, request_json, retrying, with_line_deadline)
-from ..limits import MAX_ANSWER_BYTES
+from ..limits import MAX_ANSWER_BYTES, number
+from ..track import Track
 from .base import Backend, GenerateRequest, Plan, SolvedKeyframe
+from .builtin import BuiltinBackend
 from .llm import PLAN_SCHEMA, build_messages, plan_messages, read_plan_answer, read_solve_answer
 
 __all__ = ["HTTPStatusError", "MAX_ANSWER_BYTES", "OpenAICompatibleBackend", "ServerBackend", "check_online_access",
@@ -46,8 +48,6 @@ class _RemoteBackend(Backend):
     remote = True
 
     def _limits(self, timeout: float, retries: int, line_timeout: float | None, online_access: bool) -> None:
-        from ..limits import number
-
         self.timeout = number(timeout, "timeout", 0.1, 3600, "s")
         self.retries = int(number(retries, "retries", 1, 20))
         self.line_timeout = (number(line_timeout, "line timeout", 0.1, 4 * 3600, "s") if line_timeout
@@ -76,8 +76,6 @@ class OpenAICompatibleBackend(_RemoteBackend):
                  timeout: float = 60.0, retries: int = 3, concurrency: int = 8, plan: str = "model",
                  temperature: float = 0.0, max_tokens: int = 2048, line_timeout: float | None = None,
                  online_access: bool = True):
-        from .builtin import BuiltinBackend
-
         self.base_url = check_url(base_url, "OpenAI-compatible")
         if not self.base_url.endswith("/v1"):
             self.base_url += "/v1"
@@ -172,8 +170,6 @@ class ServerBackend(_RemoteBackend):
         return {"Authorization": f"Bearer {self._token}"} if self._token else {}
 
     def generate(self, request: GenerateRequest):
-        from ..track import Track
-
         request = request.validated()
         body = {"script": request.script, "context": request.context, "emotion": request.emotion,
                 "seed": request.seed, "fps": request.fps, "intensity": request.intensity,
@@ -190,8 +186,6 @@ class ServerBackend(_RemoteBackend):
             return retrying(ask, self.retries, f"Generating on {self.url}")
 
     def solve(self, descriptions, index, background, emotion) -> SolvedKeyframe:
-        from .builtin import BuiltinBackend
-
         body = {"descriptions": descriptions, "index": index, "background": background, "emotion": emotion}
 
         def ask():
