@@ -145,6 +145,7 @@ def create_app(backend: str = "builtin", token: str | None = None, backend_optio
     from fastapi import Depends, FastAPI, Request
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse
+    from starlette.exceptions import HTTPException as StarletteHTTPException
     from pydantic import BaseModel, Field
 
     max_body = limits.body_limit(max_body)
@@ -185,6 +186,11 @@ def create_app(backend: str = "builtin", token: str | None = None, backend_optio
     @app.exception_handler(_HTTPError)
     async def _http_error(request, error: _HTTPError):
         return JSONResponse({"error": error.message}, status_code=error.status, headers=error.headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _framework_error(request, error: StarletteHTTPException):
+        # FastAPI's own refusals (a body it cannot parse, an unknown route): our {"error"} shape.
+        return JSONResponse({"error": str(error.detail)}, status_code=error.status_code, headers=error.headers)
 
     @app.exception_handler(KeyframeFaceError)
     async def _input_error(request, error: KeyframeFaceError):
