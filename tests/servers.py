@@ -209,3 +209,18 @@ def http(method: str, url: str, body: bytes | None = None, headers: dict | None 
         return response.status, {k.lower(): v for k, v in response.getheaders()}, payload
     finally:
         connection.close()
+
+
+def child_processes(pid: int) -> list[int]:
+    """Live (not zombie) processes whose parent is ``pid``, from /proc (Linux)."""
+    from pathlib import Path
+
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.append(int(stat.parent.name))
+    return found

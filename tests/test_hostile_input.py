@@ -3,7 +3,6 @@ traceback, a hang, a huge allocation, a wiped file or a misleading message."""
 
 import io
 import json
-import math
 import subprocess
 import sys
 
@@ -15,6 +14,7 @@ from model_runtime.cli import main
 from model_runtime.errors import FormatError, InputError, KeyframeFaceError
 from model_runtime.formats.llf_csv import read_llf_csv, write_llf_csv
 from tests.conftest import ROOT
+from tests.servers import child_processes
 
 
 def _take(seconds=5.0, fps=60, start=1.0) -> list[str]:
@@ -284,20 +284,6 @@ def test_minor_the_track_loader_accepts_a_utf8_bom(tmp_path):
     assert Track.load(path).script == "Hello there."
 
 
-def _processes_with_parent(pid: int) -> list[int]:
-    from pathlib import Path
-
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid and fields[0] != "Z":
-            found.append(int(stat.parent.name))
-    return found
-
-
 def _alive(pid: int) -> bool:
     from pathlib import Path
 
@@ -322,7 +308,7 @@ def test_14_batch_workers_end_with_a_killed_batch(tmp_path):
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and len(list(out.glob("*.track.json"))) < 4:
             time.sleep(0.1)
-        workers = _processes_with_parent(process.pid)
+        workers = child_processes(process.pid)
         assert len(workers) >= 2
         os.kill(process.pid, signal.SIGKILL)
         process.wait(10)

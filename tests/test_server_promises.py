@@ -19,7 +19,7 @@ from model_runtime.cli import main  # noqa: E402
 from model_runtime.errors import InputError, KeyframeFaceError  # noqa: E402
 from model_runtime.server import create_app, serve  # noqa: E402
 from tests.conftest import ROOT  # noqa: E402
-from tests.servers import app_server, free_port, http  # noqa: E402
+from tests.servers import app_server, child_processes, free_port, http  # noqa: E402
 
 TOKEN = "promise-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -90,18 +90,6 @@ def test_bad_numbers_are_refused_by_the_functions_too():
         serve(host="0.0.0.0")
 
 
-def _children(pid: int) -> list[int]:
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            found.append(int(stat.parent.name))
-    return found
-
-
 @pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs /proc to read a process's environment")
 def test_the_token_is_not_in_the_workers_environment():
     port = free_port()
@@ -117,7 +105,7 @@ def test_the_token_is_not_in_the_workers_environment():
                     break
             except OSError:
                 time.sleep(0.2)
-        workers = [pid for child in _children(process.pid) for pid in [child, *_children(child)]]
+        workers = [pid for child in child_processes(process.pid) for pid in [child, *child_processes(child)]]
         assert len(workers) >= 2
         for pid in workers:
             environ = Path(f"/proc/{pid}/environ").read_bytes()
