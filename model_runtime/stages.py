@@ -50,6 +50,7 @@ class GenerateRequest:
                 value = ""
             if not isinstance(value, str):
                 raise InputError(f"{name} must be text")
+            check_text(value, f"The {name}")
         script = " ".join(self.script.split()) if self.script else ""
         if not script:
             raise InputError("The script is empty: type the line the character says.")
