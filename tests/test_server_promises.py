@@ -46,10 +46,11 @@ def test_every_route_but_health_needs_the_token(guarded):
 
 
 def test_bodies_over_max_body_get_413_declared_or_chunked(guarded):
-    big = json.dumps({"script": "a" * 10_000}).encode()
-    for chunked in (False, True):
-        status, _, answer = http("POST", guarded + "/v1/generate", big, AUTH, chunked=chunked)
-        assert status == 413 and "4,096 bytes" in answer["error"], chunked
+    big = json.dumps({"description": "a" * 10_000}).encode()
+    for route in ("/v1/solve", "/v1/chat/completions"):
+        for chunked in (False, True):
+            status, _, answer = http("POST", guarded + route, big, AUTH, chunked=chunked)
+            assert status == 413 and "4,096 bytes" in answer["error"], (route, chunked)
     status, _, answer = http("POST", guarded + "/v1/generate", json.dumps({"script": "Hi."}).encode(), AUTH, chunked=True)
     assert status == 200 and answer["format"] == "keyframeface.track"
 
