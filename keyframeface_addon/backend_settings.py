@@ -34,9 +34,6 @@ def backend_options(prefs) -> tuple[str, dict]:
         if option.preference:
             value = getattr(prefs, option.preference)
             options[option.name] = bpy.path.abspath(value) if option.kind == "folder" else value
-    if any(option.kind == "url" for option in backend_info(prefs.backend).options):
-        # The HTTP client checks the rule again for every host it contacts (redirects included).
-        options["online_access"] = online_access()
     return prefs.backend, options
 
 
@@ -66,7 +63,11 @@ def chosen_backend(prefs) -> tuple[str, dict]:
     problem = backend_problem(prefs)
     if problem:
         raise KeyframeFaceError(problem)
-    return backend_options(prefs)
+    name, options = backend_options(prefs)
+    if any(option.kind == "url" for option in backend_info(name).options):
+        # The HTTP client checks the rule again for every host it contacts (redirects included).
+        options["online_access"] = online_access()
+    return name, options
 
 
 def instantiate(name: str, options: dict) -> Backend:
