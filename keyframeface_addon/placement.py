@@ -36,7 +36,7 @@ def replace_range(scene, rig: RigMapping, track: Track, start_frame: int) -> tup
     written = 0
     for mesh, curves, container in targets:
         existing = {fc.data_path: fc for fc in container.fcurves}
-        for data_path, group, frames, values in curves:
+        for data_path, group, frames, values, _handles in curves:
             fcurve = existing.get(data_path)
             if fcurve is None:
                 fcurve = container.fcurves.new(data_path, index=0)

@@ -28,6 +28,7 @@ import numpy as np
 
 from ..model_runtime.arkit import BLENDSHAPE_INDEX, POSE, region_of
 from ..model_runtime.errors import KeyframeFaceError
+from ..model_runtime.fitting import FittedCurve
 from ..model_runtime.playback import composed_keys, keyframe_frames, layer_names
 from ..model_runtime.track import Track
 from . import anim_compat
@@ -47,9 +48,11 @@ LINE_MARKER = "L"
 MARKER_NAME_LIMIT = 63
 
 _BEZIER = bpy.types.Keyframe.bl_rna.properties["interpolation"].enum_items["BEZIER"].value
-_AUTO_CLAMPED = bpy.types.Keyframe.bl_rna.properties["handle_left_type"].enum_items["AUTO_CLAMPED"].value
+_HANDLE_TYPES = bpy.types.Keyframe.bl_rna.properties["handle_left_type"].enum_items
+_AUTO_CLAMPED = _HANDLE_TYPES["AUTO_CLAMPED"].value
 
-Curves = list[tuple[str, str, np.ndarray, np.ndarray]]
+# (data path, group, frames, values, fitted handles or None for Auto Clamped)
+Curves = list[tuple[str, str, np.ndarray, np.ndarray, FittedCurve | None]]
 
 
 class WriteError(KeyframeFaceError):
@@ -82,16 +85,32 @@ def _data_path(block_name: str) -> str:
     return f'key_blocks["{bpy.utils.escape_identifier(block_name)}"].value'
 
 
-def fill_keys(fcurve: bpy.types.FCurve, frames: np.ndarray, values: np.ndarray) -> None:
+def _pairs(x, y) -> np.ndarray:
+    pairs = np.empty(len(x) * 2, dtype=np.float32)
+    pairs[0::2] = x
+    pairs[1::2] = y
+    return pairs
+
+
+def fill_keys(fcurve: bpy.types.FCurve, frames: np.ndarray, values: np.ndarray,
+              handles: FittedCurve | None = None) -> None:
+    """Append Bezier keys in bulk: Auto Clamped, or with the handles of a ``FittedCurve``
+    keyed at ``frames`` (ALIGNED or FREE per key, as fitted)."""
     count = len(frames)
-    fcurve.keyframe_points.add(count)
-    co = np.empty(count * 2, dtype=np.float32)
-    co[0::2] = frames
-    co[1::2] = values
-    fcurve.keyframe_points.foreach_set("co", co)
-    fcurve.keyframe_points.foreach_set("interpolation", np.full(count, _BEZIER, dtype=np.int32))
-    fcurve.keyframe_points.foreach_set("handle_left_type", np.full(count, _AUTO_CLAMPED, dtype=np.int32))
-    fcurve.keyframe_points.foreach_set("handle_right_type", np.full(count, _AUTO_CLAMPED, dtype=np.int32))
+    points = fcurve.keyframe_points
+    points.add(count)
+    points.foreach_set("co", _pairs(frames, values))
+    points.foreach_set("interpolation", np.full(count, _BEZIER, dtype=np.int32))
+    if handles is None:
+        kinds = np.full(count, _AUTO_CLAMPED, dtype=np.int32)
+    else:
+        kinds = np.where(handles.aligned, _HANDLE_TYPES["ALIGNED"].value, _HANDLE_TYPES["FREE"].value).astype(np.int32)
+    # Types first: Blender recomputes handles of the types it owns, not fitted ones.
+    points.foreach_set("handle_left_type", kinds)
+    points.foreach_set("handle_right_type", kinds)
+    if handles is not None:
+        points.foreach_set("handle_left", _pairs(handles.left_x, handles.left_y))
+        points.foreach_set("handle_right", _pairs(handles.right_x, handles.right_y))
     # Classic auto handles: the curve the model runtime evaluates is exactly what Blender plays.
     fcurve.auto_smoothing = "NONE"
     fcurve.update()
@@ -123,19 +142,32 @@ def track_markers(track: Track, fps: float) -> list[tuple[int, str]]:
             for index, (keyframe, frame) in enumerate(zip(track.keyframes, keyframe_frames(track, fps)))]
 
 
+def key_arrays(entry) -> tuple[np.ndarray, np.ndarray, FittedCurve | None]:
+    """Frames, values and fitted handles of a channel's keys: ``(frames, values)`` (Auto
+    Clamped) or a ``FittedCurve``."""
+    if isinstance(entry, FittedCurve):
+        return entry.x, entry.y, entry
+    frames, values = entry
+    return frames, values, None
+
+
 def _route(rig: RigMapping, keys, start_frame: int, with_pose: bool):
-    """Assign composed keys to meshes: ``[(mesh, curves)]`` and the shapes written."""
+    """Assign keys (``{parameter: (frames, values) or FittedCurve}``) to meshes:
+    ``[(mesh, curves)]`` and the shapes written."""
     routed = []
     written: set[str] = set()
     primary = rig.primary
     for mesh in rig.meshes:
         curves: Curves = []
-        for name, (frames, values) in keys.items():
+        for name, entry in keys.items():
+            frames, values, handles = key_arrays(entry)
+            if handles is not None:
+                handles = handles.shifted(start_frame)
             if name in BLENDSHAPE_INDEX and name in mesh.shapes:
-                curves.append((_data_path(mesh.shapes[name]), region_of(name), frames + start_frame, values))
+                curves.append((_data_path(mesh.shapes[name]), region_of(name), frames + start_frame, values, handles))
                 written.add(name)
             elif name in POSE and with_pose and mesh is primary:
-                curves.append((f'["{name}"]', "Head & Eyes", frames + start_frame, values))
+                curves.append((f'["{name}"]', "Head & Eyes", frames + start_frame, values, handles))
         if curves:
             routed.append((mesh, curves))
     return routed, written
@@ -147,8 +179,8 @@ def _write_action(name: str, routed, created) -> tuple[list[bpy.types.Action], d
     fcurves = keys = 0
     for mesh, curves in routed:
         sink, _slot = sinks[mesh.key.name]
-        for data_path, group, frames, values in curves:
-            fill_keys(sink.new_fcurve(data_path, group), frames, values)
+        for data_path, group, frames, values, handles in curves:
+            fill_keys(sink.new_fcurve(data_path, group), frames, values, handles)
             fcurves += 1
             keys += len(frames)
     return actions, sinks, fcurves, keys
@@ -180,10 +212,10 @@ def _rest_curves(routed, layered, start_frame: int):
     for curves_by_mesh in [routed, *layered.values()]:
         for mesh, curves in curves_by_mesh:
             entry = paths.setdefault(mesh.key.name, (mesh, {}))
-            for data_path, group, _frames, _values in curves:
+            for data_path, group, *_keys in curves:
                 entry[1][data_path] = group
     zero_frame = np.array([start_frame], dtype=np.float64)
-    return [(mesh, [(path, group, zero_frame, np.zeros(1)) for path, group in groups.items()])
+    return [(mesh, [(path, group, zero_frame, np.zeros(1), None) for path, group in groups.items()])
             for mesh, groups in paths.values()]
 
 
@@ -222,7 +254,8 @@ def write_track(scene: bpy.types.Scene, rig: RigMapping, track: Track, start_fra
 
 def write_take(scene: bpy.types.Scene, rig: RigMapping, base_keys, layer_keys: dict, start_frame: int,
                take_name: str | None = None, markers=(), properties: dict | None = None) -> WriteResult:
-    """Write keys (``{parameter: (frames, values)}``, frames from 0) as a new take on ``rig``.
+    """Write keys (``{parameter: (frames, values) or FittedCurve}``, frames from 0) as a new
+    take on ``rig``.
 
     With ``layer_keys`` the take adds onto the tool's NLA layer tracks (lip sync) over a rest
     track; without, it replaces the shapes it keys. ``markers`` are ``(frame, name)`` pairs.
@@ -240,7 +273,7 @@ def write_take(scene: bpy.types.Scene, rig: RigMapping, base_keys, layer_keys: d
     dropped = sorted(name for name in generated if name in BLENDSHAPE_INDEX and name not in written)
     layered = {layer: r for layer, r in routed_layers.items() if r}
 
-    all_frames = [frames.max() for keys in (base_keys, *layer_keys.values()) for frames, _ in keys.values()]
+    all_frames = [key_arrays(entry)[0].max() for keys in (base_keys, *layer_keys.values()) for entry in keys.values()]
     end_frame = start_frame + int(max(all_frames))
     primary = rig.primary
     name = take_name or f"KFF {primary.obj.name}"
