@@ -419,8 +419,36 @@ def _curve(times, row, start, end, d0, d1, aligned_start) -> FittedCurve:
     # End keys: a flat outer handle lines up with a flat inner one.
     aligned[0] = right_y[0] == y[0]
     aligned[-1] = left_y[-1] == y[-1]
-    return FittedCurve(indices, *(np.float32(a).astype(np.float64) for a in (x, y, left_x, left_y, right_x, right_y)),
-                       aligned, 0.0)
+    stored = [a.astype(np.float32) for a in (x, y, left_x, left_y, right_x, right_y)]
+    realigned = _realigned(*stored)
+    # A key stays ALIGNED only where Blender's float32 re-alignment keeps both handles inside
+    # their segments' value ranges (else a handle at 0 could come back as -1e-6).
+    left_low, left_high = np.r_[-np.inf, low], np.r_[np.inf, high]
+    right_low, right_high = np.r_[low, -np.inf], np.r_[high, np.inf]
+    inside = ((realigned[1] >= left_low.astype(np.float32)) & (realigned[1] <= left_high.astype(np.float32))
+              & (realigned[3] >= right_low.astype(np.float32)) & (realigned[3] <= right_high.astype(np.float32)))
+    aligned &= inside
+    for k in range(4):
+        stored[2 + k] = np.where(aligned, realigned[k], stored[2 + k])
+    return FittedCurve(indices, *(a.astype(np.float64) for a in stored), aligned, 0.0)
+
+
+def _realigned(x, y, left_x, left_y, right_x, right_y):
+    """Handles of ALIGNED keys as Blender's handle update leaves them (``calchandleNurb_intern``,
+    float32, keys selected): the right handle is set along the left one, then the left along it."""
+    f32 = np.float32
+    length_a = np.sqrt((x - left_x) ** 2 + (y - left_y) ** 2)
+    length_b = np.sqrt((right_x - x) ** 2 + (right_y - y) ** 2)
+    length_a = np.where(length_a == 0, f32(1.0), length_a)
+    length_b = np.where(length_b == 0, f32(1.0), length_b)
+    ratio = length_a / length_b
+    scale = f32(1.0) / ratio
+    eps = f32(1e-5)
+    new_right_x = np.where(length_a > eps, x + scale * (x - left_x), right_x)
+    new_right_y = np.where(length_a > eps, y + scale * (y - left_y), right_y)
+    new_left_x = np.where(length_b > eps, x + ratio * (x - new_right_x), left_x)
+    new_left_y = np.where(length_b > eps, y + ratio * (y - new_right_y), left_y)
+    return new_left_x, new_left_y, new_right_x, new_right_y
 
 
 def _single_key(times, row) -> FittedCurve:
