@@ -34,12 +34,20 @@ from .curves import evaluate_bezier
 # Handles sit at a third of their segment in time, so time maps linearly onto the Bezier
 # parameter and a segment is a cubic in time (what Blender plays once handles are that long).
 _THIRD = 1.0 / 3.0
+# A peak is clean when this many samples on each side move steadily into and out of it.
+CLEAN_SIDE = 3
+# Pieces longer than this are cut for the batched search; the cuts are merged back after.
+CHUNK = 512
 # Runs of at least this many equal samples are holds: keys at both ends, a flat curve between.
 HOLD_SAMPLES = 4
 # Segments are fitted a little inside the bound so float32 storage cannot push a sample over.
 _FIT_MARGIN = 0.995
 # First trial length of a segment before anything is known about the curve.
 _FIRST_GUESS = 16
+# Windows whose least-squares fit misses the bound by less than this factor are refitted
+# towards the smallest worst error, this many rounds.
+_REFINE_REACH = 1.5
+_REFINE_ROUNDS = 3
 # Rounds of the zigzag filter that finds the significant extremes (each halves the rest).
 _ZIGZAG_ROUNDS = 64
 
@@ -112,9 +120,29 @@ def _required_keys(values: np.ndarray, tolerance: float, required) -> np.ndarray
     if len(required):
         mask[:, np.clip(required, 0, n - 1)] = True
     for c in range(channels):
-        mask[c, _significant_extremes(values[c], 2.0 * tolerance)] = True
+        mask[c, _clean_extremes(values[c], 2.0 * tolerance)] = True
         mask[c, _hold_ends(values[c])] = True
     return mask
+
+
+def _clean_extremes(values: np.ndarray, swing: float) -> np.ndarray:
+    """Significant extremes (``_significant_extremes``) that the samples rise into and fall
+    out of steadily, bending one way, over ``CLEAN_SIDE`` samples each side: the peaks of clean
+    curves (generated, hand-keyed), keyed on their very frame. A noisy crest (a capture) is
+    left to the fit, whose curve still peaks on a key (handles never pass their keys' values)
+    within the bound of the crest, and fewer keys follow."""
+    peaks = _significant_extremes(values, swing)
+    n = len(values)
+    peaks = peaks[(peaks >= CLEAN_SIDE) & (peaks < n - CLEAN_SIDE)]
+    if not len(peaks):
+        return peaks
+    offsets = np.arange(-CLEAN_SIDE, CLEAN_SIDE)
+    steps = np.diff(values)[peaks[:, None] + offsets]  # steps into and out of each peak
+    into, out = steps[:, :CLEAN_SIDE], steps[:, CLEAN_SIDE:]
+    bend = np.diff(steps, axis=1)  # curvature: one sign all along a clean peak
+    top = (into > 0).all(axis=1) & (out < 0).all(axis=1) & (bend <= 0).all(axis=1)
+    bottom = (into < 0).all(axis=1) & (out > 0).all(axis=1) & (bend >= 0).all(axis=1)
+    return peaks[top | bottom]
 
 
 def _turning_points(values: np.ndarray) -> np.ndarray:
@@ -223,11 +251,15 @@ def _window_samples(data: _Samples, channel, start, end):
     return window, first, residual, base0, base1, y0, y3
 
 
-def _solve_tangents(window, residual, base0, base1, y0, y3, windows: int):
-    """Least-squares end tangents per window with both handles between the end values (box
-    constraint solved exactly: the optimum is inside, or on an edge at its 1-D optimum)."""
+def _solve_tangents(window, residual, base0, base1, y0, y3, windows: int, weight=None):
+    """(Weighted) least-squares end tangents per window with both handles between the end
+    values (box constraint solved exactly: the optimum is inside, or on an edge at its 1-D
+    optimum)."""
     change = y3 - y0
     ridge = 1e-9  # a whisker of pull towards the straight line settles windows of 2-3 samples
+    if weight is not None:
+        base0, base1 = base0 * weight, base1 * weight
+        residual = residual * weight
     a00 = np.bincount(window, base0 * base0, windows) + ridge
     a01 = np.bincount(window, base0 * base1, windows)
     a11 = np.bincount(window, base1 * base1, windows) + ridge
@@ -261,21 +293,94 @@ def _solve_tangents(window, residual, base0, base1, y0, y3, windows: int):
 
 
 def _fit_windows(data: _Samples, channel, start, end, tolerance: float):
-    """Fit every window; returns (fits within tolerance, d0, d1)."""
+    """Fit every window; returns (fits within tolerance, d0, d1).
+
+    Least squares spreads the error; the bound is on the worst sample. Windows that miss it
+    by a little are refitted with weights grown where the error is large (Lawson's iteration
+    towards the smallest worst error), which lets segments reach further."""
     window, first, residual, base0, base1, y0, y3 = _window_samples(data, channel, start, end)
     d0, d1 = _solve_tangents(window, residual, base0, base1, y0, y3, len(start))
     error = np.abs(residual - base0 * d0[window] - base1 * d1[window])
     worst = np.maximum.reduceat(error, first)
+    weight = None
+    for _ in range(_REFINE_ROUNDS):
+        retry = np.flatnonzero((worst > tolerance) & (worst < _REFINE_REACH * tolerance))
+        if not len(retry):
+            break
+        picked = np.zeros(len(start), dtype=bool)
+        picked[retry] = True
+        samples = picked[window]
+        renumber = np.cumsum(picked) - 1
+        sub_window = renumber[window[samples]]
+        sub_error = error[samples]
+        grown = sub_error if weight is None else weight[samples] * sub_error
+        grown = grown / np.maximum(np.bincount(sub_window, grown, len(retry))[sub_window], 1e-300) + 1e-3
+        weight = np.ones(len(window)) if weight is None else weight
+        weight[samples] = grown
+        w0, w1 = _solve_tangents(sub_window, residual[samples], base0[samples], base1[samples], y0[retry], y3[retry],
+                                 len(retry), np.sqrt(grown))
+        new_error = np.abs(residual[samples] - base0[samples] * w0[sub_window] - base1[samples] * w1[sub_window])
+        sub_first = np.cumsum(np.bincount(sub_window, minlength=len(retry))) - np.bincount(sub_window, minlength=len(retry))
+        new_worst = np.maximum.reduceat(new_error, sub_first)
+        better = new_worst < worst[retry]
+        rows = retry[better]
+        d0[rows], d1[rows], worst[rows] = w0[better], w1[better], new_worst[better]
+        error[samples] = np.where(better[sub_window], new_error, error[samples])
     return worst <= tolerance, d0, d1
 
 
 def _place_keys(data: _Samples, required_mask, tolerance: float) -> _Segments:
-    """Farthest-reaching segments inside every piece between required keys, all at once."""
+    """Farthest-reaching segments inside every piece between required keys, all at once
+    (long pieces are cut into chunks searched side by side, and the cuts merged back)."""
     piece_channel, piece_key = np.nonzero(required_mask)
     same = piece_channel[1:] == piece_channel[:-1]
-    channel = piece_channel[:-1][same]
-    start = piece_key[:-1][same].astype(np.int64)
-    end = piece_key[1:][same].astype(np.int64)
+    channel, start, end, cut = _chunks(piece_channel[:-1][same], piece_key[:-1][same].astype(np.int64),
+                                       piece_key[1:][same].astype(np.int64))
+    segments = _farthest_segments(data, channel, start, end, tolerance)
+    return _merge_cuts(data, segments, cut, tolerance)
+
+
+def _chunks(channel, start, end):
+    """Pieces cut into chunks of at most ``CHUNK`` samples; also the cut positions
+    (channel * samples + index is unique; returned as (channel, index) pairs)."""
+    parts = np.maximum(1, -(-(end - start) // CHUNK))
+    piece = np.repeat(np.arange(len(start)), parts)
+    part = np.arange(parts.sum()) - np.repeat(np.cumsum(parts) - parts, parts)
+    length = (end - start)[piece]
+    new_start = start[piece] + (length * part) // parts[piece]
+    new_end = start[piece] + (length * (part + 1)) // parts[piece]
+    cut = part > 0
+    return channel[piece], new_start, new_end, (channel[piece][cut], new_start[cut])
+
+
+def _merge_cuts(data: _Samples, segments: _Segments, cut, tolerance: float) -> _Segments:
+    """Drop the keys at chunk cuts where one segment spans both neighbours within the bound
+    (twice: a short chunk can put two cuts on one segment)."""
+    wanted = cut[0] * data.n + cut[1]
+    for _ in range(2):
+        keys = segments.channel * data.n + segments.start
+        position = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
+        right = np.unique(position[(keys[position] == wanted) & (position > 0)])
+        right = right[~np.isin(right - 1, right)]  # one merge per segment per pass
+        if not len(right):
+            break
+        left = right - 1
+        ok, d0, d1 = _fit_windows(data, segments.channel[left], segments.start[left], segments.end[right], tolerance)
+        left, right = left[ok], right[ok]
+        segments.end[left] = segments.end[right]
+        segments.d0[left], segments.d1[left] = d0[ok], d1[ok]
+        keep = np.ones(len(segments.start), dtype=bool)
+        keep[right] = False
+        segments = _Segments(segments.channel[keep], segments.start[keep], segments.end[keep], segments.d0[keep],
+                             segments.d1[keep])
+        wanted = wanted[~np.isin(wanted, keys[right])]
+    return segments
+
+
+def _farthest_segments(data: _Samples, channel, start, end, tolerance: float) -> _Segments:
+    """From the start of every piece, the longest segment that fits, then the next, until the
+    piece's end; all pieces advance together, one batch of windows per round."""
+    start, end = start.copy(), end.copy()
     feasible = np.ones(len(start), dtype=np.int64)     # longest length known to fit
     infeasible = np.zeros(len(start), dtype=np.int64)  # shortest length known not to (0: none)
     guess = np.full(len(start), _FIRST_GUESS, dtype=np.int64)
