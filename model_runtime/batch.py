@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import json
 import multiprocessing
 import os
 import sys
@@ -25,8 +24,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from .backends import GenerateRequest, get_backend
 from .dialogue import DialogueLine, iter_csv_lines
 from .errors import InputError, KeyframeFaceError
+from .formats.llf_csv import write_track_llf_csv
 
 STATE_FILE = "batch-state.tsv"
 ERRORS_FILE = "errors.csv"
@@ -76,17 +77,12 @@ _BACKENDS: dict = {}
 
 def _backend(settings: BatchSettings):
     if settings not in _BACKENDS:
-        from .backends import get_backend
-
         _BACKENDS[settings] = get_backend(settings.backend, **dict(settings.backend_options))
     return _BACKENDS[settings]
 
 
 def perform_line(line: DialogueLine, settings: BatchSettings, out_dir: str) -> tuple[str, str | None]:
     """Generate one line and write its two files: ``(id, error or None)``."""
-    from .backends import GenerateRequest
-    from .formats.llf_csv import write_track_llf_csv
-
     try:
         backend = _backend(settings)
         track = backend.generate(GenerateRequest(
@@ -215,20 +211,3 @@ def run_batch(csv_path, out_dir, settings: BatchSettings = BatchSettings(), jobs
         writer.writerows(sorted(errors))
     return BatchReport(len(lines) + sum(1 for _, line_id, _ in errors if not line_id), written, skipped,
                        len(errors), seconds)
-
-
-def main(args) -> int:
-    from .cli import backend_options
-
-    settings = BatchSettings(backend=args.backend, fps=args.fps, csv_fps=args.csv_fps, seed=args.seed,
-                             intensity=args.intensity, backend_options=tuple(sorted(backend_options(args).items())))
-    report = run_batch(args.csv, args.out, settings, jobs=args.jobs, concurrency=args.concurrency,
-                       progress=None if args.quiet else sys.stderr)
-    summary = {"lines": report.total, "written": report.written, "already_done": report.skipped,
-               "errors": report.errors, "seconds": round(report.seconds, 2),
-               "lines_per_second": round(report.lines_per_second, 1)}
-    print(json.dumps(summary))
-    if report.errors:
-        print(f"{report.errors} rows failed: see {Path(args.out) / ERRORS_FILE}", file=sys.stderr)
-        return 1
-    return 0

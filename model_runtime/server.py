@@ -24,7 +24,12 @@ import threading
 import time
 import uuid
 
+from . import __version__
+from .backends import GenerateRequest, get_backend
+from .backends.llm import is_plan_request, parse_paper_request, plan_answer, plan_request_fields
+from .backends.remote import is_loopback_host
 from .errors import BackendError, KeyframeFaceError
+from .formats.keyframeface_json import to_keyframeface
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
@@ -106,11 +111,6 @@ def create_app(backend: str = "builtin", token: str | None = None, backend_optio
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse
     from pydantic import BaseModel, Field
-
-    from . import __version__
-    from .backends import GenerateRequest, get_backend
-    from .backends.llm import (is_plan_request, parse_paper_request, plan_answer, plan_request_fields)
-    from .formats.keyframeface_json import to_keyframeface
 
     served = get_backend(backend, **(backend_options or {}))
     variants: dict[tuple, object] = {}
@@ -267,8 +267,6 @@ def serve(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, backend: str = "bu
         import uvicorn
     except ImportError:
         raise BackendError("The server needs FastAPI and uvicorn: pip install fastapi uvicorn") from None
-    from .backends.remote import is_loopback_host
-
     if not is_loopback_host(host) and not token:
         raise KeyframeFaceError(f"Serving on {host} (reachable from other machines) needs --token; "
                                 "without one, keep the default 127.0.0.1.")

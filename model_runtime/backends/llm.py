@@ -18,7 +18,7 @@ import math
 import re
 
 from ..errors import BackendError, FormatError
-from ..formats.keyframeface_json import _first_json_object, build_messages, parse_keyframe_answer
+from ..formats.keyframeface_json import _first_json_object, build_messages, number_word, parse_keyframe_answer
 from .base import GenerateRequest, Plan, PlannedKeyframe, SolvedKeyframe
 
 PLAN_SYSTEM_MESSAGE = (
@@ -145,8 +145,6 @@ def parse_paper_request(messages: list[dict]) -> tuple[list[str], int, str, str]
     task = re.search(r"Generate the facial expression parameters for Keyframe ([A-Za-z\- ]+)\.", user)
     if not descriptions or not task:
         raise FormatError("the request lists no keyframe descriptions or asks for no keyframe")
-    from ..formats.keyframeface_json import number_word
-
     asked = task.group(1).strip().lower()
     names = [number_word(i + 1) for i in range(len(descriptions))]
     if asked not in names:

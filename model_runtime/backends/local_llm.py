@@ -11,8 +11,11 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+from ..embeddings import quiet_transformers
 from ..errors import BackendError
+from ..formats.keyframeface_json import keyframe_key
 from .base import Backend, GenerateRequest, Plan, SolvedKeyframe
+from .builtin import BuiltinBackend
 from .constrained import TokenTable, keyframe_grammar, logits_processor, plan_grammar
 from .llm import LABELS, build_messages, plan_messages, read_plan_answer, read_solve_answer
 
@@ -50,9 +53,6 @@ class LocalModelBackend(Backend):
             raise BackendError(f"plan must be 'model' or 'builtin', not {plan!r}")
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
-
-        from ..embeddings import quiet_transformers
-        from .builtin import BuiltinBackend
 
         quiet_transformers()
         if device == "auto":
@@ -107,7 +107,5 @@ class LocalModelBackend(Backend):
         return plan
 
     def solve(self, descriptions, index, background, emotion) -> SolvedKeyframe:
-        from ..formats.keyframeface_json import keyframe_key
-
         text = self.complete(build_messages(descriptions, background, emotion, index), keyframe_grammar(keyframe_key(index)))
         return read_solve_answer(text, index, lambda: self._builtin.solve(descriptions, index, background, emotion))

@@ -18,7 +18,9 @@ from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlparse
 
 from ..errors import BackendError, KeyframeFaceError, TrackError
+from ..track import Track
 from .base import Backend, GenerateRequest, Plan, SolvedKeyframe
+from .builtin import BuiltinBackend
 from .llm import PLAN_SCHEMA, AnswerError, build_messages, plan_messages, read_plan_answer, read_solve_answer
 
 MAX_ANSWER_BYTES = 8 * 1024 * 1024
@@ -126,8 +128,6 @@ class OpenAICompatibleBackend(Backend):
     def __init__(self, base_url: str = "", model: str = "", api_key: str = "", api_key_env: str = "",
                  timeout: float = 60.0, retries: int = 3, concurrency: int = 8, plan: str = "model",
                  temperature: float = 0.0, max_tokens: int = 2048):
-        from .builtin import BuiltinBackend
-
         self.base_url = check_url(base_url, "OpenAI-compatible")
         if not self.base_url.endswith("/v1"):
             self.base_url += "/v1"
@@ -220,8 +220,6 @@ class ServerBackend(Backend):
         return {"Authorization": f"Bearer {self._token}"} if self._token else {}
 
     def generate(self, request: GenerateRequest):
-        from ..track import Track
-
         request = request.validated()
         body = {"script": request.script, "context": request.context, "emotion": request.emotion,
                 "seed": request.seed, "fps": request.fps, "intensity": request.intensity,
@@ -237,8 +235,6 @@ class ServerBackend(Backend):
         return retrying(ask, self.retries, f"Generating on {self.url}")
 
     def solve(self, descriptions, index, background, emotion) -> SolvedKeyframe:
-        from .builtin import BuiltinBackend
-
         body = {"descriptions": descriptions, "index": index, "background": background, "emotion": emotion}
 
         def ask():

@@ -20,6 +20,7 @@ import numpy as np
 
 from ..arkit import BLENDSHAPES, LIVE_LINK_FACE_COLUMNS, PARAMETERS, POSE, pascal, to_arkit
 from ..errors import FormatError
+from ..playback import frame_times, sample
 
 TIMECODE_RATES = (24, 25, 30, 48, 50, 60, 120)
 MAX_FILE_BYTES = 512 * 1024 * 1024
@@ -230,8 +231,6 @@ def format_timecode(seconds: float, rate: int = 60) -> str:
 
 def write_track_llf_csv(destination, track, fps: float = 60.0) -> None:
     """A whole performance (all layers combined) sampled at ``fps`` as Live Link Face CSV."""
-    from ..playback import frame_times, sample
-
     _, times = frame_times(track, fps)
     write_llf_csv(destination, times, sample(track, times))
 

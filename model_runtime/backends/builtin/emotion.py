@@ -10,9 +10,13 @@ emotion words, and the reading says what it fell back to.
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from ..._data import load_json
+from ...embeddings import Paraphraser
+from ...embeddings import available as paraphrases_available
 from .facs import FaceState, au_regions
 
 _EMOTIONS = load_json("emotions.json")
@@ -211,13 +215,29 @@ def _split_connectors(text: str) -> list[tuple[str, str]]:
     return [(k, c.strip(" ,.;")) for k, c in pieces]
 
 
+_PARAPHRASER_LOCK = threading.Lock()
+
+
+@lru_cache(maxsize=1)
+def _emotion_paraphraser() -> Paraphraser:
+    families = {word: max(entry["mix"], key=entry["mix"].get) for word, entry in sorted(LEXICON.items())}
+    return Paraphraser({word: family for word, family in families.items() if family != "neutral"})
+
+
+def emotion_paraphraser() -> Paraphraser | None:
+    """The shared paraphraser over the emotion lexicon, loaded on first use; None when the
+    encoder is not installed."""
+    if not paraphrases_available():
+        return None
+    with _PARAPHRASER_LOCK:
+        return _emotion_paraphraser()
+
+
 def _by_meaning(phrase: str, paraphrase: bool | None) -> tuple[EmotionTerm, str] | None:
     """An unknown emotion phrase read by meaning (sentence embeddings, when installed): the
     term and a note saying so, or None."""
     if paraphrase is False:
         return None
-    from ...embeddings import emotion_paraphraser
-
     paraphraser = emotion_paraphraser()
     match = paraphraser.match(phrase) if paraphraser else None
     if match is None:
