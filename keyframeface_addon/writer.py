@@ -242,7 +242,8 @@ def write_track(scene: bpy.types.Scene, rig: RigMapping, track: Track, start_fra
     layers and markers; see the module docstring."""
     fps = scene_fps(scene)
     base_keys = composed_keys(track, fps, layers="base")
-    layer_keys = {name: composed_keys(track, fps, layers=name) for name in layer_names(track, "add")}
+    # Layers (lip sync) are replaced whole, never edited key by key: the fewest fitted keys.
+    layer_keys = {name: composed_keys(track, fps, layers=name, fitted=True) for name in layer_names(track, "add")}
     if not base_keys and not any(layer_keys.values()):
         raise WriteError("The track is neutral throughout: nothing to key.")
     markers = []

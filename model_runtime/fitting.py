@@ -25,6 +25,8 @@ All pieces of all channels advance together, so the work is a few dozen numpy pa
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -46,8 +48,11 @@ _FIT_MARGIN = 0.995
 _FIRST_GUESS = 16
 # Windows whose least-squares fit misses the bound by less than this factor are refitted
 # towards the smallest worst error, this many rounds.
-_REFINE_REACH = 1.5
-_REFINE_ROUNDS = 3
+_REFINE_REACH = 1.3
+_REFINE_ROUNDS = 1
+# Inputs this large are fitted on threads, a group of channels each.
+_PARALLEL_SAMPLES = 200_000
+_MAX_THREADS = 4
 # Rounds of the zigzag filter that finds the significant extremes (each halves the rest).
 _ZIGZAG_ROUNDS = 64
 
@@ -101,6 +106,21 @@ def fit_curves(times, values, tolerance: float, required=()) -> list[FittedCurve
     if n == 1 or channels == 0:
         return [_single_key(times, row) for row in values]
     tolerance = float(tolerance)
+    groups = min(_workers(), channels) if values.size >= _PARALLEL_SAMPLES else 1
+    if groups == 1:
+        return _fit_group(times, values, tolerance, required)
+    # Channels are independent and numpy releases the GIL in its loops: groups on threads.
+    bounds = np.linspace(0, channels, groups + 1).astype(int)
+    with ThreadPoolExecutor(max_workers=groups) as pool:
+        parts = pool.map(lambda b: _fit_group(times, values[b[0]:b[1]], tolerance, required), zip(bounds, bounds[1:]))
+        return [curve for part in parts for curve in part]
+
+
+def _workers() -> int:
+    return max(1, min(_MAX_THREADS, os.cpu_count() or 1))
+
+
+def _fit_group(times, values, tolerance: float, required) -> list[FittedCurve]:
     required_mask = _required_keys(values, tolerance, required)
     data = _Samples(times, values)
     segments = _place_keys(data, required_mask, tolerance * _FIT_MARGIN)
@@ -377,6 +397,15 @@ def _merge_cuts(data: _Samples, segments: _Segments, cut, tolerance: float) -> _
     return segments
 
 
+def _next_length(lo, hi, remaining, guess):
+    """The next segment length to try: the rest of the piece when it is within twice the last
+    segment's length (most pieces are one or two segments), else that length, doubling until
+    one does not fit, then bisecting."""
+    first = (lo == 1) & (hi == 0) & (remaining <= 2 * guess)
+    length = np.where(hi == 0, np.minimum(np.maximum(guess, 2 * lo), remaining), (lo + hi) // 2)
+    return np.where(first, remaining, length)
+
+
 def _farthest_segments(data: _Samples, channel, start, end, tolerance: float) -> _Segments:
     """From the start of every piece, the longest segment that fits, then the next, until the
     piece's end; all pieces advance together, one batch of windows per round."""
@@ -391,12 +420,7 @@ def _farthest_segments(data: _Samples, channel, start, end, tolerance: float) ->
     while len(active):
         s, e = start[active], end[active]
         lo, hi = feasible[active], infeasible[active]
-        # The rest of the piece when it is within twice the last segment's length (most pieces
-        # are one or two segments), else double from that length, then bisect.
-        remaining = e - s
-        first = (lo == 1) & (hi == 0) & (remaining <= 2 * guess[active])
-        length = np.where(hi == 0, np.minimum(np.maximum(guess[active], 2 * lo), remaining), (lo + hi) // 2)
-        length = np.where(first, remaining, length)
+        length = _next_length(lo, hi, e - s, guess[active])
         probe = length > lo
         if probe.any():
             rows = active[probe]

@@ -7,6 +7,8 @@ import pytest
 from conftest import shared_file
 from model_runtime.arkit import BLENDSHAPE_INDEX, PARAMETERS
 from model_runtime.capture import resample
+from model_runtime.curves import evaluate
+from model_runtime.playback import LAYER_KEY_TOLERANCE, composed_keys
 from model_runtime.formats.llf_csv import read_llf_csv
 
 MAX_ERROR = 0.02
@@ -167,3 +169,31 @@ def test_shape_weights_hold_flat_and_land_peaks_on_keys(blender, demo_head):
     hold = _played(fcurve, np.linspace(70, 88, 50))
     assert np.allclose(hold, 0.3, atol=1e-7)
     assert _played(fcurve, np.linspace(1, 120, 2000)).max() <= smooth.max() + FLOAT32
+
+
+def test_generated_lip_sync_layer_is_fitted_within_its_bound(blender, demo_head):
+    import bpy
+
+    scene = bpy.context.scene
+    scene.keyframeface.script = "Well, that went better than expected! We actually did it."
+    assert bpy.ops.keyframeface.generate() == {"FINISHED"}
+    writer = blender("keyframeface_addon.writer")
+    anim_compat = blender("keyframeface_addon.anim_compat")
+    key = demo_head.data.shape_keys
+    track = writer.track_of(key.animation_data.action)
+    strip = writer.layer_track(key).strips[0]
+    fcurves = anim_compat.fcurve_container(strip.action, getattr(strip, "action_slot", None)).fcurves
+    auto = composed_keys(track, 30, layers="lipsync")
+    start = scene.keyframeface.start_frame
+    frames = np.arange(0, round(track.duration * 30) + 1)
+    fitted_keys = 0
+    for fcurve in fcurves:
+        name = fcurve.data_path.split('"')[1]
+        assert {p.handle_left_type for p in fcurve.keyframe_points} <= {"ALIGNED", "FREE"}
+        # The layer's offsets as the track defines them (Auto Clamped within the same bound).
+        dense_frames, dense_values = auto[name]
+        reference = evaluate(dense_frames, dense_values, frames)
+        played = _played(fcurve, frames + start)
+        assert np.abs(played - reference).max() <= 2 * LAYER_KEY_TOLERANCE + FLOAT32, name
+        fitted_keys += len(fcurve.keyframe_points)
+    assert fitted_keys < sum(len(f) for f, _ in auto.values())
