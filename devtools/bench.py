@@ -62,7 +62,7 @@ def bench_key_writing(channels: int = 52, keys: int = 2000) -> list[tuple[str, s
     from .blender_env import extension_module, load_extension
 
     load_extension()
-    writer = extension_module("keyframeface_addon.writer")
+    writer = extension_module("keyframeface_addon.writers.channels")
     anim_compat = extension_module("keyframeface_addon.anim_compat")
     from model_runtime.arkit import BLENDSHAPES
 

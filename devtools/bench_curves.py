@@ -114,7 +114,7 @@ def _decimate_in_blender(frames, source):
 
     load_extension()
     anim_compat = extension_module("keyframeface_addon.anim_compat")
-    writer = extension_module("keyframeface_addon.writer")
+    writer = extension_module("keyframeface_addon.writers.channels")
     bpy.ops.wm.read_homefile(use_empty=True)
     scene = bpy.context.scene
     holder = bpy.data.objects.new("Decimate bench", None)

@@ -52,7 +52,8 @@ def main(argv=None) -> int:
     from . import pictures
 
     anim_compat = extension_module("keyframeface_addon.anim_compat")
-    writer = extension_module("keyframeface_addon.writer")
+    takes = extension_module("keyframeface_addon.takes")
+    channels = extension_module("keyframeface_addon.writers.channels")
     from model_runtime.formats.llf_csv import write_track_llf_csv
 
     bpy.ops.wm.read_homefile(use_empty=True)
@@ -78,14 +79,14 @@ def main(argv=None) -> int:
 
     key = head.data.shape_keys
     action = key.animation_data.action
-    track = writer.track_of(action)
+    track = takes.track_of(action)
     files = {}
     files["track"] = out / "track.json"
     track.save(files["track"])
     files["llf"] = out / "performance_60fps.csv"
     write_track_llf_csv(files["llf"], track, 60)
 
-    fps = writer.scene_fps(scene)
+    fps = channels.scene_fps(scene)
     start = settings.start_frame
     key_frames = [start + round(k.time * fps) for k in track.keyframes]
     # Plot what Blender plays (the take plus the lip-sync track), with dots at the keys.

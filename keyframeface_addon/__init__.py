@@ -1,5 +1,5 @@
-"""Blender-side core: settings, preferences, rig mapping, the keyframe writer, the demo head,
-FBX export. Operators and panels call into these modules; nothing here draws UI."""
+"""Blender-side core: settings, preferences, rig mapping, takes, the keyframe writers
+(``writers/``), the demo head, FBX export. Operators and panels call into these modules; nothing here draws UI."""
 
 import bpy
 

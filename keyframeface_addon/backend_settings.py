@@ -10,7 +10,7 @@ import threading
 
 import bpy
 
-from ..model_runtime.backends import Backend, get_backend
+from ..model_runtime.backends import Backend, backend_info, get_backend
 from ..model_runtime.backends.remote import check_online_access
 from ..model_runtime.errors import KeyframeFaceError
 
@@ -25,48 +25,35 @@ def online_access() -> bool:
 
 
 def backend_options(prefs) -> tuple[str, dict]:
-    """``(backend name, options)`` from the preferences (no secrets in the options' repr)."""
-    if prefs is None or prefs.backend == "builtin":
-        return "builtin", {}
-    common = {"timeout": prefs.timeout, "retries": prefs.retries}
-    if prefs.backend == "server":
-        return "server", {"url": prefs.server_url, "token": prefs.server_token,
-                          "token_env": prefs.server_token_env, **common}
-    if prefs.backend == "openai":
-        return "openai", {"base_url": prefs.openai_base_url, "model": prefs.openai_model, "api_key": prefs.api_key,
-                          "api_key_env": prefs.api_key_env, "plan": prefs.plan_source, **common}
-    if prefs.backend == "local":
-        return "local", {"model_path": bpy.path.abspath(prefs.local_model_path), "plan": prefs.plan_source}
-    return prefs.backend, {}
-
-
-def remote_url(prefs) -> str | None:
+    """``(backend name, options)`` from the preferences the chosen backend declares (no
+    secrets in the options' repr: backends hide them)."""
     if prefs is None:
-        return None
-    return {"server": prefs.server_url, "openai": prefs.openai_base_url}.get(prefs.backend)
+        return "builtin", {}
+    options = {}
+    for option in backend_info(prefs.backend).options:
+        if option.preference:
+            value = getattr(prefs, option.preference)
+            options[option.name] = bpy.path.abspath(value) if option.kind == "folder" else value
+    return prefs.backend, options
 
 
 def backend_problem(prefs) -> str | None:
     """Why the chosen backend cannot be used now (for poll messages and the panel), or None."""
-    if prefs is None or prefs.backend == "builtin":
+    if prefs is None:
         return None
-    url = remote_url(prefs)
-    if url:
-        if not url.strip():
-            return "Set the backend's URL in the add-on preferences"
-        try:
-            check_online_access(url, online_access())
-        except KeyframeFaceError as error:
-            return str(error)
-    if prefs.backend == "openai" and not prefs.openai_model.strip():
-        return "Name the model the OpenAI-compatible endpoint serves (add-on preferences)"
-    if prefs.backend == "local":
-        from ..model_runtime.backends.local_llm import dependencies_problem
-
-        if not prefs.local_model_path.strip():
-            return "Choose the local model's folder in the add-on preferences"
-        return dependencies_problem()
-    return None
+    info = backend_info(prefs.backend)
+    for option in info.options:
+        if not option.preference:
+            continue
+        value = getattr(prefs, option.preference)
+        if option.required and not str(value).strip():
+            return f"Set {option.label} for the {info.label} backend in the add-on preferences"
+        if option.kind == "url":
+            try:
+                check_online_access(value, online_access())
+            except KeyframeFaceError as error:
+                return str(error)
+    return info.problem()
 
 
 def chosen_backend(prefs) -> tuple[str, dict]:
@@ -80,13 +67,11 @@ def chosen_backend(prefs) -> tuple[str, dict]:
 
 
 def instantiate(name: str, options: dict) -> Backend:
-    """The backend object (no bpy access: safe on a worker thread)."""
-    if name == "builtin":
-        return get_backend("builtin")
+    """The backend object (no bpy access: safe on a worker thread). The last one is kept: a
+    local model loads for seconds, and one model in memory at a time is enough."""
     key = (name, tuple(sorted(options.items())))
     with _LOCK:
         if key not in _CACHE:
-            if name == "local":
-                _CACHE.clear()  # one model in memory at a time
+            _CACHE.clear()
             _CACHE[key] = get_backend(name, **options)
         return _CACHE[key]

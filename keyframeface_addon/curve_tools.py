@@ -8,7 +8,7 @@ import numpy as np
 
 from ..model_runtime.fitting import fit_curve
 from . import anim_compat
-from .writer import fill_keys
+from .writers.channels import fill_keys
 
 
 def shape_key_fcurves(obj: bpy.types.Object, selected_only: bool = False) -> list[bpy.types.FCurve]:

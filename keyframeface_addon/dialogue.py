@@ -16,7 +16,7 @@ from ..model_runtime.dialogue import Scene, parse_dialogue, perform_scene
 from ..model_runtime.errors import InputError
 from .generation import Generation, place_track, start_frame_of
 from .rig import find_rig
-from .writer import scene_fps
+from .writers.channels import scene_fps
 
 
 def _all_strips(scene: bpy.types.Scene):

@@ -16,6 +16,7 @@ import bpy
 from ..model_runtime.errors import KeyframeFaceError
 from . import anim_compat
 from .rig import find_rig
+from .writers.channels import shape_path
 
 FBX_SETTINGS = {
     "bake_anim": True,
@@ -74,12 +75,39 @@ def animated_frame_range(objects) -> tuple[int, int] | None:
     return int(min(frames)), int(max(frames) + 0.999)
 
 
+def _animated_paths(key: bpy.types.Key) -> set[str]:
+    """Data paths the key's active action or its unmuted NLA strips animate."""
+    paths = {fc.data_path for fc in anim_compat.fcurves_for(key) if not fc.mute}
+    animation = key.animation_data
+    for nla_track in (animation.nla_tracks if animation else []):
+        if nla_track.mute:
+            continue
+        for strip in nla_track.strips:
+            if strip.action is not None and not strip.mute:
+                slot = getattr(strip, "action_slot", None)
+                paths.update(fc.data_path for fc in anim_compat.fcurve_container(strip.action, slot).fcurves)
+    return paths
+
+
+def unanimated_shapes(key: bpy.types.Key) -> list[tuple[str, float]]:
+    """Shape keys set to a non-zero value that nothing animates: the FBX bakes them as constants."""
+    animated = _animated_paths(key)
+    return [(block.name, block.value) for block in key.key_blocks[1:]
+            if abs(block.value) > 1e-6 and shape_path(block.name) not in animated]
+
+
 def animation_problems(objects) -> list[str]:
-    """Setups that would lose shape-key animation in the FBX, in words for the artist."""
+    """Setups that would lose shape-key animation in the FBX, or bake values nobody keyed, in
+    words for the artist."""
     problems = []
     rig = find_rig(objects[0]) if objects else None
     for mesh in (rig.meshes if rig else []):
         key = mesh.key
+        still = unanimated_shapes(key)
+        if still:
+            listed = ", ".join(f"{name} {value:.2f}" for name, value in still[:4]) + (", ..." if len(still) > 4 else "")
+            problems.append(f"'{mesh.obj.name}' has {len(still)} shape key(s) set but not animated ({listed}); "
+                            "the FBX holds them at these values throughout. Generate a take or zero the sliders.")
         animation = key.animation_data
         if animation is None or (animation.action is None and not animation.nla_tracks):
             problems.append(f"'{mesh.obj.name}' has no shape-key animation.")

@@ -6,21 +6,21 @@ from dataclasses import dataclass, field
 
 import bpy
 
-from ..model_runtime.arkit import POSE
 from ..model_runtime.backends import GenerateRequest, get_backend
-from ..model_runtime.playback import composed_keys
 from ..model_runtime.errors import InputError
 from ..model_runtime.track import Track
-from . import placement
-from .pose_bones import write_pose_bones
 from .rig import RigMapping, find_rig
-from .writer import WriteResult, scene_fps, write_track
+from .writers import layer_on_top, new_take, replace_range
+from .writers.channels import ComposedTrack, PlaceOptions, scene_fps
+from .writers.new_take import WriteResult
 
 WRITE_MODES = (
     ("NEW_TAKE", "New Take", "A new take (action) the tool owns; your action is kept"),
     ("REPLACE_RANGE", "Replace Range", "Replace the keys in the line's frame range of the action that is playing; keys outside it are untouched"),
     ("LAYER", "Layer on Top", "Add the line as an NLA layer above the animation that is playing"),
 )
+# The writer of each write mode.
+WRITERS = {"NEW_TAKE": new_take.place, "REPLACE_RANGE": replace_range.place, "LAYER": layer_on_top.place}
 
 
 @dataclass
@@ -98,21 +98,8 @@ def place_track(scene: bpy.types.Scene, obj: bpy.types.Object, rig: RigMapping, 
                 start: int, add_markers: bool, take_name: str) -> Generation:
     """Put a generated ``track`` on ``rig`` from frame ``start`` the way ``settings.write_mode``
     says (a new take, a replaced range, or an NLA layer), with head and eye pose on mapped bones."""
-    fps = scene_fps(scene)
-    mode = settings.write_mode
-    if mode == "REPLACE_RANGE":
-        first, last, keys = placement.replace_range(scene, rig, track, start)
-        result = Generation(track, rig, first, last, keys, f"replaced frames {first}-{last}")
-    elif mode == "LAYER":
-        name, keys = placement.layer_on_top(scene, rig, track, start)
-        end = start + round(track.duration * fps)
-        result = Generation(track, rig, start, end, keys, f"added as NLA layer '{name}'")
-    else:
-        written = write_track(scene, rig, track, start, take_name=take_name, add_markers=add_markers)
-        for action in written.actions:
-            action["keyframeface_seed"] = settings.seed
-        result = Generation(track, rig, written.start_frame, written.end_frame, written.keys,
-                            f"new take '{written.actions[0].name}'", written, written.dropped)
-    pose_keys = {n: v for n, v in composed_keys(track, fps, layers="base").items() if n in POSE}
-    result.warnings.extend(write_pose_bones(rig, pose_keys, start))
-    return result
+    composed = ComposedTrack(track, scene_fps(scene))
+    options = PlaceOptions(take_name, add_markers, settings.seed)
+    placed = WRITERS[settings.write_mode](scene, rig, composed, start, options)
+    return Generation(track, rig, placed.start_frame, placed.end_frame, placed.keys, placed.summary,
+                      placed.written, placed.dropped, placed.warnings)

@@ -19,7 +19,9 @@ from ..model_runtime.formats.keyframeface_json import read_keyframeface_json, to
 from ..model_runtime.formats.llf_csv import read_llf_csv, write_llf_csv
 from . import anim_compat
 from .rig import RigMapping, find_rig
-from .writer import WriteResult, scene_fps, track_of, write_take
+from .takes import track_of
+from .writers.channels import scene_fps
+from .writers.new_take import WriteResult, write_take
 
 
 @dataclass

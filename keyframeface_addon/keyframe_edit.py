@@ -14,59 +14,47 @@ from ..model_runtime.playback import composed_keys
 from ..model_runtime.track import Track
 from . import anim_compat
 from .rig import RigMapping
-from .takes import take_actions
-from .writer import MAIN_ROLE, ROLE, TRACK_PROPERTY, _data_path, _is_tool_marker, _marker_name, scene_fps, track_of
+from .takes import Take, show_markers
+from .writers.channels import channel_paths, fill_keys, scene_fps
 
 
 class EditError(KeyframeFaceError):
     """The keyframe edit cannot be made; nothing changed."""
 
 
-def keyframe_frame(take: bpy.types.Action, track: Track, index: int, fps: float) -> int:
-    return int(take.get("keyframeface_start_frame", 1)) + int(round(track.keyframes[index].time * fps))
-
-
-def _main_fcurves(rig: RigMapping, take: bpy.types.Action) -> dict[str, list[bpy.types.FCurve]]:
-    """The take's main F-curves by parameter name, over every mesh of the rig."""
-    mains = [a for a in take_actions(take.get("keyframeface_take_id")) if a.get(ROLE) == MAIN_ROLE]
-    result: dict[str, list[bpy.types.FCurve]] = {}
+def _main_containers(rig: RigMapping, take: Take):
+    """``(mesh, F-curve container)`` of the take's main action for every mesh it animates."""
+    mains = take.main_actions()
     for mesh in rig.meshes:
         action, slot = anim_compat.channels_for(mains, mesh.key)
-        if action is None:
-            continue
-        by_path = {fc.data_path: fc for fc in anim_compat.fcurve_container(action, slot).fcurves}
-        for name, block in mesh.shapes.items():
-            fcurve = by_path.get(_data_path(block))
+        if action is not None:
+            yield mesh, anim_compat.fcurve_container(action, slot)
+
+
+def _main_fcurves(rig: RigMapping, take: Take) -> dict[str, list[bpy.types.FCurve]]:
+    """The take's main F-curves by parameter name, over every mesh of the rig."""
+    result: dict[str, list[bpy.types.FCurve]] = {}
+    for mesh, container in _main_containers(rig, take):
+        by_path = {fc.data_path: fc for fc in container.fcurves}
+        for name, (path, _group) in channel_paths(rig, mesh).items():
+            fcurve = by_path.get(path)
             if fcurve is not None:
                 result.setdefault(name, []).append(fcurve)
-        if mesh is rig.primary:
-            for name in POSE:
-                fcurve = by_path.get(f'["{name}"]')
-                if fcurve is not None:
-                    result.setdefault(name, []).append(fcurve)
     return result
 
 
-def _require(rig: RigMapping, take) -> Track:
-    track = track_of(take)
+def _require(take: Take) -> Track:
+    track = take.track
     if track is None:
         raise EditError("This take has no keyframe list (it was imported, not generated).")
     return track
 
 
-def _store(take: bpy.types.Action, track: Track) -> None:
-    text = track.to_json(indent=None)
-    for action in take_actions(take.get("keyframeface_take_id")):
-        if action.get(ROLE) == MAIN_ROLE:
-            action[TRACK_PROPERTY] = text
-
-
-def _rename_marker(scene, frame: int, index: int, label: str, description: str, new_frame: int | None = None) -> None:
-    for marker in scene.timeline_markers:
-        if marker.frame == frame and _is_tool_marker(marker):
-            marker.name = _marker_name(index, label, description)
-            if new_frame is not None:
-                marker.frame = new_frame
+def _store(scene, take: Take, track: Track) -> None:
+    """Keep the edited track on the take, and its markers in step with it."""
+    before = take.markers(scene_fps(scene))
+    take.store_track(track)
+    show_markers(scene, before, take.markers(scene_fps(scene)))
 
 
 def _check_edit(track: Track, index: int, description: str) -> None:
@@ -98,27 +86,27 @@ def vary_keyframe(track: Track, index: int, attempt: int, backend="builtin"):
     return chosen.description, solve_keyframe(track, index, chosen.description, backend)
 
 
-def resolve_keyframe(scene, rig: RigMapping, take, index: int, description: str, backend="builtin") -> int:
+def resolve_keyframe(scene, rig: RigMapping, take: Take, index: int, description: str, backend="builtin") -> int:
     """Solve keyframe ``index`` from ``description`` and rewrite the take's keys at its frame.
     Returns how many curves changed."""
-    track = _require(rig, take)
+    track = _require(take)
     return apply_keyframe(scene, rig, take, index, description, solve_keyframe(track, index, description, backend))
 
 
-def apply_keyframe(scene, rig: RigMapping, take, index: int, description: str, solved) -> int:
+def apply_keyframe(scene, rig: RigMapping, take: Take, index: int, description: str, solved) -> int:
     """Write a solved keyframe into the take: only the keys at its frame change. Returns how
     many curves changed."""
-    track = _require(rig, take)
+    track = _require(take)
     _check_edit(track, index, description)
     keyframe = track.keyframes[index]
     keyframe.description = description
     keyframe.weights = dict(solved.weights)
     keyframe.pose = dict(solved.pose)
     fps = scene_fps(scene)
-    frame = keyframe_frame(take, track, index, fps)
+    frame = take.keyframe_frame(track, index, fps)
     base = composed_keys(track, fps, layers="base")
     curves = _main_fcurves(rig, take)
-    local = frame - int(take.get("keyframeface_start_frame", 1))
+    local = frame - take.start_frame
     changed = 0
     for name, fcurves in curves.items():
         frames, values = base.get(name, (np.array([local]), np.array([0.0])))
@@ -131,45 +119,32 @@ def apply_keyframe(scene, rig: RigMapping, take, index: int, description: str, s
     if missing:
         # A shape the new description uses and the take never keyed: key it at every semantic
         # keyframe so it rises and falls with the performance.
-        _add_curves(rig, take, track, base, missing, fps)
+        _add_curves(rig, take, base, missing)
         changed += len(missing)
-    _store(take, track)
-    _rename_marker(scene, frame, index, keyframe.label, description)
+    _store(scene, take, track)
     return changed
 
 
-def _add_curves(rig: RigMapping, take, track: Track, base, names, fps: float) -> None:
-    from .writer import fill_keys
-
-    mains = [a for a in take_actions(take.get("keyframeface_take_id")) if a.get(ROLE) == MAIN_ROLE]
-    start = int(take.get("keyframeface_start_frame", 1))
-    for mesh in rig.meshes:
-        action, slot = anim_compat.channels_for(mains, mesh.key)
-        if action is None:
-            continue
-        container = anim_compat.fcurve_container(action, slot)
+def _add_curves(rig: RigMapping, take: Take, base, names) -> None:
+    for mesh, container in _main_containers(rig, take):
+        paths = channel_paths(rig, mesh)
         for name in names:
-            if name in mesh.shapes:
-                path = _data_path(mesh.shapes[name])
-            elif name in POSE and mesh is rig.primary:
-                path = f'["{name}"]'
-            else:
-                continue
-            frames, values = base[name]
-            fill_keys(container.fcurves.new(path, index=0), frames + start, values)
+            if name in paths:
+                frames, values = base[name]
+                fill_keys(container.fcurves.new(paths[name][0], index=0), frames + take.start_frame, values)
 
 
-def nudge_keyframe(scene, rig: RigMapping, take, index: int, delta: int) -> int:
+def nudge_keyframe(scene, rig: RigMapping, take: Take, index: int, delta: int) -> int:
     """Move keyframe ``index`` by ``delta`` frames: its keys on every curve, its marker and its
     time. Refuses to pass a neighbouring keyframe. Returns the new frame."""
-    track = _require(rig, take)
+    track = _require(take)
     fps = scene_fps(scene)
-    frame = keyframe_frame(take, track, index, fps)
+    frame = take.keyframe_frame(track, index, fps)
     target = frame + delta
-    neighbours = [keyframe_frame(take, track, i, fps) for i in (index - 1, index + 1) if 0 <= i < len(track.keyframes)]
+    neighbours = [take.keyframe_frame(track, i, fps) for i in (index - 1, index + 1) if 0 <= i < len(track.keyframes)]
     if delta == 0 or any((n - frame) * (n - target) <= 0 for n in neighbours):
         raise EditError("A keyframe cannot move onto or past its neighbours.")
-    start = int(take.get("keyframeface_start_frame", 1))
+    start = take.start_frame
     if target < start:
         raise EditError("A keyframe cannot move before the start of the take.")
     for fcurves in _main_fcurves(rig, take).values():
@@ -189,13 +164,12 @@ def nudge_keyframe(scene, rig: RigMapping, take, index: int, delta: int) -> int:
     keyframe = track.keyframes[index]
     keyframe.time = round((target - start) / fps, 4)
     track.duration = max(track.duration, keyframe.time)
-    _store(take, track)
-    _rename_marker(scene, frame, index, keyframe.label, keyframe.description, new_frame=target)
+    _store(scene, take, track)
     return target
 
 
-def regenerate_keyframe(scene, rig: RigMapping, take, index: int, attempt: int, backend="builtin") -> str:
+def regenerate_keyframe(scene, rig: RigMapping, take: Take, index: int, attempt: int, backend="builtin") -> str:
     """Replace keyframe ``index`` by a fresh variation; returns its description."""
-    description, solved = vary_keyframe(_require(rig, take), index, attempt, backend)
+    description, solved = vary_keyframe(_require(take), index, attempt, backend)
     apply_keyframe(scene, rig, take, index, description, solved)
     return description

@@ -16,7 +16,7 @@ from mathutils import Quaternion, Vector
 
 from . import anim_compat
 from .rig import RigMapping, pose_settings
-from .writer import fill_keys
+from .writers.channels import fill_keys, place_strip
 
 POSE_TRACK = "KeyframeFace Head & Eyes"
 CHANNELS = {"head_bone": ("headYaw", "headPitch", "headRoll"),
@@ -36,11 +36,13 @@ def _bone_local(armature: bpy.types.Object, bone: bpy.types.Bone, rotation: Quat
     return rest.inverted() @ rotation @ rest
 
 
-def write_pose_bones(rig: RigMapping, pose_keys: dict, start_frame: int) -> list[str]:
-    """Key the mapped bones from the composed pose keys. Returns warnings for the report."""
+def write_pose_bones(rig: RigMapping, pose_keys: dict, start_frame: int) -> tuple[bpy.types.Action | None, list[str]]:
+    """Key the mapped bones from the composed pose keys (frames from 0) on the armature's
+    Head & Eyes track. Returns the action written (None when no bone is mapped) and warnings
+    for the report."""
     settings = pose_settings(rig)
     if settings is None:
-        return []
+        return None, []
     armature = settings.armature
     warnings = []
     bones = {}
@@ -52,11 +54,9 @@ def write_pose_bones(rig: RigMapping, pose_keys: dict, start_frame: int) -> list
             warnings.append(f"Bone '{name}' is not in '{armature.name}'; its pose is on the custom properties only.")
             continue
         bones[setting] = armature.pose.bones[name]
-    if not bones:
-        return warnings
     frames = sorted({int(f) for channels in CHANNELS.values() for n in channels if n in pose_keys for f in pose_keys[n][0]})
-    if not frames:
-        return warnings
+    if not bones or not frames:
+        return None, warnings
     frames = np.array(frames)
     actions, sinks = anim_compat.create_take(f"KFF head & eyes {armature.name}", [armature])
     sink, slot = sinks[armature.name]
@@ -73,20 +73,17 @@ def write_pose_bones(rig: RigMapping, pose_keys: dict, start_frame: int) -> list
         for index in range(values.shape[1]):
             fill_keys(sink.new_fcurve(path, pose_bone.name, index), frames + start_frame, values[:, index])
     actions[0].use_fake_user = True
-    animation = armature.animation_data or armature.animation_data_create()
-    track = animation.nla_tracks.get(POSE_TRACK) or animation.nla_tracks.new()
-    track.name = POSE_TRACK
-    for strip in list(track.strips):
-        track.strips.remove(strip)
-    strip = track.strips.new(POSE_TRACK, int(start_frame), actions[0])
-    if slot is not None:
-        strip.action_slot = slot
-    strip.blend_type = "COMBINE"
-    strip.extrapolation = "NOTHING"
+    place_pose_strip(armature, actions[0], slot, start_frame)
+    animation = armature.animation_data
     if animation.action is not None:
         keyed = {fc.data_path for fc in anim_compat.fcurves_for(armature)}
         hidden = [b.name for b in bones.values() if any(f'"{b.name}"' in p and "rotation" in p for p in keyed)]
         if hidden:
             warnings.append(f"{', '.join(hidden)} rotation is keyed in '{animation.action.name}', which plays on top "
                             "and hides the generated head/eye turn; push that action down to combine them.")
-    return warnings
+    return actions[0], warnings
+
+
+def place_pose_strip(armature: bpy.types.Object, action: bpy.types.Action, slot, start_frame: int) -> None:
+    """Play ``action`` on the armature's Head & Eyes track, combined with the body animation below."""
+    place_strip(armature, POSE_TRACK, action, slot, start_frame, "COMBINE", "NOTHING")

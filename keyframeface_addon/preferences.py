@@ -9,13 +9,8 @@ from __future__ import annotations
 import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 
-from ..model_runtime.backends import available_backends
-
-PLAN_SOURCES = (
-    ("model", "Model", "The model plans the keyframes too (our plan prompt, JSON schema)"),
-    ("builtin", "Built-in", "The built-in planner times the keyframes; the model solves them "
-                            "(for models trained only to solve, such as the KeyframeFace paper's)"),
-)
+from ..model_runtime.backends import available_backends, backend_info
+from ..model_runtime.backends.options import BackendOption
 
 
 def addon_package() -> str:
@@ -25,6 +20,37 @@ def addon_package() -> str:
 
 def _backend_items(self, context):
     return [(info.name, info.label, info.description) for info in available_backends()]
+
+
+def option_property(option: BackendOption):
+    """The preference property for a declared backend option."""
+    common = {"name": option.label, "description": option.description}
+    if option.kind == "choice":
+        return EnumProperty(items=[(c.value, c.label, c.description) for c in option.choices],
+                            default=option.default, **common)
+    bounds = {key: value for key, value in (("min", option.minimum), ("max", option.maximum)) if value is not None}
+    if option.kind == "float":
+        return FloatProperty(default=option.default or 0.0, **bounds, **common)
+    if option.kind == "int":
+        return IntProperty(default=option.default or 0, **bounds, **common)
+    if option.kind == "bool":
+        return BoolProperty(default=bool(option.default), **common)
+    subtype = "PASSWORD" if option.secret else "DIR_PATH" if option.kind == "folder" else "NONE"
+    return StringProperty(default=option.default or "", subtype=subtype, **common)
+
+
+def backend_preferences() -> dict[str, BackendOption]:
+    """``{property name: option}`` for every declared option that has a preference; backends
+    sharing a property (``timeout``) must declare it alike."""
+    properties: dict[str, BackendOption] = {}
+    for info in available_backends():
+        for option in info.options:
+            if option.preference is None:
+                continue
+            other = properties.setdefault(option.preference, option)
+            if other.kind != option.kind or other.default != option.default:
+                raise ValueError(f"preference {option.preference} is declared differently by two backends")
+    return properties
 
 
 class KeyframeFacePreferences(bpy.types.AddonPreferences):
@@ -40,40 +66,6 @@ class KeyframeFacePreferences(bpy.types.AddonPreferences):
         description="Add a timeline marker with the label and description of each generated keyframe",
         default=True,
     )
-    server_url: StringProperty(
-        name="Server URL", description="A KeyframeFace server (python -m model_runtime serve)",
-        default="http://127.0.0.1:8765",
-    )
-    server_token: StringProperty(
-        name="Token", description="The server's token (kept in preferences, never in the .blend)",
-        subtype="PASSWORD",
-    )
-    server_token_env: StringProperty(
-        name="Token Variable", description="Read the token from this environment variable when the field is empty",
-        default="KEYFRAMEFACE_TOKEN",
-    )
-    openai_base_url: StringProperty(
-        name="Endpoint", description="An OpenAI-compatible endpoint: vLLM, llama.cpp server, Ollama, LM Studio, hosted APIs",
-        default="http://127.0.0.1:8000/v1",
-    )
-    openai_model: StringProperty(
-        name="Model", description="The model name the endpoint serves (for vLLM with LoRA: the adapter's name)",
-    )
-    api_key: StringProperty(
-        name="API Key", description="Kept in preferences, never in the .blend; leave empty to use the variable below",
-        subtype="PASSWORD",
-    )
-    api_key_env: StringProperty(
-        name="Key Variable", description="Read the API key from this environment variable when the field is empty",
-        default="OPENAI_API_KEY",
-    )
-    plan_source: EnumProperty(name="Plan With", items=PLAN_SOURCES, default="model")
-    local_model_path: StringProperty(
-        name="Model Folder", description="A transformers causal-LM folder on disk (nothing is downloaded)",
-        subtype="DIR_PATH",
-    )
-    timeout: FloatProperty(name="Timeout", description="Seconds to wait for one answer", default=60.0, min=1.0, max=3600.0)
-    retries: IntProperty(name="Tries", description="Times to ask before giving up", default=3, min=1, max=10)
 
     def draw(self, context):
         from .backend_settings import backend_problem
@@ -84,27 +76,20 @@ class KeyframeFacePreferences(bpy.types.AddonPreferences):
         layout.prop(self, "backend")
         layout.prop(self, "add_markers")
         box = layout.box()
-        if self.backend == "server":
-            box.prop(self, "server_url")
-            box.prop(self, "server_token")
-            box.prop(self, "server_token_env")
-        elif self.backend == "openai":
-            box.prop(self, "openai_base_url")
-            box.prop(self, "openai_model")
-            box.prop(self, "api_key")
-            box.prop(self, "api_key_env")
-            box.prop(self, "plan_source")
-        elif self.backend == "local":
-            box.prop(self, "local_model_path")
-            box.prop(self, "plan_source")
-        else:
-            box.label(text="Built-in: offline, numpy only, milliseconds per line", icon="CHECKMARK")
-        if self.backend in ("server", "openai", "local"):
-            box.prop(self, "timeout")
-            box.prop(self, "retries")
+        info = backend_info(self.backend)
+        shown = [option.preference for option in info.options if option.preference]
+        for name in shown:
+            box.prop(self, name)
+        if not shown:
+            draw_wrapped(box, info.description, 90)
         problem = backend_problem(self)
         if problem:
             draw_wrapped(box, problem, 90)
+
+
+# The backends' settings, generated from their declared options (model_runtime/backends).
+KeyframeFacePreferences.__annotations__.update(
+    {name: option_property(option) for name, option in backend_preferences().items()})
 
 
 def preferences(context) -> KeyframeFacePreferences | None:

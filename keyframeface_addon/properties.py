@@ -9,15 +9,15 @@ from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, St
 def _switch_to_listed_take(settings, context):
     """Picking a take in the panel's list plays it."""
     from .rig import find_rig
-    from .takes import switch_take, takes_of
+    from .takes import Take, switch_take, takes_of
 
     actions = bpy.data.actions
     if not 0 <= settings.take_index < len(actions):
         return
     rig = find_rig(context.active_object)
-    take = actions[settings.take_index]
+    take = Take.of(actions[settings.take_index])
     if take in takes_of(rig):
-        switch_take(rig, take)
+        switch_take(context.scene, rig, take)
 
 
 def _write_modes():

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 import bpy
 
 from ..model_runtime.arkit import BLENDSHAPES, to_arkit
+from ..model_runtime.errors import InputError
+from ..model_runtime.formats.mapping_json import MappingDocument
 
 
 @dataclass
@@ -175,58 +177,45 @@ def fill_mapping(obj: bpy.types.Object, preset: str = "AUTO") -> int:
     return len(detected)
 
 
-def mapping_document(rig_root: bpy.types.Object) -> dict:
-    """The rig's mapping as JSON for a team: per mesh, ARKit name -> shape key, and the pose bones."""
+def mapping_document(rig_root: bpy.types.Object) -> MappingDocument:
+    """The rig's mapping for a team: per mesh, ARKit name -> shape key, and the pose bones."""
     meshes = {}
     for mesh in _candidate_meshes(rig_root):
         found = map_mesh(mesh)
         if found:
-            meshes[mesh.name] = dict(sorted(found.shapes.items(), key=lambda kv: BLENDSHAPES.index(kv[0])))
+            meshes[mesh.name] = found.shapes
     settings = rig_root.keyframeface_rig
     pose = {"armature": settings.armature.name if settings.armature else "", "head": settings.head_bone,
             "left_eye": settings.left_eye_bone, "right_eye": settings.right_eye_bone}
-    return {"format": "keyframeface.mapping", "version": 1, "meshes": meshes, "pose": pose}
+    return MappingDocument(meshes, pose)
 
 
-def apply_mapping_document(rig_root: bpy.types.Object, document: dict) -> list[str]:
-    """Load a mapping JSON onto the rig's meshes (by mesh name; a single-mesh rig takes the first
-    entry whatever its name). Returns the meshes mapped. Raises ValueError for a bad document."""
-    if not isinstance(document, dict) or document.get("format") != "keyframeface.mapping":
-        raise ValueError("not a KeyframeFace mapping (format 'keyframeface.mapping')")
-    if document.get("version") != 1:
-        raise ValueError(f"unsupported mapping version {document.get('version')!r}")
-    entries = document.get("meshes")
-    if not isinstance(entries, dict) or not entries:
-        raise ValueError("the mapping lists no meshes")
+def apply_mapping_document(rig_root: bpy.types.Object, mapping: MappingDocument) -> list[str]:
+    """Load a checked mapping onto the rig's meshes (by mesh name; a single-mesh rig takes a
+    single-mesh mapping whatever its name). Returns the meshes mapped; raises ``InputError``,
+    changing nothing, when none of the mapping's meshes is in the rig."""
     meshes = [m for m in _candidate_meshes(rig_root) if m.data.shape_keys]
-    assigned = []
-    for mesh in meshes:
-        entry = entries.get(mesh.name)
-        if entry is None and len(meshes) == 1 and len(entries) == 1:
-            entry = next(iter(entries.values()))
-        if entry is None:
-            continue
-        unknown = [name for name in entry if name not in BLENDSHAPES]
-        if unknown:
-            raise ValueError(f"unknown ARKit names in the mapping: {', '.join(unknown[:4])}")
+    entries = mapping.meshes
+    matched = [(mesh, entries[mesh.name]) for mesh in meshes if mesh.name in entries]
+    if not matched and len(meshes) == 1 and len(entries) == 1:
+        matched = [(meshes[0], next(iter(entries.values())))]
+    if not matched:
+        raise InputError(f"none of the mapping's meshes ({', '.join(entries)}) are in this rig")
+    for mesh, shapes in matched:
         table = mesh.keyframeface_rig.mapping
         table.clear()
         for arkit in BLENDSHAPES:
             item = table.add()
             item.arkit = arkit
-            item.shape = str(entry.get(arkit, ""))
-        assigned.append(mesh.name)
-    if not assigned:
-        raise ValueError(f"none of the mapping's meshes ({', '.join(entries)}) are in this rig")
-    pose = document.get("pose") or {}
+            item.shape = shapes.get(arkit, "")
     settings = rig_root.keyframeface_rig
-    armature = bpy.data.objects.get(pose.get("armature", ""))
+    armature = bpy.data.objects.get(mapping.pose["armature"])
     if armature is not None and armature.type == "ARMATURE":
         settings.armature = armature
-    settings.head_bone = pose.get("head", "")
-    settings.left_eye_bone = pose.get("left_eye", "")
-    settings.right_eye_bone = pose.get("right_eye", "")
-    return assigned
+    settings.head_bone = mapping.pose["head"]
+    settings.left_eye_bone = mapping.pose["left_eye"]
+    settings.right_eye_bone = mapping.pose["right_eye"]
+    return [mesh.name for mesh, _ in matched]
 
 
 _BONE_PATTERNS = {

@@ -20,7 +20,8 @@ import os
 import sys
 from pathlib import Path
 
-from .backends import GenerateRequest, get_backend
+from .backends import GenerateRequest, available_backends, backend_info, get_backend
+from .backends.options import options_from_flags
 from .batch import ERRORS_FILE, BatchSettings, run_batch
 from .dialogue import parse_dialogue, perform_scene
 from .errors import KeyframeFaceError
@@ -69,9 +70,32 @@ def _export(args) -> int:
     return 0
 
 
+def _declared_flags() -> dict[str, list]:
+    """``{flag: [(backend name, option), ...]}`` over every registered backend's options."""
+    flags: dict[str, list] = {}
+    for info in available_backends():
+        for option in info.options:
+            if option.flag:
+                flags.setdefault(option.flag, []).append((info.name, option))
+    return flags
+
+
 def _backend_flags(parser) -> None:
-    parser.add_argument("--model", help="local: the model directory; openai: the model name")
-    parser.add_argument("--base-url", help="openai: the endpoint, e.g. http://127.0.0.1:8000/v1; server: its URL")
+    """The backends' flags, generated from their declared options (``backends/__init__.py``):
+    a flag several backends share reads as each one's own option."""
+    for flag, users in _declared_flags().items():
+        kinds = {{"float": float, "int": int}.get(option.kind, str) for _, option in users}
+        if len(kinds) > 1:
+            raise ValueError(f"{flag} is declared with different types by {', '.join(name for name, _ in users)}")
+        choices = None
+        if all(option.kind == "choice" for _, option in users):
+            choices = list(dict.fromkeys(choice.value for _, option in users for choice in option.choices))
+        readings: dict[str, list[str]] = {}
+        for name, option in users:
+            reading = option.description + ("" if option.default is None else f" (default {option.default})")
+            readings.setdefault(reading, []).append(name)
+        help_text = "; ".join(f"{', '.join(names)}: {reading}" for reading, names in readings.items())
+        parser.add_argument(flag, type=kinds.pop(), choices=choices, default=None, help=help_text)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -156,13 +180,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def backend_options(args) -> dict:
-    """Options for the chosen backend from the command line flags."""
-    options = {}
-    if getattr(args, "model", None):
-        options["model_path" if args.backend == "local" else "model"] = args.model
-    if getattr(args, "base_url", None):
-        options["url" if args.backend == "server" else "base_url"] = args.base_url
-    return options
+    """Options for the chosen backend from the command line flags (its declared defaults
+    where a flag is not given)."""
+    info = backend_info(args.backend)
+    values = {option.flag_dest: getattr(args, option.flag_dest, None)
+              for users in _declared_flags().values() for _, option in users}
+    return options_from_flags(info.name, info.options, values)
 
 
 def _serve(args) -> int:

@@ -25,8 +25,9 @@ import time
 import uuid
 
 from . import __version__
-from .backends import GenerateRequest, get_backend
+from .backends import GenerateRequest, available_backends, get_backend
 from .backends.llm import is_plan_request, parse_paper_request, plan_answer, plan_request_fields
+from .backends.options import checked_request_options
 from .backends.remote import is_loopback_host
 from .errors import BackendError, KeyframeFaceError
 from .formats.keyframeface_json import to_keyframeface
@@ -36,8 +37,6 @@ DEFAULT_PORT = 8765
 MAX_BODY_BYTES = 256 * 1024
 RATE_PER_MINUTE = 1200
 RATE_BURST = 200
-# Backend options a client may set per request (never URLs, model paths or keys).
-REQUEST_OPTIONS = frozenset({"paraphrases", "plan", "temperature"})
 
 log = logging.getLogger("keyframeface.server")
 
@@ -113,19 +112,16 @@ def create_app(backend: str = "builtin", token: str | None = None, backend_optio
     from pydantic import BaseModel, Field
 
     served = get_backend(backend, **(backend_options or {}))
+    declared_options = {info.name: info.options for info in available_backends()}.get(served.name, ())
     variants: dict[tuple, object] = {}
     variants_lock = threading.Lock()
 
     def backend_for(options: dict):
-        """The served backend, or a variant with per-request options. Only options that cannot
-        point the server elsewhere are accepted (no URLs, paths or keys from a client)."""
+        """The served backend, or a variant with per-request options: only those its backend
+        declares ``per_request`` (never URLs, paths or keys from a client)."""
         if not options:
             return served
-        refused = sorted(set(options) - REQUEST_OPTIONS)
-        if refused:
-            raise _HTTPError(422, f"backend option(s) not allowed per request: {', '.join(refused)}; "
-                                  f"allowed: {', '.join(sorted(REQUEST_OPTIONS))}")
-        merged = {**(backend_options or {}), **options}
+        merged = {**(backend_options or {}), **checked_request_options(declared_options, options)}
         key = tuple(sorted((k, repr(v)) for k, v in merged.items()))
         with variants_lock:
             if key not in variants:

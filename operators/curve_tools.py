@@ -1,3 +1,5 @@
+"""Curve Tools operators on any shape-key curves, the artist's too: clamp, smooth, reduce keys."""
+
 import bpy
 from bpy.props import BoolProperty, FloatProperty
 

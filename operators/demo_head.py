@@ -1,3 +1,5 @@
+"""Add Demo Head: the procedural ARKit head to try the tool on."""
+
 import bpy
 
 from ..keyframeface_addon.demo_head import add_demo_head

@@ -1,3 +1,5 @@
+"""Generate Scene: a dialogue text block performed as one take."""
+
 import bpy
 
 from ..keyframeface_addon.dialogue import dialogue_problem, finish_scene, prepare_scene

@@ -1,3 +1,5 @@
+"""Export FBX with the settings that keep shape-key animation, warning when a setup would lose it."""
+
 import bpy
 from bpy_extras.io_utils import ExportHelper
 

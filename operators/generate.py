@@ -1,3 +1,5 @@
+"""Generate: one line as a take; the generating operators' shared part (checks, background work)."""
+
 import bpy
 
 from ..keyframeface_addon.backend_settings import chosen_backend, instantiate

@@ -1,3 +1,5 @@
+"""Import and export of Live Link Face CSV and KeyframeFace JSON."""
+
 import bpy
 from bpy.props import BoolProperty, FloatProperty, IntProperty, StringProperty
 from bpy_extras.io_utils import ExportHelper, ImportHelper
@@ -43,6 +45,8 @@ class KEYFRAMEFACE_OT_import_llf_csv(ExplainsPoll, bpy.types.Operator, ImportHel
             self.report({"WARNING"}, f"{reduced.clamped_samples} captured values outside the ARKit range were clamped")
         if result.written.dropped:
             self.report({"WARNING"}, f"The rig lacks {', '.join(result.written.dropped)}")
+        for warning in result.written.warnings:
+            self.report({"WARNING"}, warning)
         return {"FINISHED"}
 
 

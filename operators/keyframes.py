@@ -1,3 +1,5 @@
+"""Keyframe edits on the active take: edit and re-solve, regenerate, nudge."""
+
 from dataclasses import dataclass
 
 import bpy
@@ -6,7 +8,6 @@ from bpy.props import IntProperty, StringProperty
 from ..keyframeface_addon import keyframe_edit
 from ..keyframeface_addon.rig import find_rig
 from ..keyframeface_addon.takes import active_take
-from ..keyframeface_addon.writer import track_of
 from ..model_runtime.errors import KeyframeFaceError
 from ..model_runtime.track import Track
 from .checks import ExplainsPoll
@@ -24,7 +25,7 @@ class _KeyframeCheck(ExplainsPoll):
     @classmethod
     def problem(cls, context):
         take = active_take(find_rig(context.active_object))
-        if take is None or track_of(take) is None:
+        if take is None or take.track is None:
             return "The head is not playing a generated take."
         return None
 
@@ -52,7 +53,7 @@ class _KeyframeModelOperator(_KeyframeCheck, GenerationOperator):
         description, solved = result
         rig = find_rig(self.head(context))
         take = active_take(rig)
-        if take is None or track_of(take) is None or track_of(take).script != pending.track.script:
+        if take is None or take.track is None or take.track.script != pending.track.script:
             raise KeyframeFaceError("The take changed while the model was thinking: nothing was written.")
         changed = keyframe_edit.apply_keyframe(context.scene, rig, take, self.index, description, solved)
         self.report({"INFO"}, f"Keyframe {self.index + 1}: {description} ({changed} curves)")
@@ -70,7 +71,7 @@ class KEYFRAMEFACE_OT_keyframe_resolve_run(_KeyframeModelOperator, bpy.types.Ope
 
     def prepare(self, context):
         _, take = _active_take(context)
-        return _PendingEdit(track_of(take), self.index, self.description)
+        return _PendingEdit(take.track, self.index, self.description)
 
 
 class KEYFRAMEFACE_OT_keyframe_resolve(_KeyframeCheck, bpy.types.Operator):
@@ -84,7 +85,7 @@ class KEYFRAMEFACE_OT_keyframe_resolve(_KeyframeCheck, bpy.types.Operator):
 
     def invoke(self, context, event):
         _, take = _active_take(context)
-        track = track_of(take)
+        track = take.track
         if self.index < len(track.keyframes) and not self.description:
             self.description = track.keyframes[self.index].description
         return context.window_manager.invoke_props_dialog(self, width=520)
@@ -117,7 +118,7 @@ class KEYFRAMEFACE_OT_keyframe_regenerate(_KeyframeModelOperator, bpy.types.Oper
 
     def prepare(self, context):
         _, take = _active_take(context)
-        return _PendingEdit(track_of(take), self.index, attempt=self.attempt)
+        return _PendingEdit(take.track, self.index, attempt=self.attempt)
 
 
 class KEYFRAMEFACE_OT_keyframe_nudge(_KeyframeCheck, bpy.types.Operator):

@@ -1,10 +1,12 @@
-import json
+"""Rig operators: detect or clear the ARKit mapping of a head, and share it as mapping JSON."""
 
 import bpy
 from bpy.props import StringProperty
 from bpy_extras.io_utils import ExportHelper, ImportHelper
 
 from ..keyframeface_addon import rig
+from ..model_runtime.errors import KeyframeFaceError
+from ..model_runtime.formats.mapping_json import read_mapping_json, write_mapping_json
 from .checks import ExplainsPoll
 
 
@@ -69,13 +71,16 @@ class KEYFRAMEFACE_OT_mapping_export(_NeedsObject, bpy.types.Operator, ExportHel
     filter_glob: StringProperty(default="*.json", options={"HIDDEN"})
 
     def execute(self, context):
-        document = rig.mapping_document(context.active_object)
-        if not document["meshes"]:
+        mapping = rig.mapping_document(context.active_object)
+        if not mapping.meshes:
             self.report({"ERROR"}, "No ARKit shapes mapped on this head")
             return {"CANCELLED"}
-        with open(self.filepath, "w", encoding="utf-8") as handle:
-            json.dump(document, handle, indent=1)
-        self.report({"INFO"}, f"Mapping of {len(document['meshes'])} mesh(es) saved to {self.filepath}")
+        try:
+            write_mapping_json(self.filepath, mapping)
+        except OSError as error:
+            self.report({"ERROR"}, f"Cannot write {self.filepath}: {error.strerror or error}")
+            return {"CANCELLED"}
+        self.report({"INFO"}, f"Mapping of {len(mapping.meshes)} mesh(es) saved to {self.filepath}")
         return {"FINISHED"}
 
 
@@ -91,10 +96,8 @@ class KEYFRAMEFACE_OT_mapping_import(_NeedsObject, bpy.types.Operator, ImportHel
 
     def execute(self, context):
         try:
-            with open(self.filepath, encoding="utf-8") as handle:
-                document = json.load(handle)
-            meshes = rig.apply_mapping_document(context.active_object, document)
-        except (OSError, ValueError) as error:
+            meshes = rig.apply_mapping_document(context.active_object, read_mapping_json(self.filepath))
+        except KeyframeFaceError as error:
             self.report({"ERROR"}, f"Cannot load the mapping: {error}")
             return {"CANCELLED"}
         self.report({"INFO"}, f"Mapping loaded onto {', '.join(meshes)}")

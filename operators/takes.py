@@ -1,3 +1,5 @@
+"""Takes: switch, duplicate, delete, and Generate Variations."""
+
 from dataclasses import dataclass, replace
 
 import bpy
@@ -12,7 +14,7 @@ from .generate import GenerationOperator
 
 def _rig_and_take(context, name: str = ""):
     rig = find_rig(context.active_object)
-    take = bpy.data.actions.get(name) if name else takes.active_take(rig)
+    take = takes.Take.of(bpy.data.actions.get(name)) if name else takes.active_take(rig)
     return rig, take
 
 
@@ -40,7 +42,7 @@ class KEYFRAMEFACE_OT_take_switch(_TakeOperator, bpy.types.Operator):
         if take is None or take not in takes.takes_of(rig):
             self.report({"ERROR"}, f"'{self.take}' is not a take of this head")
             return {"CANCELLED"}
-        takes.switch_take(rig, take)
+        takes.switch_take(context.scene, rig, take)
         self.report({"INFO"}, f"Playing take '{take.name}'")
         return {"FINISHED"}
 
@@ -57,7 +59,7 @@ class KEYFRAMEFACE_OT_take_duplicate(_TakeOperator, bpy.types.Operator):
             self.report({"ERROR"}, "No take is playing; pick one in the list")
             return {"CANCELLED"}
         copy = takes.duplicate_take(take)
-        takes.switch_take(rig, copy)
+        takes.switch_take(context.scene, rig, copy)
         self.report({"INFO"}, f"Duplicated '{take.name}' as '{copy.name}'")
         return {"FINISHED"}
 
@@ -74,7 +76,7 @@ class KEYFRAMEFACE_OT_take_delete(_TakeOperator, bpy.types.Operator):
             self.report({"ERROR"}, "No take is playing; pick one in the list")
             return {"CANCELLED"}
         name = take.name
-        now = takes.delete_take(rig, take)
+        now = takes.delete_take(context.scene, rig, take)
         self.report({"INFO"}, f"Deleted '{name}'" + (f"; playing '{now.name}'" if now else ""))
         return {"FINISHED"}
 
@@ -113,14 +115,13 @@ class KEYFRAMEFACE_OT_generate_variations(GenerationOperator, bpy.types.Operator
         settings.write_mode = "NEW_TAKE"  # variations are compared as takes
         made = []
         try:
-            for offset, (line, track) in enumerate(zip(pending.lines, tracks)):
+            for line, track in zip(pending.lines, tracks):
                 settings.seed = line.request.seed  # recorded on the take
-                made.append(finish_generation(context.scene, self.head(context), settings, line, track,
-                                              add_markers and offset == 0))
+                made.append(finish_generation(context.scene, self.head(context), settings, line, track, add_markers))
         finally:
             settings.seed, settings.write_mode = first_seed, mode
-        first = made[0].written.actions[0]
-        takes.switch_take(find_rig(self.head(context)), first)
+        first = made[0].written.take
+        takes.switch_take(context.scene, find_rig(self.head(context)), first)
         self.report({"INFO"}, f"{len(made)} takes, seeds {first_seed}-{first_seed + self.count - 1}; playing '{first.name}'")
         return {"FINISHED"}
 

@@ -1,15 +1,15 @@
+"""The sidebar panels and lists (draw only): generate, keyframes, takes, dialogue, rig, files, curves."""
+
 import textwrap
 
 import bpy
 
-from ..keyframeface_addon import anim_compat
 from ..keyframeface_addon.backend_settings import backend_problem
 from ..keyframeface_addon.jobs import RUNNING
 from ..keyframeface_addon.preferences import preferences
 from ..keyframeface_addon.ui_text import draw_wrapped
 from ..keyframeface_addon.rig import find_rig
-from ..keyframeface_addon.takes import active_take, takes_of
-from ..keyframeface_addon.writer import is_take, layer_track, track_of
+from ..keyframeface_addon.takes import Take, active_take, layer_track, takes_of
 
 
 def version_notes() -> list[str]:
@@ -84,21 +84,21 @@ class VIEW3D_PT_keyframeface_take(_SidebarPanel, bpy.types.Panel):
     @classmethod
     def poll(cls, context):
         rig = find_rig(context.active_object)
-        return bool(rig.meshes) and is_take(anim_compat.current_assignment(rig.primary.key)[0])
+        return bool(rig.meshes) and active_take(rig) is not None
 
     def draw(self, context):
         rig = find_rig(context.active_object)
-        action = anim_compat.current_assignment(rig.primary.key)[0]
-        track = track_of(action)
+        take = active_take(rig)
+        track = take.track
         layout = self.layout
-        layout.label(text=action.name, icon="ACTION")
+        layout.label(text=take.name, icon="ACTION")
         lipsync = layer_track(rig.primary.key, "lipsync")
         if lipsync is not None:
             layout.prop(lipsync, "mute", text="Mute Lip Sync Layer", icon="SPEAKER")
         if track is None:
             return
         fps = context.scene.render.fps / context.scene.render.fps_base
-        start = action.get("keyframeface_start_frame", 0)
+        start = take.start_frame
         width = max(20, (context.region.width if context.region else 300) // 7)
         for index, keyframe in enumerate(track.keyframes):
             box = layout.box()
@@ -227,16 +227,16 @@ class KEYFRAMEFACE_UL_takes(bpy.types.UIList):
     """The takes of the active head (its generated and imported actions)."""
 
     def draw_item(self, context, layout, data, item, icon, active_data, active_propname, index):
-        playing = active_take(find_rig(context.active_object)) == item
+        playing = active_take(find_rig(context.active_object)) == Take(item)
         row = layout.row(align=True)
         row.prop(item, "name", text="", emboss=False, icon="PLAY" if playing else "ACTION")
-        seed = item.get("keyframeface_seed")
+        seed = Take(item).seed
         if seed is not None:
             row.label(text=f"seed {seed}")
 
     def filter_items(self, context, data, propname):
         actions = getattr(data, propname)
-        mine = set(a.name for a in takes_of(find_rig(context.active_object)))
+        mine = set(take.name for take in takes_of(find_rig(context.active_object)))
         flags = [self.bitflag_filter_item if a.name in mine else 0 for a in actions]
         return flags, []
 

@@ -27,6 +27,15 @@ def test_reads_real_live_link_face_recordings(name, rows, fps, skipped):
     assert np.all(np.diff(capture.times) > 0)
 
 
+@pytest.mark.parametrize("name", ["MySlate_3_Jason_Millers_iPhone.csv", "alex_rom_4.csv", "apfel.csv"])
+def test_written_header_is_the_one_real_recordings_have(name, tmp_path):
+    """Exactly the app's header, `BlendShapeCount` included, so tools that match it verbatim read our files."""
+    real = shared_file(f"recordings/{name}").read_text(encoding="utf-8").splitlines()[0]
+    path = tmp_path / "ours.csv"
+    write_llf_csv(path, np.arange(3) / 60.0, np.zeros((3, 61)))
+    assert path.read_text(encoding="utf-8").splitlines()[0] == real
+
+
 def test_values_above_one_and_columns_by_name():
     capture = read_llf_csv(shared_file("recordings/alex_rom_4.csv"))
     look_in = capture.values[:, PARAMETERS.index("eyeLookInLeft")]
@@ -49,7 +58,7 @@ def test_write_then_read_back(tmp_path):
     path = tmp_path / "take.csv"
     write_llf_csv(path, times, values)
     header = path.read_text().splitlines()[0].split(",")
-    assert header[:2] == ["Timecode", "BlendshapeCount"]
+    assert header[:2] == ["Timecode", "BlendShapeCount"]
     assert header[17:20] == ["JawRight", "JawLeft", "JawOpen"]
     back = read_llf_csv(path)
     assert back.fps == pytest.approx(60.0, abs=1e-6)

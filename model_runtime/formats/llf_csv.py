@@ -1,6 +1,6 @@
 """Live Link Face CSV (Epic's iPhone app; also NeuroSync and the KeyframeFace converter).
 
-Header: ``Timecode, BlendshapeCount, <52 PascalCase shapes>, HeadYaw ... RightEyeRoll``.
+Header: ``Timecode, BlendShapeCount, <52 PascalCase shapes>, HeadYaw ... RightEyeRoll``.
 Columns are matched by name, case-insensitively, never by position (Live Link Face's order
 swaps JawRight/JawLeft and MouthRight/MouthLeft relative to Apple's). Timecodes are
 ``HH:MM:SS:FF.fff`` where FF counts timecode frames (usually 60 per second, with a fractional
@@ -116,7 +116,7 @@ def _read(handle, swap: bool, name: str) -> Capture:
 
 
 def _read_standard_rows(lines: list[str], width: int, columns: dict[int, int]):
-    """Fast path for the standard layout (Timecode, BlendshapeCount, values...): numbers are
+    """Fast path for the standard layout (Timecode, BlendShapeCount, values...): numbers are
     parsed in bulk. Returns None when a row needs the careful path (quoted or broken cells)."""
     stamps, numeric, skipped = [], [], 0
     for line in lines:
@@ -244,7 +244,7 @@ def write_llf_csv(destination, times, values, start_seconds: float = 0.0) -> Non
     if not np.isfinite(values).all():
         raise FormatError("cannot write non-finite values to Live Link Face CSV")
     order = [PARAMETERS.index(name) for name in LIVE_LINK_FACE_COLUMNS] + [PARAMETERS.index(name) for name in POSE]
-    header = ["Timecode", "BlendshapeCount"] + [pascal(n) for n in LIVE_LINK_FACE_COLUMNS] + [pascal(n) for n in POSE]
+    header = ["Timecode", "BlendShapeCount"] + [pascal(n) for n in LIVE_LINK_FACE_COLUMNS] + [pascal(n) for n in POSE]
     # One format operation per row (names and numbers never need CSV quoting).
     row_format = "%s," + str(len(PARAMETERS)) + "," + ",".join(["%.6f"] * len(PARAMETERS))
     lines = [",".join(header)]

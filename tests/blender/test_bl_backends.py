@@ -37,7 +37,7 @@ def test_our_server_on_loopback_while_offline(blender, demo_head, prefs):
         prefs.backend, prefs.server_url, prefs.server_token = "server", url, "tok"
         assert bpy.ops.keyframeface.generate() == {"FINISHED"}
     take = demo_head.data.shape_keys.animation_data.action
-    track = blender("keyframeface_addon.writer").track_of(take)
+    track = blender("keyframeface_addon.takes").track_of(take)
     settings = bpy.context.scene.keyframeface
     local = get_backend("builtin").generate(GenerateRequest(script=settings.script, context=settings.context,
                                                             emotion=settings.emotion, seed=settings.seed, fps=24.0))
@@ -142,7 +142,7 @@ def test_variations_and_keyframe_edits_fail_cleanly_on_a_dead_server(blender, de
 
     assert bpy.ops.keyframeface.generate() == {"FINISHED"}  # built-in take to edit
     take = demo_head.data.shape_keys.animation_data.action
-    before = blender("keyframeface_addon.writer").track_of(take).to_dict()
+    before = blender("keyframeface_addon.takes").track_of(take).to_dict()
     actions = len(bpy.data.actions)
     prefs.backend, prefs.openai_base_url, prefs.openai_model, prefs.retries = (
         "openai", f"http://127.0.0.1:{free_port()}/v1", "m", 1)
@@ -152,4 +152,39 @@ def test_variations_and_keyframe_edits_fail_cleanly_on_a_dead_server(blender, de
         with pytest.raises(RuntimeError, match="connection refused"):
             call()
     assert len(bpy.data.actions) == actions and demo_head.data.shape_keys.animation_data.action == take
-    assert blender("keyframeface_addon.writer").track_of(take).to_dict() == before
+    assert blender("keyframeface_addon.takes").track_of(take).to_dict() == before
+
+
+def test_preferences_are_generated_from_the_backend_declarations(blender, prefs):
+    import bpy
+
+    backends = blender("model_runtime.backends")
+    preferences = blender("keyframeface_addon.preferences")
+    settings = blender("keyframeface_addon.backend_settings")
+    properties = prefs.bl_rna.properties
+    for info in backends.available_backends():
+        prefs.backend = info.name
+        name, options = settings.backend_options(prefs)
+        assert name == info.name and set(options) == {o.name for o in info.options if o.preference}
+        for option in info.options:
+            if option.preference:
+                prop = properties[option.preference]
+                assert prop.name == option.label and (prop.subtype == "PASSWORD") == option.secret
+                if option.default is not None:
+                    assert prop.default == pytest.approx(option.default) if option.kind == "float" else prop.default == option.default
+
+    # A new backend's declared options become preference properties with no other change.
+    depth = backends.BackendOption("depth", "int", "Depth", "how hard the fake thinks", default=2,
+                                   preference="fake_depth", minimum=1, maximum=5)
+    key = backends.BackendOption("key", "text", "Fake Key", "a secret", preference="fake_key", secret=True)
+    backends.register("fake", "Fake", "A fake backend for the test.", lambda **options: None, options=(depth, key))
+    try:
+        generated = preferences.backend_preferences()
+        assert generated["fake_depth"] is depth and generated["fake_key"] is key
+        prop = preferences.option_property(depth)
+        assert prop.function is bpy.props.IntProperty
+        assert (prop.keywords["default"], prop.keywords["min"], prop.keywords["max"], prop.keywords["name"]) == (2, 1, 5, "Depth")
+        prop = preferences.option_property(key)
+        assert prop.function is bpy.props.StringProperty and prop.keywords["subtype"] == "PASSWORD"
+    finally:
+        del backends._REGISTRY["fake"]

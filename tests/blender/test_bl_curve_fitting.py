@@ -177,11 +177,11 @@ def test_generated_lip_sync_layer_is_fitted_within_its_bound(blender, demo_head)
     scene = bpy.context.scene
     scene.keyframeface.script = "Well, that went better than expected! We actually did it."
     assert bpy.ops.keyframeface.generate() == {"FINISHED"}
-    writer = blender("keyframeface_addon.writer")
+    takes = blender("keyframeface_addon.takes")
     anim_compat = blender("keyframeface_addon.anim_compat")
     key = demo_head.data.shape_keys
-    track = writer.track_of(key.animation_data.action)
-    strip = writer.layer_track(key).strips[0]
+    track = takes.track_of(key.animation_data.action)
+    strip = takes.layer_track(key).strips[0]
     fcurves = anim_compat.fcurve_container(strip.action, getattr(strip, "action_slot", None)).fcurves
     auto = composed_keys(track, 30, layers="lipsync")
     start = scene.keyframeface.start_frame

@@ -47,7 +47,7 @@ def _scene_settings(start_frame=10):
 
 
 def _take_track(blender, obj):
-    return blender("keyframeface_addon.writer").track_of(obj.data.shape_keys.animation_data.action)
+    return blender("keyframeface_addon.takes").track_of(obj.data.shape_keys.animation_data.action)
 
 
 def test_scene_from_text_block_one_take_marker_per_line(blender, demo_head):

@@ -39,10 +39,10 @@ def test_generate_writes_sparse_keys_that_play_the_track(blender, demo_head):
     import bpy
 
     assert _generate(start_frame=10, seed=4) == {"FINISHED"}
-    writer = blender("keyframeface_addon.writer")
+    takes = blender("keyframeface_addon.takes")
     action = demo_head.data.shape_keys.animation_data.action
-    assert writer.is_take(action) and action.use_fake_user
-    track = writer.track_of(action)
+    assert takes.is_take(action) and action.use_fake_user
+    track = takes.track_of(action)
     curves = _fcurves(blender, demo_head)
     # One F-curve per shape used, grouped by region, Bezier with Auto Clamped handles.
     assert len(curves) == len(set(curves))
@@ -66,7 +66,7 @@ def test_generate_writes_sparse_keys_that_play_the_track(blender, demo_head):
         low = -1.0 if fcurve.data_path.startswith('["') else 0.0
         assert values.min() >= low - 1e-6 and values.max() <= 1.0 + 1e-6
     # Lip sync is its own layer: an NLA track the artist can mute.
-    writer_layer = writer.layer_track(demo_head.data.shape_keys)
+    writer_layer = takes.layer_track(demo_head.data.shape_keys)
     assert writer_layer is not None and len(writer_layer.strips) == 1
     writer_layer.mute = True
     silent = _played(demo_head, frames, ("jawOpen",))["jawOpen"]
@@ -226,13 +226,13 @@ def test_linked_mesh_cannot_be_keyed(blender, scene, tmp_path):
 def test_failure_while_writing_leaves_the_scene_unchanged(blender, demo_head, monkeypatch):
     import bpy
 
-    writer = blender("keyframeface_addon.writer")
+    channels = blender("keyframeface_addon.writers.channels")
     before = (set(bpy.data.actions.keys()), len(bpy.context.scene.timeline_markers))
 
     def explode(*args, **kwargs):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(writer, "fill_keys", explode)
+    monkeypatch.setattr(channels, "fill_keys", explode)
     with pytest.raises(RuntimeError, match="undone"):
         _generate()
     assert (set(bpy.data.actions.keys()), len(bpy.context.scene.timeline_markers)) == before
@@ -243,7 +243,8 @@ def test_failure_while_writing_leaves_the_scene_unchanged(blender, demo_head, mo
 def test_all_52_shapes_can_be_written(blender, demo_head):
     import bpy
 
-    writer = blender("keyframeface_addon.writer")
+    channels = blender("keyframeface_addon.writers.channels")
+    new_take = blender("keyframeface_addon.writers.new_take")
     rig = blender("keyframeface_addon.rig").find_rig(demo_head)
     from model_runtime.backends import GenerateRequest, get_backend
 
@@ -251,7 +252,7 @@ def test_all_52_shapes_can_be_written(blender, demo_head):
     for keyframe in track.keyframes:
         for name in BLENDSHAPES:
             keyframe.weights[name] = max(keyframe.weights[name], 0.05)
-    result = writer.write_track(bpy.context.scene, rig, track, 1)
+    result = new_take.write_track(bpy.context.scene, rig, channels.ComposedTrack(track, 30.0), 1)
     assert not result.dropped
     shape_curves = [path for path in _fcurves(blender, demo_head) if path.startswith("key_blocks")]
     assert len(shape_curves) == 52

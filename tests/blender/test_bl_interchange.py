@@ -72,6 +72,22 @@ def test_export_llf_csv_round_trip(blender, demo_head, tmp_path):
             assert row[PARAMETERS.index(name)] == pytest.approx(blocks[name].value, abs=1e-5)
 
 
+def test_capture_exported_from_a_real_head_has_the_apps_header(blender, scene, tmp_path):
+    import bpy
+
+    recording = shared_file("recordings/MySlate_3_Jason_Millers_iPhone.csv")
+    bpy.ops.wm.open_mainfile(filepath=str(shared_file("heads/Live_Link_Face.blend")))
+    head = bpy.data.objects["FBHead"]
+    bpy.context.view_layer.objects.active = head
+    assert bpy.ops.keyframeface.import_llf_csv(filepath=str(recording)) == {"FINISHED"}
+    path = tmp_path / "out.csv"
+    assert bpy.ops.keyframeface.export_llf_csv(filepath=str(path)) == {"FINISHED"}
+    header = path.read_text(encoding="utf-8").splitlines()[0]
+    assert header.split(",")[1] == "BlendShapeCount"
+    assert header == recording.read_text(encoding="utf-8").splitlines()[0]
+    assert len(read_llf_csv(path).times) > 100
+
+
 def test_keyframeface_json_round_trip(blender, demo_head, tmp_path):
     import bpy
 

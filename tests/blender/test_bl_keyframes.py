@@ -12,10 +12,10 @@ def _keys(blender, obj):
 def test_resolve_one_keyframe_changes_only_its_frame(blender, demo_head):
     import bpy
 
-    writer = blender("keyframeface_addon.writer")
+    takes = blender("keyframeface_addon.takes")
     assert bpy.ops.keyframeface.generate() == {"FINISHED"}
     take = demo_head.data.shape_keys.animation_data.action
-    track = writer.track_of(take)
+    track = takes.track_of(take)
     frame = 1 + round(track.keyframes[2].time * 30)
     before = _keys(blender, demo_head)
     assert bpy.ops.keyframeface.keyframe_resolve(index=2, description="A broad grin, the eyes crinkle and the brows lift.") == {"FINISHED"}
@@ -27,7 +27,7 @@ def test_resolve_one_keyframe_changes_only_its_frame(blender, demo_head):
         unchanged_before = [k for k in keys if k[0] != frame]
         unchanged_after = [k for k in after[data_path] if k[0] != frame]
         assert unchanged_before == unchanged_after, data_path
-    track = writer.track_of(take)
+    track = takes.track_of(take)
     assert track.keyframes[2].description.startswith("A broad grin")
     marker = next(m for m in bpy.context.scene.timeline_markers if m.frame == frame)
     assert "A broad grin" in marker.name
@@ -36,17 +36,17 @@ def test_resolve_one_keyframe_changes_only_its_frame(blender, demo_head):
 def test_nudge_moves_its_keys_and_marker(blender, demo_head):
     import bpy
 
-    writer = blender("keyframeface_addon.writer")
+    takes = blender("keyframeface_addon.takes")
     assert bpy.ops.keyframeface.generate() == {"FINISHED"}
     take = demo_head.data.shape_keys.animation_data.action
-    track = writer.track_of(take)
+    track = takes.track_of(take)
     frame = 1 + round(track.keyframes[1].time * 30)
     assert bpy.ops.keyframeface.keyframe_nudge(index=1, frames=2) == {"FINISHED"}
     keys = _keys(blender, demo_head)['key_blocks["browInnerUp"].value']
     frames = [k[0] for k in keys]
     assert frame + 2 in frames and frame not in frames
     assert any(m.frame == frame + 2 for m in bpy.context.scene.timeline_markers)
-    assert writer.track_of(take).keyframes[1].time == pytest.approx((frame + 1) / 30, abs=1e-3)
+    assert takes.track_of(take).keyframes[1].time == pytest.approx((frame + 1) / 30, abs=1e-3)
     with pytest.raises(RuntimeError, match="neighbours"):
         bpy.ops.keyframeface.keyframe_nudge(index=1, frames=-200)
 
@@ -54,14 +54,14 @@ def test_nudge_moves_its_keys_and_marker(blender, demo_head):
 def test_regenerate_one_keyframe(blender, demo_head):
     import bpy
 
-    writer = blender("keyframeface_addon.writer")
+    takes = blender("keyframeface_addon.takes")
     assert bpy.ops.keyframeface.generate(), {"FINISHED"}
     take = demo_head.data.shape_keys.animation_data.action
-    old = writer.track_of(take).keyframes[1].description
+    old = takes.track_of(take).keyframes[1].description
     results = set()
     for attempt in (1, 2, 3):
         assert bpy.ops.keyframeface.keyframe_regenerate(index=1, attempt=attempt) == {"FINISHED"}
-        results.add(writer.track_of(take).keyframes[1].description)
+        results.add(takes.track_of(take).keyframes[1].description)
     assert results - {old}
 
 

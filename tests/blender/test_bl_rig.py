@@ -83,6 +83,29 @@ def test_bad_mapping_json_is_refused(blender, scene, tmp_path):
                 bpy.ops.keyframeface.mapping_import(filepath=str(path))
 
 
+def test_a_refused_mapping_changes_nothing(blender, scene, tmp_path):
+    import bpy
+
+    rig = blender("keyframeface_addon.rig")
+    head = _cc3_head()
+    bpy.ops.mesh.primitive_cube_add()
+    teeth = bpy.context.active_object
+    teeth.name, teeth.parent = "CC_Base_Teeth", head
+    teeth.shape_key_add(name="Basis")
+    teeth.shape_key_add(name="A25_Jaw_Open")
+    bpy.context.view_layer.objects.active = head
+    assert bpy.ops.keyframeface.mapping_detect() == {"FINISHED"}
+    next(i for i in head.keyframeface_rig.mapping if i.arkit == "tongueOut").shape = "Smile_Extreme"
+    before = {mesh.obj.name: dict(mesh.shapes) for mesh in rig.find_rig(head).meshes}
+    path = tmp_path / "mapping.json"
+    path.write_text(json.dumps({"format": "keyframeface.mapping", "version": 1,
+                                "meshes": {"CC_Base_Body": {"jawOpen": "Smile_Extreme"},
+                                           "CC_Base_Teeth": {"jawOpen": "A25_Jaw_Open", "teethShow": "x"}}}))
+    with pytest.raises(RuntimeError, match="meshes.CC_Base_Teeth: unknown ARKit name"):
+        bpy.ops.keyframeface.mapping_import(filepath=str(path))
+    assert {mesh.obj.name: dict(mesh.shapes) for mesh in rig.find_rig(head).meshes} == before
+
+
 def test_pose_goes_to_mapped_bones(blender, scene):
     import bpy
     from mathutils import Vector

@@ -12,20 +12,19 @@ def test_variations_switch_duplicate_delete(blender, demo_head):
 
     takes = blender("keyframeface_addon.takes")
     rig = blender("keyframeface_addon.rig").find_rig(demo_head)
-    writer = blender("keyframeface_addon.writer")
     key = demo_head.data.shape_keys
     key.key_blocks["browInnerUp"].value = 0.2
     key.key_blocks["browInnerUp"].keyframe_insert("value", frame=1)
     artist = key.animation_data.action
     assert bpy.ops.keyframeface.generate_variations(count=3) == {"FINISHED"}
     listed = takes.takes_of(rig)
-    assert len(listed) == 3 and [t["keyframeface_seed"] for t in listed] == [0, 1, 2]
+    assert len(listed) == 3 and [t.seed for t in listed] == [0, 1, 2]
     assert takes.active_take(rig) == listed[0]
     frames = np.arange(1, 60)
     played_by_take = {}
     for take in listed:
         assert bpy.ops.keyframeface.take_switch(take=take.name) == {"FINISHED"}
-        track = writer.track_of(take)
+        track = take.track
         jaw = played(demo_head, frames, "jawOpen")
         expected = sample_channel(track, "jawOpen", (frames - 1) / 30.0)
         assert np.abs(jaw - expected).max() < 0.021  # the take and its own lip-sync layer
@@ -36,8 +35,8 @@ def test_variations_switch_duplicate_delete(blender, demo_head):
     assert bpy.ops.keyframeface.take_duplicate() == {"FINISHED"}
     assert len(takes.takes_of(rig)) == 4
     copy = takes.active_take(rig)
-    assert copy != listed[0] and copy.get("keyframeface_take_id") != listed[0].get("keyframeface_take_id")
-    assert np.allclose(played(demo_head, frames, "jawOpen"), sample_channel(writer.track_of(copy), "jawOpen", (frames - 1) / 30.0), atol=0.021)
+    assert copy != listed[0] and copy.id != listed[0].id
+    assert np.allclose(played(demo_head, frames, "jawOpen"), sample_channel(copy.track, "jawOpen", (frames - 1) / 30.0), atol=0.021)
     assert bpy.ops.keyframeface.take_delete() == {"FINISHED"}
     assert len(takes.takes_of(rig)) == 3 and takes.active_take(rig) == listed[-1]
     for take in list(takes.takes_of(rig)):
@@ -55,5 +54,5 @@ def test_picking_a_take_in_the_list_plays_it(blender, demo_head):
     rig = blender("keyframeface_addon.rig").find_rig(demo_head)
     bpy.ops.keyframeface.generate_variations(count=2)
     first, second = takes.takes_of(rig)
-    bpy.context.scene.keyframeface.take_index = list(bpy.data.actions).index(second)
+    bpy.context.scene.keyframeface.take_index = list(bpy.data.actions).index(second.action)
     assert takes.active_take(rig) == second
