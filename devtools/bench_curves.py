@@ -6,7 +6,9 @@ Every curve is judged the same way: evaluated exactly as Blender plays it
 at every frame (frames farther than the bound from the source) and at four points per frame
 (overshoots: values beyond the range the source covers, 0..1 for shape weights).
 
-Decimate is slow (about three minutes on the 10-minute capture), so its figures are cached in
+Our and the previous reducer's times are CPU seconds (all threads), comparable on a machine
+other processes share; Decimate's is the wall time when it was measured. Decimate is slow
+(about three minutes on the 10-minute capture), so its figures are cached in
 ``out/bench-cache/`` under a hash of the input curves, the bound and the Blender version: the
 first run measures it, later runs reuse the measurement (the row says which).
 """
@@ -59,9 +61,9 @@ def _judge(frames, source, curves) -> tuple[int, int, float]:
 def ours(frames, source) -> Judged:
     from model_runtime.fitting import fit_curves
 
-    start = time.perf_counter()
+    start = time.process_time()
     fitted = fit_curves(frames, source, BOUND)
-    seconds = time.perf_counter() - start
+    seconds = time.process_time() - start
     curves = [(c.x, c.y, c.left_x, c.left_y, c.right_x, c.right_y) for c in fitted]
     return Judged(sum(len(c) for c in fitted), seconds, *_judge(frames, source, curves))
 
@@ -70,10 +72,10 @@ def auto_clamped(frames, source) -> Judged:
     from model_runtime.curves import auto_clamped_handles, reduce_curve
 
     polish = len(frames) <= POLISH_LIMIT
-    start = time.perf_counter()
+    start = time.process_time()
     with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
         kept = [k for k, _ in pool.map(lambda row: reduce_curve(frames, row, BOUND, polish=polish), source)]
-    seconds = time.perf_counter() - start
+    seconds = time.process_time() - start
     curves = []
     for row, keep in zip(source, kept):
         x, y = frames[keep].astype(np.float64), row[keep]
@@ -205,12 +207,12 @@ def bench_curves(long_capture_path) -> list[tuple[str, str, str, str]]:
         mine, theirs, previous = ours(frames, source), decimate(frames, source), auto_clamped(frames, source)
         cached = " (cached)" if theirs.cached else ""
         rows.append((f"keys at max error {BOUND}: {label}",
-                     f"{mine.keys:,} keys, {mine.outside} frames off, {mine.overshoots} overshoots, {mine.seconds:.2f} s",
+                     f"{mine.keys:,} keys, {mine.outside} frames off, {mine.overshoots} overshoots, {mine.seconds:.2f} s CPU",
                      f"Decimate {theirs.keys:,} keys, {theirs.outside} frames off (max {theirs.max_error:.3f}), "
-                     f"{theirs.overshoots} overshoots, {theirs.seconds:.1f} s{cached}",
+                     f"{theirs.overshoots} overshoots, {theirs.seconds:.0f} s wall{cached}",
                      f"{mine.keys / max(theirs.keys, 1):.2f}x Decimate's keys"))
         rows.append(("  previous Auto Clamped reducer, same curves",
                      f"{previous.keys:,} keys, {previous.outside} frames off, {previous.overshoots} overshoots",
-                     f"{previous.seconds:.2f} s", f"ours {mine.keys / max(previous.keys, 1):.2f}x its keys, "
+                     f"{previous.seconds:.2f} s CPU", f"ours {mine.keys / max(previous.keys, 1):.2f}x its keys, "
                      f"{previous.seconds / max(mine.seconds, 1e-9):.1f}x faster"))
     return rows
