@@ -4,7 +4,8 @@ Builds the demo head, generates a performance for a line, writes keys, and leave
 output folder: the .blend, the .fbx, the track JSON, a Live Link Face CSV of the whole
 performance, a PNG of the generated curves and a PNG contact sheet of the head at each
 keyframe. ``--dialogue FILE`` (or ``--dialogue sample``) performs a dialogue scene instead:
-one take across the lines, a marker per line.
+one take across the lines, a marker per line. ``--gallery`` renders contrasting lines on every
+head instead (``gallery.py``).
 """
 
 from __future__ import annotations
@@ -31,6 +32,11 @@ DEFAULTS = {
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if "--gallery" in argv:
+        from . import gallery
+
+        return gallery.main([a for a in argv if a != "--gallery"])
     parser = argparse.ArgumentParser(prog="./kff demo", description=__doc__.splitlines()[0])
     parser.add_argument("--script", default=DEFAULTS["script"])
     parser.add_argument("--context", default=DEFAULTS["context"])

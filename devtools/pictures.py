@@ -12,7 +12,7 @@ import numpy as np
 from mathutils import Vector
 
 
-def setup_camera(scene, target: bpy.types.Object, width: int = 360, height: int = 430) -> None:
+def setup_camera(scene, target: bpy.types.Object, width: int = 360, height: int = 430, distance: float = 2.4) -> None:
     """A portrait camera framing ``target``'s head, Workbench with material colours."""
     corners = [target.matrix_world @ Vector(c) for c in target.bound_box]
     centre = sum(corners, Vector()) / 8.0
@@ -22,7 +22,7 @@ def setup_camera(scene, target: bpy.types.Object, width: int = 360, height: int 
         camera = bpy.data.objects.new("KFF Camera", bpy.data.cameras.new("KFF Camera"))
         scene.collection.objects.link(camera)
     camera.data.lens = 85
-    distance = size * 2.4
+    distance = size * distance
     yaw = math.radians(12)
     camera.location = centre + Vector((distance * math.sin(yaw), -distance * math.cos(yaw), size * 0.08))
     direction = centre - camera.location
@@ -75,7 +75,7 @@ def contact_sheet(images: list[Path], captions: list[tuple[str, str]], path: Pat
         y = header + (i // columns) * (h + caption_height)
         sheet.paste(tile, (x, y))
         draw.text((x + 6, y + h + 4), heading, fill="black", font=bold)
-        for j, line in enumerate(textwrap.wrap(description, 48)[:6]):
+        for j, line in enumerate(textwrap.wrap(description, max(24, w // 7))[:6]):
             draw.text((x + 6, y + h + 24 + j * 14), line, fill=(40, 40, 40), font=font)
     sheet.save(path)
 

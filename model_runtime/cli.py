@@ -80,11 +80,18 @@ def _declared_flags() -> dict[str, list]:
     return flags
 
 
+def _yes_no(text: str) -> bool:
+    answer = {"yes": True, "true": True, "on": True, "1": True, "no": False, "false": False, "off": False, "0": False}
+    if text.lower() not in answer:
+        raise argparse.ArgumentTypeError(f"expected yes or no, not {text!r}")
+    return answer[text.lower()]
+
+
 def _backend_flags(parser) -> None:
     """The backends' flags, generated from their declared options (``backends/__init__.py``):
     a flag several backends share reads as each one's own option."""
     for flag, users in _declared_flags().items():
-        kinds = {{"float": float, "int": int}.get(option.kind, str) for _, option in users}
+        kinds = {{"float": float, "int": int, "bool": _yes_no}.get(option.kind, str) for _, option in users}
         if len(kinds) > 1:
             raise ValueError(f"{flag} is declared with different types by {', '.join(name for name, _ in users)}")
         choices = None

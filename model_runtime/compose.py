@@ -12,8 +12,8 @@ import numpy as np
 
 from .arkit import BLENDSHAPE_RANGE, POSE_RANGE
 from .blinks import blink_channels, blink_times
-from .curves import evaluate, reduce_keys
-from .lipsync import lipsync_channels
+from .curves import evaluate_many, reduce_keys
+from .lipsync import PLAIN, lipsync_channels
 from .stages import GenerateRequest, Plan, SolvedKeyframe
 from .track import Keyframe, Layer, Track
 
@@ -53,20 +53,28 @@ def compose_track(request: GenerateRequest, plan: Plan, solved: list[SolvedKeyfr
         )
         for planned, result in zip(plan.keyframes, solved)
     ]
+    style = plan.mouth or PLAIN
+    notes = list(plan.notes)
+    words = plan.timing.words
     layers = {}
     key_times = np.array([k.time for k in keyframes])
-    jaw = np.array([k.weights["jawOpen"] for k in keyframes])
-    lip = reduce_layer(lipsync_channels(plan.timing.words, plan.speech_energy,
-                                        expression_jaw=lambda times: evaluate(key_times, jaw, times)))
+
+    def expression(names, times):
+        return evaluate_many(key_times, [[k.weights.get(name, 0.0) for k in keyframes] for name in names], times)
+
+    stressed = {phrase.stressed_word for phrase in plan.timing.phrases if phrase.stressed_word is not None}
+    stressed |= {i for i, word in enumerate(words) if word.emphasized}
+    lip = reduce_layer(lipsync_channels(words, plan.speech_energy, style=style, stressed=stressed,
+                                        expression=expression))
     if lip:
-        layers["lipsync"] = Layer("add", lip, "Mouth shapes from the script's phonemes, added to the expression.")
+        layers["lipsync"] = Layer("add", lip, "Mouth shapes from the script's phonemes, added to the expression "
+                                  "(while speaking it also takes back most of the expression's own mouth opening).")
     pauses = [phrase.end for phrase in plan.timing.phrases]
     apexes = [k.time for k in plan.keyframes if k.label in APEX_LABELS]
     blinks = blink_channels(blink_times(duration, plan.blink_rate, pauses, apexes, request.seed))
     if blinks:
         layers["blinks"] = Layer("max", blinks, "Natural blinks, kept away from expressive apexes.")
 
-    notes = list(plan.notes)
     for result in solved:
         notes.extend(result.notes)
     return Track(

@@ -10,7 +10,10 @@ scripts) get a syllable-rate open/close cycle and a note that lip sync is approx
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from functools import lru_cache
+
+import numpy as np
 
 from ._data import load_json
 from .pronouncing import lookup
@@ -25,6 +28,14 @@ _STOPS = set(_TABLES["stops"])
 _CLOSURES = set(_TABLES["closures"])
 _VOWEL_VISEMES = {"aa", "E", "I", "O", "U"}
 _ROUNDING = ("mouthPucker", "mouthFunnel")
+
+# Shapes that open or shape the lips (scaled by a style's lip excursion), and those that round.
+_LIP_SHAPES = ("mouthFunnel", "mouthPucker", "mouthStretchLeft", "mouthStretchRight", "mouthUpperUpLeft",
+               "mouthUpperUpRight", "mouthLowerDownLeft", "mouthLowerDownRight", "mouthRollLower", "mouthSmileLeft",
+               "mouthSmileRight", "tongueOut")
+# Expression shapes that part the lips: a bilabial closure takes them back so the lips meet.
+_PARTING = ("mouthUpperUpLeft", "mouthUpperUpRight", "mouthLowerDownLeft", "mouthLowerDownRight", "mouthFunnel",
+            "mouthStretchLeft", "mouthStretchRight")
 
 # Time the mouth takes to settle to rest at a pause, and the pause length that earns a rest.
 REST_MARGIN = 0.08
@@ -53,6 +64,30 @@ def letter_to_sound(word: str) -> tuple[str, ...]:
 def phonemes_for(word: str) -> tuple[str, ...]:
     found = lookup(word)
     return found if found else letter_to_sound(word)
+
+
+@dataclass
+class MouthStyle:
+    """How the mouth speaks this line: the delivery (whispered, shouted...) composed with the
+    emotion's own way of speaking. Factors scale the visemes; the other fields add shapes
+    while speaking. The default is plain, neutral speech."""
+
+    jaw: float = 1.0          # jaw range
+    lips: float = 1.0         # lip excursion
+    rounding: float = 1.0     # funnel and pucker
+    tension: float = 0.0      # mouthPress between words and on consonants
+    upper_lip: float = 0.0    # upper lip raised on stressed syllables (teeth show)
+    stretch: float = 0.0      # lips stretched sideways (fear)
+    frown: float = 0.0        # corners kept down (sadness)
+    smile: float = 0.0        # corners kept up (joy)
+    one_sided: float = 0.0    # one corner up with a dimple (contempt, sarcasm)
+    tremble: float = 0.0      # a quiver of chin and lower lip on vowels (sobbing)
+    side: str = "Left"
+    speech_cap: float = 1.0   # the expression's own mouth opening is scaled by this while speaking
+    capped_shapes: tuple = ()
+
+
+PLAIN = MouthStyle()
 
 
 def _phoneme_weight(phoneme: str) -> float:
@@ -92,13 +127,16 @@ def viseme_sequence(words: list[Word]) -> list[tuple[float, str]]:
     return events
 
 
-def lipsync_channels(words: list[Word], energy: float = 1.0, expression_jaw=None) -> dict[str, list[tuple[float, float]]]:
+def lipsync_channels(words: list[Word], energy: float = 1.0, expression_jaw=None,
+                     style: MouthStyle = PLAIN, stressed=(), expression=None) -> dict[str, list[tuple[float, float]]]:
     """Per-channel keys ``[(time, offset)]`` of the lip-sync layer.
 
-    ``expression_jaw(times)`` gives the expression's own jawOpen: where the emotion holds the
-    jaw open (a gasp, a shout), bilabials close the lips with mouthClose instead of the jaw,
-    as a speaker does."""
-    events = viseme_sequence(words)
+    ``expression(names, times)`` (or, older, ``expression_jaw(times)``) gives the expression's
+    own value of a shape: a bilabial takes back whatever the expression does to part the lips
+    (the jaw with mouthClose, as a speaker does; a raised upper lip, a dropped lower lip), so
+    p, b and m always close. ``style`` sets articulation and the emotion's mouth while speaking;
+    ``stressed`` holds the indices of stressed words (the upper lip lifts on them in anger)."""
+    events, owners = _viseme_events(words)
     if not events:
         return {}
     shapes = [dict(VISEME_SHAPES[v]) for _, v in events]
@@ -118,12 +156,13 @@ def lipsync_channels(words: list[Word], energy: float = 1.0, expression_jaw=None
                 ahead = VISEME_SHAPES[visemes[i + 1]].get(channel, 0.0) * 0.6
                 shapes[i][channel] = max(shapes[i].get(channel, 0.0), ahead)
 
-    if expression_jaw is not None:
-        closures = [i for i, v in enumerate(visemes) if v == "PP"]
-        if closures:
-            open_jaw = expression_jaw([events[i][0] for i in closures])
-            for i, jaw in zip(closures, open_jaw):
-                shapes[i]["mouthClose"] = max(shapes[i].get("mouthClose", 0.0), float(jaw))
+    _in_character(shapes, visemes, owners, energy, style, set(stressed))
+
+    if expression is None and expression_jaw is not None:
+        def expression(names, times):  # the older interface: the jaw alone
+            return [expression_jaw(times) if name == "jawOpen" else [0.0] * len(times) for name in names]
+    if expression is not None:
+        _closures_and_cap(shapes, events, owners, style, expression)
 
     channels: dict[str, list[tuple[float, float]]] = {}
     names = sorted({name for shape in shapes for name in shape})
@@ -131,11 +170,103 @@ def lipsync_channels(words: list[Word], energy: float = 1.0, expression_jaw=None
         keys = []
         for (time, viseme), shape in zip(events, shapes):
             value = shape.get(name, 0.0)
-            if name == "jawOpen":
-                value *= energy
-            keys.append((round(time, 4), round(min(1.0, value), 4)))
+            keys.append((round(time, 4), round(min(1.0, max(-1.0, value)), 4)))
         channels[name] = _dedupe(keys)
     return channels
+
+
+def _closures_and_cap(shapes, events, owners, style: MouthStyle, expression) -> None:
+    """Compose with the expression's own mouth (``expression(names, times)``: its values).
+
+    While the character speaks (first word to last, pauses included) all but
+    ``style.speech_cap`` of the expression's mouth opening is taken back, so a mood that holds
+    the mouth open (a gasp, grief) does not hang it open over the words; done in this layer,
+    not in the keyframes, so each keyframe stays what its description says. At a bilabial the
+    rest of what parts the lips is taken back too (the jaw with mouthClose, as a speaker does),
+    so p, b and m always close."""
+    names = list(dict.fromkeys(("jawOpen",) + _PARTING + tuple(style.capped_shapes)))
+    values = dict(zip(names, np.asarray(expression(names, [time for time, _ in events]), dtype=float)))
+    speaking = [i for i, owner in enumerate(owners) if owner is not None]
+    inside = range(speaking[0], speaking[-1] + 1) if speaking and style.speech_cap < 1.0 else range(0)
+    for name in style.capped_shapes:
+        for i in inside:
+            if values[name][i] > 0.0:
+                shapes[i][name] = shapes[i].get(name, 0.0) - values[name][i] * (1.0 - style.speech_cap)
+    for i, (_, viseme) in enumerate(events):
+        if viseme != "PP":
+            continue
+        kept = {name: style.speech_cap if (i in inside and name in style.capped_shapes) else 1.0 for name in names}
+        shapes[i]["mouthClose"] = max(shapes[i].get("mouthClose", 0.0), values["jawOpen"][i] * kept["jawOpen"])
+        for name in _PARTING:
+            if values[name][i] > 0.0:
+                shapes[i][name] = shapes[i].get(name, 0.0) - values[name][i] * kept[name]
+
+
+def _in_character(shapes: list[dict], visemes: list[str], owners: list[int | None], energy: float,
+                  style: MouthStyle, stressed: set[int]) -> None:
+    """Scale the visemes by the style's articulation and add the emotion's mouth while speaking.
+    Closures keep their lip contact: nothing is added that would part the lips there."""
+    other = "Right" if style.side == "Left" else "Left"
+    vowel_count = 0
+    for i, (shape, viseme) in enumerate(zip(shapes, visemes)):
+        if "jawOpen" in shape:
+            shape["jawOpen"] *= energy * style.jaw
+        for name in _LIP_SHAPES:
+            if name in shape:
+                shape[name] *= style.lips * (style.rounding if name in _ROUNDING else 1.0)
+        speaking = owners[i] is not None
+        if viseme in _CLOSURES and viseme == "PP":
+            continue
+        added: dict[str, float] = {}
+        vowel = viseme in _VOWEL_VISEMES
+        if style.tension and (viseme == "sil" or not vowel):
+            # Lips tighten between words and on consonants.
+            press = style.tension * (1.0 if viseme == "sil" else 0.5)
+            added.update(mouthPressLeft=press, mouthPressRight=press)
+        if not speaking:
+            _add(shape, added)
+            continue
+        if style.upper_lip and vowel:
+            lift = style.upper_lip * (1.0 if owners[i] in stressed else 0.35)
+            added.update(mouthUpperUpLeft=lift, mouthUpperUpRight=lift)
+        if style.stretch:
+            added.update(mouthStretchLeft=style.stretch, mouthStretchRight=style.stretch)
+        if style.frown:
+            added.update(mouthFrownLeft=style.frown, mouthFrownRight=style.frown)
+        if style.smile:
+            added.update(mouthSmileLeft=style.smile, mouthSmileRight=style.smile)
+        if style.one_sided:
+            # The planned face already carries the one-sided smile; speech keeps the other
+            # corner from evening it out and deepens the dimple.
+            added[f"mouthDimple{style.side}"] = style.one_sided * 0.5
+            added[f"mouthSmile{other}"] = added.get(f"mouthSmile{other}", 0.0) - style.one_sided * 0.5
+        if style.tremble and vowel:
+            vowel_count += 1
+            if vowel_count % 2:
+                added.update(mouthShrugLower=style.tremble, mouthLowerDownLeft=style.tremble * 0.3,
+                             mouthLowerDownRight=style.tremble * 0.3)
+        _add(shape, added)
+
+
+def _add(shape: dict, added: dict) -> None:
+    for name, value in added.items():
+        shape[name] = shape.get(name, 0.0) + value
+
+
+def _viseme_events(words: list[Word]) -> tuple[list[tuple[float, str]], list[int | None]]:
+    """The viseme sequence and, for each event, the index of the word it belongs to (None for
+    rests)."""
+    events = viseme_sequence(words)
+    owners: list[int | None] = []
+    w = 0
+    for time, viseme in events:
+        if viseme == "sil":
+            owners.append(None)
+            continue
+        while w + 1 < len(words) and time > words[w].end:
+            w += 1
+        owners.append(w)
+    return events, owners
 
 
 def _dedupe(keys: list[tuple[float, float]]) -> list[tuple[float, float]]:

@@ -122,10 +122,11 @@ def _split_syllabic_runs(word: str) -> list[str]:
     return [word]
 
 
-def time_script(script: str, rate_factor: float = 1.0) -> ScriptTiming:
-    """Time ``script`` at the base speaking rate times ``rate_factor``."""
+def time_script(script: str, rate_factor: float = 1.0, pause_factor: float = 1.0) -> ScriptTiming:
+    """Time ``script`` at the base speaking rate times ``rate_factor``, with pauses at
+    punctuation ``pause_factor`` times their usual length (a sobbing delivery pauses longer)."""
     rate = _SPEECH["syllables_per_second"] * rate_factor
-    pauses = _SPEECH["pauses"]
+    pauses = {mark: length * pause_factor for mark, length in _SPEECH["pauses"].items()}
     lead_in = _SPEECH["lead_in"]
     tail = _SPEECH["tail"]
     function_words = set(_SPEECH["function_words"])

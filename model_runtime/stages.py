@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass, field
 
 from .errors import InputError
+from .lipsync import MouthStyle
 from .script_timing import ScriptTiming
 
 MAX_SCRIPT_CHARACTERS = 20000
@@ -83,6 +84,8 @@ class Plan:
     duration: float
     blink_rate: float = 1.0
     speech_energy: float = 1.0
+    # How the mouth speaks (delivery and the emotion's mouth); None: plain speech.
+    mouth: MouthStyle | None = None
     notes: list[str] = field(default_factory=list)
     analysis: dict = field(default_factory=dict)
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from ..._data import load_json
 from .emotion import FAMILIES, LEXICON, emotion_face, restrict
 from .facs import ACTION_UNITS, DEGREES, HEAD, FaceState, au_regions
+from .fallback import Guess, nearest
 
 _LANGUAGE = load_json("facial_language.json")
 
@@ -36,7 +37,7 @@ DEGREE_WORDS = DEGREES["read"]
 DEFAULT_DEGREE = DEGREES["default"]
 
 # On equal length, earlier categories win a contested span.
-_CATEGORY_ORDER = ("expression", "region", "action", "degree", "negation", "side", "emotion")
+_CATEGORY_ORDER = ("expression", "region", "cancel", "action", "degree", "negation", "side", "emotion")
 
 
 def _index(groups: dict[str, list[str]]) -> dict[str, str]:
@@ -53,6 +54,7 @@ _VOCABULARY = {
     "action": _index(ACTIONS),
     "degree": {phrase: phrase for phrase in DEGREE_WORDS},
     "negation": {phrase: phrase for phrase in _LANGUAGE["negations"]},
+    "cancel": {phrase: phrase for phrase in _LANGUAGE["cancels"]},
     "side": _index(SIDES),
     "emotion": {phrase: phrase for phrase in LEXICON},
 }
@@ -67,6 +69,15 @@ def _pattern(phrases) -> re.Pattern:
 _PATTERNS = {category: _pattern(vocabulary) for category, vocabulary in _VOCABULARY.items()}
 _DIRECTION_PATTERN = _pattern(_DIRECTION_INDEX)
 _CLAUSE_BREAK = re.compile("|".join(re.escape(b) for b in _LANGUAGE["clause_breaks"]))
+# Words that open a new clause and stay in it ("without moving his head", "keeping her head
+# still"): what they say reaches only their own clause.
+_CLAUSE_START = re.compile(r"\s(?=(?:" + "|".join(re.escape(w) for w in _LANGUAGE["clause_starts"]) + r")\b)")
+# Categories that make a clause say something on its own; a clause with none of them but a
+# side or degree ("left side only", "slightly") qualifies the clause before it.
+_CONTENT = {"region", "action", "expression", "emotion"}
+_QUALIFIERS = {"side", "degree"}
+# A clause that denies something is not guessed at (better left out than read as its opposite).
+_NEGATED = _pattern(_LANGUAGE["negations"])
 _SIDE_DIRECTION = re.compile(r"\b(?:to|toward|towards|at)\s+(?:the\s+)?(?:left|right)\b|\b(?:left|right)ward\b")
 
 
@@ -84,10 +95,20 @@ class ParseResult:
     state: FaceState
     understood: list[str] = field(default_factory=list)
     ignored_clauses: list[str] = field(default_factory=list)
+    # Clauses the grammar did not parse, read as the nearest phrase of the action bank.
+    guessed: list[Guess] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
-        return not self.understood
+        return not self.understood and not self.guessed
+
+    def notes(self, prefix: str = "") -> list[str]:
+        """What was guessed or left out, for the solve notes."""
+        notes = [f"{prefix}read '{g.clause}' as '{g.phrase}' (nearest known action by "
+                 f"{'meaning' if g.by == 'encoder' else 'its words'}, similarity {g.similarity:.2f})." for g in self.guessed]
+        if self.ignored_clauses and not self.empty:
+            notes.append(f"{prefix}not understood, left out: " + "; ".join(f"'{c}'" for c in self.ignored_clauses) + ".")
+        return notes
 
 
 def _find(clause: str) -> list[_Match]:
@@ -105,8 +126,18 @@ def _find(clause: str) -> list[_Match]:
 
 
 def _clauses(text: str) -> list[str]:
-    clauses = []
-    for chunk in _CLAUSE_BREAK.split(text):
+    clauses: list[str] = []
+    leading = ""  # a qualifier before anything it could qualify ("a wide, toothy grin")
+    for chunk in (piece for part in _CLAUSE_BREAK.split(text) for piece in _CLAUSE_START.split(part)):
+        found = {m.category for m in _find(chunk)}
+        if found & _QUALIFIERS and not found & _CONTENT:
+            if clauses:
+                clauses[-1] = f"{clauses[-1]} {chunk.strip()}"
+            else:
+                leading = f"{leading} {chunk.strip()}".strip()
+            continue
+        if leading and chunk.strip():
+            chunk, leading = f"{leading} {chunk.strip()}", ""
         pieces = [p.strip() for p in chunk.split(" and ")]
         merged: list[str] = []
         for piece in pieces:
@@ -119,6 +150,8 @@ def _clauses(text: str) -> list[str]:
             else:
                 merged.append(piece)
         clauses.extend(c for c in merged if c)
+    if leading:
+        clauses.append(leading)
     return clauses
 
 
@@ -136,18 +169,37 @@ def _rule(region: str, action: str):
 class DescriptionParser:
     """Parses descriptions; stateless and safe to share."""
 
-    def parse(self, description: str) -> ParseResult:
+    def parse(self, description: str, guess: bool = True) -> ParseResult:
+        """``guess``: read clauses the grammar does not parse as the nearest action phrase of
+        the bank (``fallback.py``)."""
         text = " ".join(description.lower().replace("’", "'").split())
         state = FaceState()
         result = ParseResult(state)
         suppressed: set[str] = set()
+        locked: set[str] = set()
         carried_region: str | None = None
         for clause in _clauses(text):
-            carried_region = self._parse_clause(clause, state, result, suppressed, carried_region)
+            carried_region = self._parse_clause(clause, state, result, suppressed, carried_region, locked)
+        if guess:
+            for clause in list(result.ignored_clauses):
+                found = None if _NEGATED.search(clause) else nearest(clause)
+                if found is None:
+                    continue
+                # The bank's description is in the grammar's own words: it always parses.
+                stand_in = ParseResult(state)
+                for part in _clauses(found.description.lower()):
+                    self._parse_clause(part, state, stand_in, suppressed, None, locked)
+                result.ignored_clauses.remove(clause)
+                result.guessed.append(found)
         state.clear_aus(suppressed)
+        # "keeping her head still", "without moving his head": whatever else moved it.
+        if "head" in locked:
+            state.head.clear()
+        if "gaze" in locked:
+            state.gaze = (0.0, 0.0)
         return result
 
-    def _parse_clause(self, clause, state, result, suppressed, carried_region):
+    def _parse_clause(self, clause, state, result, suppressed, carried_region, locked):
         matches = _find(clause)
         regions = [m for m in matches if m.category == "region"]
         actions = [m for m in matches if m.category == "action"]
@@ -162,8 +214,11 @@ class DescriptionParser:
         # keeps the smile, "she does not smile" removes it.
         negation_at = min((m.start for m in matches if m.category == "negation"), default=None)
 
+        # "Her smile fades": a cancelling word undoes what came before it.
+        cancel_at = max((m.start for m in matches if m.category == "cancel"), default=None)
+
         def is_negated(position: int) -> bool:
-            return negation_at is not None and position > negation_at
+            return (negation_at is not None and position > negation_at) or (cancel_at is not None and position < cancel_at)
 
         effects: list[tuple[object, float, bool]] = []  # (effect, strength, negated)
         for region, action, position in self._pairs(regions, actions, carried_region):
@@ -172,7 +227,8 @@ class DescriptionParser:
                 level = degree if degree is not None else DEFAULT_DEGREE
                 effects.extend((effect, level, is_negated(position)) for effect in rule)
         scale = (degree / DEFAULT_DEGREE) if degree is not None else 1.0
-        region_names = {m.key for m in regions}
+        # "A look of horror": the whole face, not a region of it.
+        region_names = {m.key for m in regions} - {"face"}
         for match in expressions:
             for effect, strength in EXPRESSIONS[match.key]:
                 effects.append((effect, min(1.0, strength * scale), is_negated(match.start)))
@@ -192,6 +248,11 @@ class DescriptionParser:
         elif clause.strip():
             result.ignored_clauses.append(clause)
         for effect, strength, negated in effects:
+            name = effect[0] if isinstance(effect, list) else effect
+            if isinstance(name, str) and (name.startswith("=") or (negated and name.startswith("head:"))):
+                # Held still, or a head movement denied: the head (or gaze) stays put.
+                locked.add(name[1:] if name.startswith("=") else "head")
+                continue
             self._apply(effect, strength, side, direction, state, suppressed if negated else None)
         if regions:
             return regions[-1].key
@@ -230,6 +291,8 @@ class DescriptionParser:
             return None
         # "to the left" is a direction, not a side of the face.
         directional = [(m.start(), m.end()) for m in _SIDE_DIRECTION.finditer(clause)]
+        # A named side ("a lopsided grin, left side only") is more precise than "one side".
+        sides = sorted(sides, key=lambda m: m.key == "one")
         for match in sides:
             if any(start <= match.start < end for start, end in directional):
                 continue

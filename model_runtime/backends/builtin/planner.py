@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from ...script_timing import ScriptTiming, time_script
 from ..base import GenerateRequest, Plan, PlannedKeyframe
+from .delivery import mouth_style, read_delivery
 from .describe import describe
 from .emotion import FAMILIES, EmotionReading, context_gaze, part_face, read_emotion
 from .facs import HEAD, FaceState
@@ -57,15 +58,20 @@ class BuiltinPlanner:
 
     def plan(self, request: GenerateRequest) -> Plan:
         rng = random.Random(f"plan:{request.seed}")
-        reading = read_emotion(request.emotion, request.script, request.context, self.paraphrases)
-        rate = reading.speech_rate * rng.uniform(0.96, 1.04)
-        timing = time_script(request.script, rate)
+        delivery, emotion_text = read_delivery(request.emotion, request.context, request.script)
+        reading = read_emotion(emotion_text, request.script, request.context, self.paraphrases)
+        rate = reading.speech_rate * delivery.rate * rng.uniform(0.96, 1.04)
+        timing = time_script(request.script, rate, delivery.pause)
         beats = self._beats(timing, len(reading.parts))
         style = _Style(rng, reading)
+        families = reading.families()
+        mouth = mouth_style(delivery, families, max(p.intensity() for p in reading.parts), request.intensity,
+                            style.one_side)
+        expression = request.intensity * delivery.expression
 
         keyframes: list[tuple[float, str, FaceState]] = []
         first_part = reading.parts[0]
-        onset = style.face(first_part, request.intensity * ONSET_LEVEL, tendencies=0.3)
+        onset = style.face(first_part, expression * ONSET_LEVEL, tendencies=0.3)
         keyframes.append((0.0, "onset", onset))
 
         previous_part = 0
@@ -73,7 +79,7 @@ class BuiltinPlanner:
         for i, beat in enumerate(beats):
             part = reading.parts[beat.part]
             strong = beat.emphasized or beat.exclamation
-            level = request.intensity * (rng.uniform(1.0, 1.1) if strong else rng.uniform(0.9, 1.0))
+            level = expression * (rng.uniform(1.0, 1.1) if strong else rng.uniform(0.9, 1.0))
             face = style.face(part, level)
             label = "shift" if beat.part != previous_part else "apex"
             if strong:
@@ -90,14 +96,16 @@ class BuiltinPlanner:
                 keyframes.append((time - ANTICIPATION, "anticipation", style.anticipate(keyframes[-1][2], face)))
             keyframes.append((time, label, face))
 
-        release = style.face(reading.parts[-1], request.intensity * RELEASE_LEVEL, tendencies=0.3)
+        release = style.face(reading.parts[-1], expression * RELEASE_LEVEL, tendencies=0.3)
         keyframes.append((timing.duration, "release", release))
+        for _, label, face in keyframes:
+            style.in_character(face, label, mouth, delivery.head)
 
         keyframes = self._space(keyframes, timing.duration)
         keyframes = self._holds(keyframes)
         planned = [PlannedKeyframe(round(t, 4), label, describe(face)) for t, label, face in keyframes]
 
-        notes = list(reading.notes) + list(timing.notes)
+        notes = ([delivery.note()] if delivery.note() else []) + list(reading.notes) + list(timing.notes)
         if timing.words and timing.latin_fraction < 0.5:
             notes.append("Lip sync is approximate for non-Latin text: the mouth opens and closes per syllable.")
         analysis = {
@@ -106,13 +114,15 @@ class BuiltinPlanner:
             "syllables": sum(word.syllables for word in timing.words),
             "syllables_per_second": round(timing.syllables_per_second, 2),
             "beats": len(beats),
+            "delivery": delivery.to_dict(),
         }
         return Plan(
             keyframes=planned,
             timing=timing,
             duration=timing.duration,
-            blink_rate=reading.blink_rate,
+            blink_rate=reading.blink_rate * delivery.blink,
             speech_energy=1.0 + 0.25 * reading.arousal,
+            mouth=mouth,
             notes=notes,
             analysis=analysis,
         )
@@ -232,6 +242,25 @@ class _Style:
                 head[axis] = head.get(axis, 0.0) + unit * strength * weight * amount
         state.gaze = (max(-1.0, min(1.0, yaw)), max(-1.0, min(1.0, pitch)))
         state.head = head
+
+    def in_character(self, state: FaceState, label: str, mouth, head_energy: float) -> None:
+        """The emotion's mouth and the delivery's head energy on a planned face: contempt and
+        sarcasm are one-sided (one corner up with a dimple, the head tilted), not a symmetric
+        smile; a loud delivery moves the head more on its beats, a deadpan one hardly."""
+        if mouth.one_sided >= 0.15:
+            other = "Right" if self.one_side == "Left" else "Left"
+            smile = state.get("AU12")
+            if smile > 0.05:
+                state.set("AU12", smile * 0.3, other)
+                state.set("AU12", smile, self.one_side)
+            state.raise_to("AU12", min(1.0, 0.5 * mouth.one_sided), self.one_side)
+            state.raise_to("AU14", min(1.0, 0.9 * mouth.one_sided), self.one_side)
+            tilt = 0.1 * mouth.one_sided / 0.4
+            state.head["headRoll"] = state.head.get("headRoll", 0.0) + (tilt if self.one_side == "Left" else -tilt)
+        if head_energy > 1.0 and label in ("apex", "emphasis", "shift", "question"):
+            state.head["headPitch"] = state.head.get("headPitch", 0.0) - 0.05 * (head_energy - 1.0)
+        for axis in state.head:
+            state.head[axis] *= head_energy
 
     def emphasize(self, state: FaceState, part) -> None:
         """Brows mark a stressed word: a flash up, or a lowering in negative, forceful

@@ -31,6 +31,7 @@ class BuiltinSolver:
                 f"Keyframe {index + 1}: nothing in the description was understood; solved from the emotion "
                 f"({reading.summary()})."
             )
+        notes.extend(result.notes(f"Keyframe {index + 1}: "))
         weights, pose = to_arkit(state)
         return SolvedKeyframe(weights, pose, notes)
 

@@ -1,0 +1,168 @@
+"""./kff demo --gallery: contrasting lines performed on each head, one contact sheet per head.
+
+Each basic emotion, an empty emotion field with a telling context, the same line whispered,
+said and shouted, sarcasm, a mask, a fearful whisper and a line through clenched teeth: every
+line is generated onto the head as a take (the extension's own Generate) and rendered
+(Workbench, small) at its most expressive spoken moment, expression and lip sync together as
+Blender plays them. Heads: the real ARKit heads in ../shared/assets/heads when present, the
+demo head otherwise. Made for looking at the acting, not for tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+from .blender_env import ROOT, extension_module, load_extension
+
+# (script, context, emotion, caption)
+LINES = [
+    ("We did it, we actually did it.", "The team wins the final.", "overjoyed", "joy"),
+    ("He was my brother.", "At the funeral, to a stranger.", "quiet grief", "sadness"),
+    ("I told you never to come back here.", "", "furious", "anger"),
+    ("Please, someone has to help me.", "", "terrified", "fear"),
+    ("You're here? Since when?", "", "astonished", "surprise"),
+    ("There is something moving in the soup.", "", "disgusted", "disgust"),
+    ("Is that really the best you can do?", "", "contemptuous", "contempt"),
+    ("The doctor just called. The tumour is gone.", "A mother sits down on the kitchen floor, phone in hand.", "",
+     "empty emotion, telling context"),
+    ("We need to leave right now.", "", "whispering", "whispered"),
+    ("We need to leave right now.", "", "", "said"),
+    ("We need to leave right now.", "", "shouting", "shouted"),
+    ("Oh, what a brilliant idea.", "", "sarcastic amusement", "sarcasm"),
+    ("I'm fine, really.", "", "anxiety concealed by a restrained smile", "mask"),
+    ("Don't move, it can see you.", "", "fearful whisper", "fearful whisper"),
+    ("Get out of my house.", "", "through clenched teeth", "clenched teeth"),
+    ("I can't believe you did this to me.", "Her best friend read her diary.", "hurt, turning into anger",
+     "transition"),
+]
+HEADS = ("FaceCapHeadGeneric.fbx", "FaceCapLiveModeAvatar.fbx", "Live_Link_Face.blend")
+SPOKEN = ("apex", "emphasis", "shift", "question")
+
+
+def _load_head(name: str):
+    """Open a fresh scene with one head; returns the object the rig is found from."""
+    import bpy
+
+    path = ROOT.parent / "shared" / "assets" / "heads" / name
+    if name.endswith(".blend"):
+        bpy.ops.wm.open_mainfile(filepath=str(path))
+        load_extension()
+        return bpy.data.objects["FBHead"]
+    bpy.ops.wm.read_homefile(use_empty=True)
+    if hasattr(bpy.ops.wm, "fbx_import"):
+        bpy.ops.wm.fbx_import(filepath=str(path))
+    else:
+        bpy.ops.import_scene.fbx(filepath=str(path))
+    meshes = [o for o in bpy.data.objects if o.type == "MESH" and o.data.shape_keys]
+    armature = next((o for o in bpy.data.objects if o.type == "ARMATURE"), None)
+    return armature or max(meshes, key=lambda o: len(o.data.shape_keys.key_blocks))
+
+
+def _face_mesh(target):
+    import bpy
+
+    meshes = [o for o in bpy.data.objects if o.type == "MESH" and o.data.shape_keys]
+    if target.type == "MESH":
+        return target
+    return max(meshes, key=lambda o: len(o.data.shape_keys.key_blocks))
+
+
+def _moment(track) -> float:
+    """The time to show: the strongest spoken beat, moved to the widest mouth opening near it
+    (the face as it speaks the stressed word)."""
+    import numpy as np
+
+    from model_runtime.arkit import BLENDSHAPES, PARAMETERS
+    from model_runtime.playback import sample
+
+    beats = [k for k in track.keyframes if k.label in SPOKEN] or track.keyframes
+    apex = max(beats, key=lambda k: float(np.linalg.norm([k.weights[n] for n in BLENDSHAPES])))
+    times = np.clip(np.linspace(apex.time - 0.12, apex.time + 0.25, 12), 0.0, track.duration)
+    jaw = sample(track, times)[:, PARAMETERS.index("jawOpen")]
+    return float(times[int(np.argmax(jaw))])
+
+
+def perform_gallery(head_name: str, target, out: Path, width: int, height: int) -> Path:
+    import bpy
+
+    from model_runtime.arkit import PARAMETERS
+    from model_runtime.playback import sample
+
+    from . import pictures
+
+    takes = extension_module("keyframeface_addon.takes")
+    channels = extension_module("keyframeface_addon.writers.channels")
+    scene = bpy.context.scene
+    scene.render.fps, scene.render.fps_base = 30, 1.0
+    for obj in bpy.context.view_layer.objects:
+        obj.select_set(False)
+    bpy.context.view_layer.objects.active = target
+    target.select_set(True)
+    face = _face_mesh(target)
+    # Closer than the demo's portrait: the face fills the frame, the acting is what counts.
+    pictures.setup_camera(scene, face, width, height, distance=1.6)
+    settings = scene.keyframeface
+    renders, captions = [], []
+    with tempfile.TemporaryDirectory() as temporary:
+        for i, (script, context, emotion, caption) in enumerate(LINES):
+            settings.script, settings.context, settings.emotion = script, context, emotion
+            settings.seed, settings.intensity, settings.start_frame = 0, 1.0, 1
+            if "FINISHED" not in bpy.ops.keyframeface.generate():
+                raise RuntimeError(f"generation failed for {script!r}")
+            track = takes.track_of(face.data.shape_keys.animation_data.action)
+            moment = _moment(track)
+            frame = 1 + round(moment * channels.scene_fps(scene))
+            values = sample(track, [moment])[0]
+            scene.frame_set(frame)
+            path = Path(temporary) / f"line_{i:02d}.png"
+            scene.render.filepath = str(path)
+            bpy.ops.render.render(write_still=True)
+            renders.append(path)
+            reading = track.analysis.get("emotion", {}).get("reading", "")
+            delivery = track.analysis.get("delivery", {}).get("name", "say")
+            captions.append((
+                f"{i + 1}. {caption}",
+                f'"{script}" emotion: {emotion or "(empty)"}; read {reading}; delivery {delivery}; '
+                f"frame {frame}; jaw {values[PARAMETERS.index('jawOpen')]:.2f}",
+            ))
+        sheet = out / f"gallery_{Path(head_name).stem}.png"
+        pictures.contact_sheet(renders, captions, sheet, f"KeyframeFace acting gallery: {head_name}")
+    return sheet
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="./kff demo --gallery", description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default=str(ROOT / "out" / "gallery"))
+    parser.add_argument("--size", default="240x290", help="render size per line, WIDTHxHEIGHT")
+    parser.add_argument("--heads", default="", help="comma-separated head files (default: all present)")
+    args = parser.parse_args(argv)
+    out = Path(args.out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    width, height = (int(v) for v in args.size.lower().split("x"))
+
+    import bpy
+
+    load_extension()
+    directory = ROOT.parent / "shared" / "assets" / "heads"
+    wanted = [h for h in args.heads.split(",") if h] or list(HEADS)
+    heads = [h for h in wanted if (directory / h).exists()]
+    sheets = []
+    if not heads:
+        bpy.ops.wm.read_homefile(use_empty=True)
+        bpy.ops.keyframeface.demo_head()
+        sheets.append(perform_gallery("demo head", bpy.context.active_object, out, width, height))
+    for name in heads:
+        if name.endswith(".fbx") and "Generic" in name and not hasattr(bpy.ops.wm, "fbx_import"):
+            print(f"gallery: {name} needs Blender 5's FBX importer; skipped", file=sys.stderr)
+            continue
+        sheets.append(perform_gallery(name, _load_head(name), out, width, height))
+    for sheet in sheets:
+        print(f"  gallery  {sheet}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

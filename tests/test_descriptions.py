@@ -1,0 +1,139 @@
+"""Descriptions an artist would type (issue 10 part 4, issue 12 item 15): verbs and idioms,
+negation scope, eyes vs head, and the fallback by meaning for clauses the grammar does not
+parse, through the built-in solver (description -> ARKit weights and pose)."""
+
+import numpy as np
+import pytest
+
+from model_runtime.backends import get_backend
+from model_runtime.backends.builtin import fallback
+from model_runtime.backends.builtin.parse import DescriptionParser
+
+
+@pytest.fixture(scope="module")
+def backend():
+    return get_backend("builtin", paraphrases=False)
+
+
+def solve(backend, text):
+    return backend.solve([text], 0, "", "")
+
+
+# (description, shapes clearly on, shapes that must stay off): written for this test, not taken
+# from the evaluation sets.
+VERBS_AND_IDIOMS = [
+    ("His eyes fly open.", ["eyeWideLeft", "eyeWideRight"], ["eyeBlinkLeft"]),
+    ("Her eyes snap open.", ["eyeWideLeft"], ["eyeSquintLeft"]),
+    ("He screws his eyes shut.", ["eyeBlinkLeft", "eyeSquintLeft"], ["eyeWideLeft"]),
+    ("Her face crumples.", ["browDownLeft", "mouthFrownLeft"], ["mouthSmileLeft"]),
+    ("He is chewing his lower lip.", ["mouthRollLower"], ["jawOpen"]),
+    ("She bites her lip.", ["mouthRollLower"], ["jawOpen"]),
+    ("She sucks in her lips.", ["mouthRollLower", "mouthRollUpper"], ["jawOpen"]),
+    ("She purses her lips in disapproval.", ["mouthPucker"], ["mouthSmileLeft"]),
+    ("His upper lip curls.", ["mouthUpperUpLeft"], ["mouthSmileLeft"]),
+    ("His nostrils flare.", ["noseSneerLeft", "noseSneerRight"], []),
+    ("He grinds his teeth.", ["mouthPressLeft"], ["jawOpen"]),
+    ("He puffs his cheeks out.", ["cheekPuff"], []),
+    ("He rolls his eyes at the suggestion.", ["eyeLookUpLeft", "eyeLookUpRight"], ["eyeLookDownLeft"]),
+    ("Her mouth forms a small o.", ["mouthFunnel", "jawOpen"], ["mouthSmileLeft"]),
+    ("A crooked smile on the right.", ["mouthSmileRight"], ["mouthSmileLeft"]),
+]
+
+
+@pytest.mark.parametrize("text, present, absent", VERBS_AND_IDIOMS)
+def test_verbs_and_idioms(backend, text, present, absent):
+    solved = solve(backend, text)
+    assert [n for n in present if solved.weights[n] <= 0.1] == []
+    assert [n for n in absent if solved.weights[n] >= 0.05] == []
+    assert not any("nothing in the description was understood" in note for note in solved.notes)
+
+
+@pytest.mark.parametrize("text", ["He glances to the left.", "Her eyes dart right.", "She peeks up at him.",
+                                  "He looks down at his hands without lowering his head.",
+                                  "She peeks over at the door, keeping her head still."])
+def test_glances_move_the_eyes_not_the_head(backend, text):
+    solved = solve(backend, text)
+    eyes = max(abs(solved.pose[n]) for n in ("leftEyeYaw", "leftEyePitch"))
+    assert eyes > 0.05 or "door" in text
+    assert max(abs(solved.pose[n]) for n in ("headYaw", "headPitch", "headRoll")) < 1e-6
+
+
+def test_a_head_held_still_stays_still_whatever_else_the_text_says(backend):
+    for text in ("She turns her head to the left, keeping her head still.",
+                 "Keeping his head still, he nods.",
+                 "He nods without moving his head."):
+        assert max(abs(v) for k, v in solve(backend, text).pose.items() if k.startswith("head")) < 1e-6, text
+    assert solve(backend, "She turns her head to the left.").pose["headYaw"] != 0
+
+
+@pytest.mark.parametrize("text, off", [
+    ("He answers without smiling.", ["mouthSmileLeft", "mouthSmileRight"]),
+    ("She no longer smiles; her brows pull down.", ["mouthSmileLeft"]),
+    ("Her smile fades.", ["mouthSmileLeft", "mouthSmileRight"]),
+    ("He is not frowning, not smiling.", ["mouthSmileLeft", "mouthFrownLeft", "browDownLeft"]),
+])
+def test_negation_scope(backend, text, off):
+    solved = solve(backend, text)
+    assert [n for n in off if solved.weights[n] >= 0.05] == []
+
+
+def test_without_reaches_only_its_own_clause(backend):
+    solved = solve(backend, "She smiles without showing her teeth.")
+    assert solved.weights["mouthSmileLeft"] > 0.2
+
+
+def test_hardly_is_a_trace_not_a_full_action(backend):
+    hardly, plain = solve(backend, "He hardly opens his mouth."), solve(backend, "He opens his mouth.")
+    assert 0 < hardly.weights["jawOpen"] < 0.4 * plain.weights["jawOpen"]
+
+
+def test_unparsed_clause_is_guessed_from_the_bank_with_a_note(backend):
+    solved = solve(backend, "His face lights up, the brows lift.")
+    assert solved.weights["mouthSmileLeft"] > 0.2 and solved.weights["cheekSquintLeft"] > 0.1
+    assert any("read 'his face lights up' as 'her face lights up'" in note for note in solved.notes)
+
+
+def test_a_clause_near_nothing_is_named_as_left_out(backend):
+    solved = solve(backend, "The brows lift. The weather is lovely in Brighton.")
+    assert solved.weights["browInnerUp"] > 0.2
+    assert any("left out" in note and "brighton" in note for note in solved.notes)
+
+
+def test_negated_clauses_are_never_guessed_into_their_opposite():
+    result = DescriptionParser().parse("Her face does not light up.")
+    assert result.guessed == []
+
+
+def test_every_bank_phrase_reads_back_in_the_grammar():
+    parser = DescriptionParser()
+    for phrase, description in fallback.PHRASES.items():
+        result = parser.parse(description, guess=False)
+        assert result.understood and not result.ignored_clauses, (phrase, result.ignored_clauses)
+
+
+def test_similarity_is_pluggable_and_a_failing_encoder_degrades_to_words():
+    phrases = list(fallback.PHRASES)
+    calls = []
+
+    def encoder(texts):
+        calls.append(len(texts))
+        # A toy encoder: "beaming" is nearest to the face lighting up.
+        vectors = np.zeros((len(texts), 2), dtype=np.float32)
+        for i, text in enumerate(texts):
+            vectors[i] = (1.0, 0.0) if text in ("her face lights up", "she is beaming with joy") else (0.0, 1.0)
+        return vectors
+
+    try:
+        fallback.use_encoder(encoder)
+        guess = fallback.nearest("she is beaming with joy")
+        assert guess.phrase == "her face lights up" and guess.by == "encoder"
+        assert calls[0] == len(phrases)  # the bank is embedded once
+
+        def broken(texts):
+            raise RuntimeError("no model here")
+
+        fallback.use_encoder(broken)
+        result = DescriptionParser().parse("His face lights up.")
+        assert result.guessed and result.guessed[0].by == "words"
+    finally:
+        fallback.use_encoder(None)
