@@ -12,15 +12,18 @@ on float32-rounded keys and handles, as Blender stores them):
 - a segment's handles stay between its two keys' values, so the curve never leaves the range
   of the samples (shape weights stay in 0..1) and every peak or trough of the curve is a key an
   artist can grab; a hold between two equal keys is exactly flat;
-- swings of more than twice the tolerance turn on keys (the samples' own extremes), and holds
-  (runs of equal samples) start and end on keys;
+- the clean peaks of the samples (swings of more than twice the tolerance, rising and falling
+  steadily: generated and hand-keyed curves) are keys on their very frame; holds (runs of equal
+  samples) start and end on keys; ``required`` samples are keys;
 - a key whose two sides can share a slope within the bound gets ALIGNED handles (edits keep
   the curve smooth); the others are FREE (a corner where the motion really turns sharply).
 
-Key placement: the required keys above split each curve into pieces; in each piece the next
-key is the farthest sample the segment can reach (doubling, then bisecting the length), which
-for this kind of bound needs no more segments than any other placement of keys on samples.
-All pieces of all channels advance together, so the work is a few dozen numpy passes.
+Key placement: the required keys split each curve into pieces (long ones cut into chunks,
+the cuts merged back where one segment spans both sides); in each piece the next key is the
+farthest sample a segment can reach (doubling, then bisecting its length), which for this
+kind of bound needs about the fewest segments of any placement of keys on samples. All
+pieces of all channels advance together, a batch of windows per round; large inputs are
+split by channel over threads.
 """
 
 from __future__ import annotations

@@ -115,3 +115,19 @@ def test_real_recording_within_the_bound_on_every_channel():
     for row, curve in zip(shapes, curves):
         _check(frames.astype(float), row, curve, 0.02)
     assert sum(len(c) for c in curves) < 0.1 * shapes.size
+
+
+def test_segments_over_the_bound_after_fitting_are_split(monkeypatch):
+    """The final check evaluates the stored curve and splits any segment over the bound (float32
+    storage could do it); forced here by fitting with a margin beyond the bound."""
+    import model_runtime.fitting as fitting
+
+    t = np.arange(0, 400, dtype=float)
+    rng = np.random.default_rng(2)
+    values = np.clip(0.5 + 0.3 * np.sin(t / 13.0) + rng.normal(0, 0.005, len(t)), 0, 1)
+    loose = fitting.fit_curve(t, values, 0.03)
+    monkeypatch.setattr(fitting, "_FIT_MARGIN", 1.5)  # segments fitted to 0.03 for a bound of 0.02
+    curve = fitting.fit_curve(t, values, 0.02)
+    _check(t, values, curve, 0.02)
+    assert len(curve) > len(loose)
+    assert not curve.aligned[1:-1].all()  # the keys the split touched are corners
