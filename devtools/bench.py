@@ -36,6 +36,7 @@ def _median_ms(function, repeats: int) -> float:
 
 def bench_generation(repeats: int) -> list[tuple[str, str, str, str]]:
     from model_runtime.backends import GenerateRequest, get_backend
+    from model_runtime.compose import compose_track
     from model_runtime.playback import composed_keys
 
     backend = get_backend("builtin")
@@ -47,11 +48,24 @@ def bench_generation(repeats: int) -> list[tuple[str, str, str, str]]:
     keys = [_median_ms(lambda t=t: composed_keys(t, 30), repeats) for t in tracks]
     generation = statistics.median(per_line)
     reduction = statistics.median(keys)
+
+    def plain_mouth(request):
+        # The same line with the mouth composed as before issue 10 (no delivery, no emotion's
+        # mouth, no speech cap): what acting costs, measured in this run.
+        request = request.validated()
+        plan = backend.plan(request)
+        plan.mouth = None
+        solved = backend.solve_all([k.description for k in plan.keyframes], request.context, request.emotion)
+        return compose_track(request, plan, solved, backend.name)
+
+    plain = statistics.median([_median_ms(lambda r=r: plain_mouth(r), repeats) for r in requests])
     return [
         ("generate one line (built-in, median of 8 lines)", f"{generation:.1f} ms",
          f"interactive budget {INTERACTIVE_BUDGET_MS:.0f} ms", f"{generation / INTERACTIVE_BUDGET_MS:.2f}x"),
         ("compose keys for Blender (layers + reduction)", f"{reduction:.1f} ms",
          "generate one line", f"{reduction / generation:.2f}x"),
+        ("generate one line, mouth in character (delivery, emotion's mouth)", f"{generation:.1f} ms",
+         f"plain mouth, same lines: {plain:.1f} ms", f"{generation / plain:.2f}x"),
     ]
 
 

@@ -221,7 +221,12 @@ class DescriptionParser:
             return (negation_at is not None and position > negation_at) or (cancel_at is not None and position < cancel_at)
 
         effects: list[tuple[object, float, bool]] = []  # (effect, strength, negated)
-        for region, action, position in self._pairs(regions, actions, carried_region):
+        pairs = self._pairs(regions, actions, carried_region)
+        gaze_regions = [m for m in regions if m.key in ("eyes", "gaze")]
+        if not actions and gaze_regions and direction:
+            # "Eyes to the left", "a quick look right": the eyes go where the clause points.
+            pairs.append((gaze_regions[0].key, "look", gaze_regions[0].start))
+        for region, action, position in pairs:
             rule = _rule(region, action)
             if rule:
                 level = degree if degree is not None else DEFAULT_DEGREE
