@@ -82,9 +82,11 @@ def _frame_the_face(camera, mesh) -> None:
     keys[0].data.foreach_get("co", basis)
     moved = np.zeros(count, dtype=bool)
     shape = np.empty(count * 3)
+    # Movement below a small share of the mesh size is export noise, not the face.
+    extent = np.ptp(basis.reshape(-1, 3), axis=0).max()
     for block in keys[1:]:
         block.data.foreach_get("co", shape)
-        moved |= (np.abs(shape - basis).reshape(-1, 3).max(axis=1) > 1e-5)
+        moved |= (np.abs(shape - basis).reshape(-1, 3).max(axis=1) > 0.01 * extent)
     if not moved.any():
         return
     points = [mesh.matrix_world @ Vector(p) for p in basis.reshape(-1, 3)[moved]]
