@@ -5,12 +5,14 @@ from __future__ import annotations
 import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 
+from ..model_runtime.arkit import CONVENTIONS
+from .generation import WRITE_MODES
+from .rig import find_rig
+from .takes import Take, switch_take, takes_of
+
 
 def _switch_to_listed_take(settings, context):
     """Picking a take in the panel's list plays it."""
-    from .rig import find_rig
-    from .takes import Take, switch_take, takes_of
-
     actions = bpy.data.actions
     if not 0 <= settings.take_index < len(actions):
         return
@@ -18,12 +20,6 @@ def _switch_to_listed_take(settings, context):
     take = Take.of(actions[settings.take_index])
     if take in takes_of(rig):
         switch_take(context.scene, rig, take)
-
-
-def _write_modes():
-    from .generation import WRITE_MODES
-
-    return WRITE_MODES
 
 
 class KeyframeFaceSettings(bpy.types.PropertyGroup):
@@ -74,7 +70,7 @@ class KeyframeFaceSettings(bpy.types.PropertyGroup):
     write_mode: EnumProperty(
         name="Write",
         description="Where the generated keys go",
-        items=_write_modes(),
+        items=WRITE_MODES,
         default="NEW_TAKE",
     )
     dialogue_text: bpy.props.PointerProperty(
@@ -105,8 +101,6 @@ class KeyframeFaceSettings(bpy.types.PropertyGroup):
 
 
 def _preset_items(self, context):
-    from ..model_runtime.arkit import CONVENTIONS
-
     items = [("AUTO", "Auto-detect", "Recognise any common ARKit naming (recommended)")]
     return items + [(key.upper(), label, f"Shape keys named in {label}") for key, (label, _) in CONVENTIONS.items()]
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import bpy
 
-from ..model_runtime.arkit import BLENDSHAPES, to_arkit
+from ..model_runtime.arkit import BLENDSHAPES, convention_name, to_arkit
 from ..model_runtime.errors import InputError
 from ..model_runtime.formats.mapping_json import MappingDocument
 
@@ -140,8 +140,6 @@ def rig_problem(obj: bpy.types.Object | None) -> str | None:
 
 def detect_mapping(obj: bpy.types.Object, preset: str = "AUTO") -> dict[str, str]:
     """ARKit name -> shape key on one mesh, by naming preset (``AUTO`` recognises any)."""
-    from ..model_runtime.arkit import convention_name
-
     key = obj.data.shape_keys if obj.type == "MESH" else None
     if key is None:
         return {}

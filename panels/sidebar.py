@@ -10,6 +10,7 @@ from ..keyframeface_addon.preferences import preferences
 from ..keyframeface_addon.ui_text import draw_wrapped
 from ..keyframeface_addon.rig import find_rig
 from ..keyframeface_addon.takes import Take, active_take, layer_track, takes_of
+from ..keyframeface_addon.writers.channels import scene_fps
 
 
 def version_notes() -> list[str]:
@@ -97,13 +98,12 @@ class VIEW3D_PT_keyframeface_take(_SidebarPanel, bpy.types.Panel):
             layout.prop(lipsync, "mute", text="Mute Lip Sync Layer", icon="SPEAKER")
         if track is None:
             return
-        fps = context.scene.render.fps / context.scene.render.fps_base
-        start = take.start_frame
+        fps = scene_fps(context.scene)
         width = max(20, (context.region.width if context.region else 300) // 7)
         for index, keyframe in enumerate(track.keyframes):
             box = layout.box()
             row = box.row(align=True)
-            row.label(text=f"{start + round(keyframe.time * fps)}  {keyframe.label}", icon="KEYFRAME")
+            row.label(text=f"{take.keyframe_frame(track, index, fps)}  {keyframe.label}", icon="KEYFRAME")
             earlier = row.operator("keyframeface.keyframe_nudge", text="", icon="TRIA_LEFT")
             earlier.index, earlier.frames = index, -1
             later = row.operator("keyframeface.keyframe_nudge", text="", icon="TRIA_RIGHT")

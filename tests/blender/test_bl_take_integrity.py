@@ -156,3 +156,18 @@ def test_capture_import_drives_mapped_head_and_eye_bones(blender, scene):
     rest = (armature.matrix_world @ eye.bone.matrix_local).to_3x3()
     turned = (posed @ rest.inverted()).to_quaternion()
     assert turned.angle == pytest.approx(turn[peak], abs=0.05)  # the eyeball turns as captured
+
+    # The bone keys belong to the take: a generated take brings its own, switching back restores these.
+    takes = blender("keyframeface_addon.takes")
+    rig = blender("keyframeface_addon.rig").find_rig(armature)
+    capture_take = takes.active_take(rig)
+    captured = track.strips[0].action
+    assert captured.get("keyframeface_take_id") == capture_take.id
+    assert bpy.ops.keyframeface.generate() == {"FINISHED"}
+    assert track.strips[0].action != captured
+    assert bpy.ops.keyframeface.take_switch(take=capture_take.name) == {"FINISHED"}
+    assert track.strips[0].action == captured
+    captured_name = captured.name
+    assert bpy.ops.keyframeface.take_delete() == {"FINISHED"}
+    assert captured_name not in bpy.data.actions
+    assert track.strips[0].action is not None  # the generated take's, never a deleted one
