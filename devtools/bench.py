@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+from devtools.voice_bench import bench_voice
+
 LINES = [
     ("I can't believe you did this to me.", "Her best friend just admitted reading her diary.", "Hurt, turning into anger"),
     ("Well, that went better than expected!", "After a job interview.", "relieved"),
@@ -337,7 +339,9 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--batch-lines", type=int, default=10000, help="lines in the batch benchmark")
     parser.add_argument("--model", help="also time the Local model backend with this model directory")
-    parser.add_argument("--only", help="comma-separated: generation, writing, capture, batch, server, local")
+    parser.add_argument("--only", help="comma-separated: generation, writing, capture, batch, server, local, voice")
+    parser.add_argument("--voice-split", default="test", choices=("dev", "test"),
+                        help="voice benchmark lines: test (reported) or dev (tuning)")
     args = parser.parse_args(argv)
     benches = {
         "generation": lambda: bench_generation(args.repeats),
@@ -346,6 +350,7 @@ def main(argv=None) -> int:
         "batch": lambda: bench_batch(args.batch_lines),
         "server": bench_server,
         "local": lambda: bench_local_model(args.model),
+        "voice": lambda: bench_voice(args.voice_split),
     }
     chosen = args.only.split(",") if args.only else list(benches)
     unknown = [name for name in chosen if name not in benches]

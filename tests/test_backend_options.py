@@ -27,6 +27,7 @@ FAKE_OPTIONS = (
                   flag="--fake-depth", minimum=1, maximum=5),
     BackendOption("secret_word", "text", "Secret Word", "never on a command line", preference="fake_secret",
                   secret=True),
+    BackendOption("verbose", "bool", "Verbose", "say more", flag="--fake-verbose"),
     BackendOption("style", "choice", "Style", "per-request style", default="calm", flag="--fake-style", per_request=True,
                   choices=(Choice("calm", "Calm"), Choice("bold", "Bold"))),
 )
@@ -62,8 +63,9 @@ def fake_backend():
 def test_a_new_backend_gets_its_command_line_flags(fake_backend):
     args = build_parser().parse_args(["generate", "--script", "Hi.", "--backend", "fake", "--fake-depth", "4"])
     assert backend_options(args) == {"endpoint": "http://127.0.0.1:9", "depth": 4, "style": "calm"}
-    args = build_parser().parse_args(["solve", "--description", "A smile.", "--backend", "fake", "--fake-style", "bold"])
-    assert backend_options(args)["style"] == "bold"
+    args = build_parser().parse_args(["solve", "--description", "A smile.", "--backend", "fake", "--fake-style", "bold",
+                                      "--fake-verbose", "no"])
+    assert backend_options(args)["style"] == "bold" and backend_options(args)["verbose"] is False
     with pytest.raises(SystemExit):  # a choice outside the declared ones
         build_parser().parse_args(["generate", "--script", "Hi.", "--backend", "fake", "--fake-style", "loud"])
     args = build_parser().parse_args(["generate", "--script", "Hi.", "--backend", "fake", "--fake-depth", "9"])
