@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+from devtools.voice_bench import bench_voice
+
 LINES = [
     ("I can't believe you did this to me.", "Her best friend just admitted reading her diary.", "Hurt, turning into anger"),
     ("Well, that went better than expected!", "After a job interview.", "relieved"),
@@ -36,6 +38,7 @@ def _median_ms(function, repeats: int) -> float:
 
 def bench_generation(repeats: int) -> list[tuple[str, str, str, str]]:
     from model_runtime.backends import GenerateRequest, get_backend
+    from model_runtime.compose import compose_track
     from model_runtime.playback import composed_keys
 
     backend = get_backend("builtin")
@@ -47,11 +50,24 @@ def bench_generation(repeats: int) -> list[tuple[str, str, str, str]]:
     keys = [_median_ms(lambda t=t: composed_keys(t, 30), repeats) for t in tracks]
     generation = statistics.median(per_line)
     reduction = statistics.median(keys)
+
+    def plain_mouth(request):
+        # The same line with the mouth composed as before issue 10 (no delivery, no emotion's
+        # mouth, no speech cap): what acting costs, measured in this run.
+        request = request.validated()
+        plan = backend.plan(request)
+        plan.mouth = None
+        solved = backend.solve_all([k.description for k in plan.keyframes], request.context, request.emotion)
+        return compose_track(request, plan, solved, backend.name)
+
+    plain = statistics.median([_median_ms(lambda r=r: plain_mouth(r), repeats) for r in requests])
     return [
         ("generate one line (built-in, median of 8 lines)", f"{generation:.1f} ms",
          f"interactive budget {INTERACTIVE_BUDGET_MS:.0f} ms", f"{generation / INTERACTIVE_BUDGET_MS:.2f}x"),
         ("compose keys for Blender (layers + reduction)", f"{reduction:.1f} ms",
          "generate one line", f"{reduction / generation:.2f}x"),
+        ("generate one line, mouth in character (delivery, emotion's mouth)", f"{generation:.1f} ms",
+         f"plain mouth, same lines: {plain:.1f} ms", f"{generation / plain:.2f}x"),
     ]
 
 
@@ -301,7 +317,9 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--batch-lines", type=int, default=10000, help="lines in the batch benchmark")
     parser.add_argument("--model", help="also time the Local model backend with this model directory")
-    parser.add_argument("--only", help="comma-separated: generation, writing, capture, curves, batch, server, local")
+    parser.add_argument("--only", help="comma-separated: generation, writing, capture, curves, batch, server, local, voice")
+    parser.add_argument("--voice-split", default="test", choices=("dev", "test"),
+                        help="voice benchmark lines: test (reported) or dev (tuning)")
     args = parser.parse_args(argv)
     benches = {
         "generation": lambda: bench_generation(args.repeats),
@@ -311,6 +329,7 @@ def main(argv=None) -> int:
         "batch": lambda: bench_batch(args.batch_lines),
         "server": bench_server,
         "local": lambda: bench_local_model(args.model),
+        "voice": lambda: bench_voice(args.voice_split),
     }
     chosen = args.only.split(",") if args.only else list(benches)
     unknown = [name for name in chosen if name not in benches]

@@ -14,32 +14,27 @@ import bpy
 from ..model_runtime.backends import get_backend
 from ..model_runtime.dialogue import Scene, parse_dialogue, perform_scene
 from ..model_runtime.errors import InputError
+from .audio import all_strips
 from .generation import Generation, place_track, start_frame_of
 from .rig import find_rig
 from .writers.channels import scene_fps
 
 
-def _all_strips(scene: bpy.types.Scene):
-    editor = scene.sequence_editor
-    if editor is None:
-        return []
-    # Blender 5.0 renamed the sequencer's "sequences" to "strips".
-    strips = getattr(editor, "strips_all", None)
-    return strips if strips is not None else editor.sequences_all
-
-
-def sound_timing(scene: bpy.types.Scene, origin_frame: int) -> dict[str, tuple[float, float]]:
-    """``{name: (start_seconds, duration_seconds)}`` for every unmuted sound strip, by strip
-    name and by sound file name (both without extension, lowercase), counted from ``origin_frame``."""
+def sound_timing(scene: bpy.types.Scene, origin_frame: int) -> dict[str, tuple[float, float, str]]:
+    """``{name: (start_seconds, duration_seconds, sound_file)}`` for every unmuted sound strip,
+    by strip name and by sound file name (both without extension, lowercase), counted from
+    ``origin_frame``; the line is aligned to the file."""
     fps = scene_fps(scene)
     timing = {}
-    for strip in _all_strips(scene):
+    for strip in all_strips(scene):
         if strip.type != "SOUND" or strip.mute:
             continue
-        span = ((strip.frame_final_start - origin_frame) / fps, strip.frame_final_duration / fps)
+        path = bpy.path.abspath(strip.sound.filepath) if strip.sound is not None and strip.sound.filepath else ""
+        # Where the sound file's first sample plays (before any trim), so the alignment's times hold.
+        span = ((strip.frame_start - origin_frame) / fps, strip.frame_final_duration / fps, path)
         names = [strip.name]
-        if strip.sound is not None and strip.sound.filepath:
-            names.append(PurePath(bpy.path.abspath(strip.sound.filepath)).name)
+        if path:
+            names.append(PurePath(path).name)
         for name in names:
             timing.setdefault(PurePath(name).stem.lower(), span)
             timing.setdefault(name.lower(), span)

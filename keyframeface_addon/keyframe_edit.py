@@ -8,6 +8,7 @@ import bpy
 import numpy as np
 
 from ..model_runtime.arkit import BLENDSHAPE_INDEX, POSE
+from ..model_runtime.audio.sync import with_alignment
 from ..model_runtime.backends import GenerateRequest, get_backend
 from ..model_runtime.errors import KeyframeFaceError
 from ..model_runtime.playback import composed_keys
@@ -79,7 +80,8 @@ def vary_keyframe(track: Track, index: int, attempt: int, backend="builtin"):
     backend = get_backend(backend)
     request = GenerateRequest(script=track.script, context=track.context, emotion=track.emotion,
                               seed=track.seed + 1000 * attempt + index + 1, fps=track.fps, intensity=track.intensity).validated()
-    plan = backend.plan(request)
+    # A take timed by its recording is planned on the same clock, so the variation lands in sync.
+    plan = backend.plan(with_alignment(request, track.audio))
     wanted = track.keyframes[index]
     same_label = [k for k in plan.keyframes if k.label == wanted.label] or plan.keyframes
     chosen = min(same_label, key=lambda k: abs(k.time - wanted.time))

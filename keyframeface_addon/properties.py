@@ -6,6 +6,7 @@ import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 
 from ..model_runtime.arkit import CONVENTIONS
+from .audio import AUDIO_SOURCES
 from .generation import WRITE_MODES
 from .rig import find_rig
 from .takes import Take, switch_take, takes_of
@@ -72,6 +73,26 @@ class KeyframeFaceSettings(bpy.types.PropertyGroup):
         description="Where the generated keys go",
         items=WRITE_MODES,
         default="NEW_TAKE",
+    )
+    audio_source: EnumProperty(
+        name="Audio",
+        description="The recording that times the line: its words, pauses and stress drive the keys",
+        items=AUDIO_SOURCES,
+        default="NONE",
+    )
+    audio_file: StringProperty(
+        name="File",
+        description="The line's recording (WAV; FLAC, OGG or MP3 where soundfile is installed)",
+        subtype="FILE_PATH",
+    )
+    audio_strip: StringProperty(
+        name="Strip",
+        description="The sound strip holding the line's recording; the take starts where it starts",
+    )
+    audio_lead: IntProperty(
+        name="Lead",
+        description="Frames the face leads the sound (many animators put the mouth a frame or two early)",
+        default=0, min=0, max=10,
     )
     dialogue_text: bpy.props.PointerProperty(
         name="Text",

@@ -1,7 +1,8 @@
 """A game's whole dialogue outside Blender: ``python -m model_runtime batch LINES.csv --out DIR``.
 
 Every row of the CSV (columns ``id, speaker, script, context, emotion`` and optionally
-``duration`` in seconds) becomes ``DIR/<id>.track.json`` and ``DIR/<id>.csv`` (Live Link Face).
+``duration`` in seconds and ``audio``, the line's recording relative to the CSV, which then
+times the line) becomes ``DIR/<id>.track.json`` and ``DIR/<id>.csv`` (Live Link Face).
 Local backends run on every core (one process each); remote backends send lines concurrently
 from threads. A row that fails is written to ``DIR/errors.csv`` and the rest go on.
 
@@ -21,9 +22,10 @@ import sys
 import time
 import zlib
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from .audio.sync import with_recording
 from .backends import GenerateRequest, get_backend
 from .dialogue import DialogueLine, iter_csv_lines
 from .errors import InputError, KeyframeFaceError
@@ -57,8 +59,18 @@ class BatchReport:
         return self.written / self.seconds if self.seconds > 0 else 0.0
 
 
+def _audio_stamp(path: str) -> str:
+    """Which recording a line had: a re-recorded take redoes the line."""
+    try:
+        status = os.stat(path)
+    except OSError:
+        return path
+    return f"{path}:{status.st_size}:{status.st_mtime_ns}"
+
+
 def input_hash(line: DialogueLine, settings: BatchSettings) -> str:
     fields = [line.id, line.speaker, line.script, line.context, line.emotion, repr(line.duration),
+              _audio_stamp(line.audio) if line.audio else "",
               settings.backend, repr(settings.fps), repr(settings.csv_fps), str(settings.seed),
               repr(settings.intensity), repr(settings.backend_options)]
     return hashlib.sha1("\x1f".join(fields).encode("utf-8")).hexdigest()[:16]
@@ -85,12 +97,15 @@ def perform_line(line: DialogueLine, settings: BatchSettings, out_dir: str) -> t
     """Generate one line and write its two files: ``(id, error or None)``."""
     try:
         backend = _backend(settings)
-        track = backend.generate(GenerateRequest(
+        request = GenerateRequest(
             script=line.script, context=line.context, emotion=line.emotion,
             seed=settings.seed + zlib.crc32(line.id.encode("utf-8")) % 100000,
             fps=settings.fps, intensity=settings.intensity,
-        ))
-        if line.duration:
+        ).validated()
+        if line.audio:
+            request = with_recording(request, line.audio)
+        track = backend.generate(request)
+        if line.duration and "alignment" not in track.audio:
             track = track.retimed(line.duration)
         track.analysis["line"] = {"id": line.id, "speaker": line.speaker}
         folder = Path(out_dir)
@@ -157,7 +172,8 @@ def run_batch(csv_path, out_dir, settings: BatchSettings = BatchSettings(), jobs
             if error:
                 errors.append((row, "", error))
             else:
-                lines.append(line)
+                # A recording is named relative to the CSV, wherever the batch runs from.
+                lines.append(replace(line, audio=str(csv_path.parent / line.audio)) if line.audio else line)
     rows = {line.id: line.row for line in lines}
 
     state_path = out / STATE_FILE

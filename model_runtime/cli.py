@@ -1,6 +1,6 @@
 """The command line: ``python -m model_runtime <command>``.
 
-  generate  script, context and emotion -> track JSON
+  generate  script, context and emotion (and the line's recording) -> track JSON
   solve     one keyframe description -> KeyframeFace JSON
   export    track JSON -> Live Link Face CSV (all layers combined, sampled per frame) or
             KeyframeFace JSON (one object per keyframe)
@@ -20,11 +20,12 @@ import os
 import sys
 from pathlib import Path
 
+from .audio.sync import with_recording, with_speech
 from .backends import GenerateRequest, available_backends, backend_info, get_backend
 from .backends.options import options_from_flags
 from .batch import ERRORS_FILE, BatchSettings, run_batch
 from .dialogue import parse_dialogue, perform_scene
-from .errors import KeyframeFaceError
+from .errors import InputError, KeyframeFaceError
 from .evaluation import main as evaluation_main
 from .formats.keyframeface_json import to_keyframeface
 from .formats.llf_csv import write_track_llf_csv
@@ -34,10 +35,17 @@ from .track import Track
 
 def _generate(args) -> int:
     backend = get_backend(args.backend, **backend_options(args))
-    track = backend.generate(GenerateRequest(
+    request = GenerateRequest(
         script=args.script, context=args.context, emotion=args.emotion,
         seed=args.seed, fps=args.fps, intensity=args.intensity,
-    ))
+    ).validated()
+    if args.audio and args.speak:
+        raise InputError("Give either --audio (a recording) or --speak (the scratch voice), not both.")
+    if args.audio:
+        request = with_recording(request, args.audio, lead_frames=args.lead)
+    elif args.speak:
+        request = with_speech(request, args.speak, lead_frames=args.lead)
+    track = backend.generate(request)
     if args.out:
         track.save(args.out)
         print(f"wrote {args.out}: {len(track.keyframes)} keyframes, {track.duration:.2f} s", file=sys.stderr)
@@ -116,6 +124,11 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--seed", type=int, default=0)
     generate.add_argument("--fps", type=float, default=30.0)
     generate.add_argument("--intensity", type=float, default=1.0)
+    generate.add_argument("--audio", help="the line's recording (WAV; FLAC, OGG, MP3 with soundfile): "
+                                          "the performance is timed by it")
+    generate.add_argument("--speak", metavar="WAV", help="speak the line with the offline scratch voice into "
+                                                          "this WAV file and time the performance by it")
+    generate.add_argument("--lead", type=float, default=0.0, help="frames the face leads the recording (default 0)")
     generate.add_argument("--backend", default="builtin", help="builtin, local, server, openai")
     _backend_flags(generate)
     generate.add_argument("--out", help="track JSON to write (default: print to stdout)")
@@ -151,7 +164,8 @@ def build_parser() -> argparse.ArgumentParser:
     scene.set_defaults(run=_scene)
 
     batch = commands.add_parser("batch", help="a CSV of dialogue lines -> a track JSON and an LLF CSV per line")
-    batch.add_argument("csv", help="columns: id, speaker, script, context, emotion, optional duration")
+    batch.add_argument("csv", help="columns: id, speaker, script, context, emotion, optional duration and audio "
+                                           "(the line's recording, relative to the CSV)")
     batch.add_argument("--out", required=True, help="folder for <id>.track.json, <id>.csv and errors.csv")
     batch.add_argument("--backend", default="builtin", help="builtin, local, server, openai")
     _backend_flags(batch)
@@ -205,7 +219,8 @@ def _scene(args) -> int:
     backend = get_backend(args.backend, **backend_options(args))
     lines = parse_dialogue(Path(args.dialogue).read_text(encoding="utf-8"))
     scene = perform_scene(lines, backend, args.fps, speaker=args.speaker, context=args.context, emotion=args.emotion,
-                          seed=args.seed, intensity=args.intensity, gap=args.gap)
+                          seed=args.seed, intensity=args.intensity, gap=args.gap,
+                          audio_folder=Path(args.dialogue).parent)
     scene.track.save(args.out)
     if args.csv:
         write_track_llf_csv(args.csv, scene.track)

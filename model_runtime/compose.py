@@ -54,7 +54,7 @@ def compose_track(request: GenerateRequest, plan: Plan, solved: list[SolvedKeyfr
         for planned, result in zip(plan.keyframes, solved)
     ]
     style = plan.mouth or PLAIN
-    notes = list(plan.notes)
+    notes = list(plan.notes) + list(request.audio.get("notes", []))
     words = plan.timing.words
     layers = {}
     key_times = np.array([k.time for k in keyframes])
@@ -90,4 +90,6 @@ def compose_track(request: GenerateRequest, plan: Plan, solved: list[SolvedKeyfr
         layers=layers,
         notes=notes,
         analysis=plan.analysis,
+        # Notes alone (a strip's sound could not be read) are no recording to keep.
+        audio=dict(request.audio) if "file" in request.audio else {},
     )

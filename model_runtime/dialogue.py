@@ -13,7 +13,7 @@ that line's emotion, and bracketed tags before the text set ``at`` (start frame)
 name a sound strip is matched by), ``duration`` (seconds) and ``context``. A row holding only
 ``[pause S]`` adds S seconds of silence. The same scene can be a CSV with a header naming the
 columns ``id, speaker, script, context, emotion, duration`` (the batch format), and ``start``
-(frame) optionally.
+(frame) and ``audio`` (the line's recording, relative to the file) optionally.
 
 Lines are placed one after another (a short gap between them), at their ``at`` frame, or on
 their sound strip; the character holds and eases between lines instead of snapping to neutral.
@@ -27,16 +27,19 @@ import io
 import math
 import re
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 
+from .audio.recording import AudioError
+from .audio.sync import with_recording
 from .blinks import blink_channels, blink_times
 from .errors import InputError
 from .script_timing import time_script
 from .stages import GenerateRequest
 from .track import Keyframe, Layer, Track
 
-CSV_COLUMNS = ("id", "speaker", "script", "context", "emotion", "duration")
-OPTIONAL_CSV_COLUMNS = ("context", "emotion", "duration", "speaker", "id", "start")
+CSV_COLUMNS = ("id", "speaker", "script", "context", "emotion", "duration", "audio")
+OPTIONAL_CSV_COLUMNS = ("context", "emotion", "duration", "speaker", "id", "start", "audio")
 DEFAULT_GAP = 0.3
 # Closer than this, the end of one line and the start of the next become one transition key.
 MERGE_WINDOW = 0.25
@@ -63,6 +66,8 @@ class DialogueLine:
     duration: float | None = None
     pause_before: float = 0.0
     row: int = 0
+    # The line's recording as written in the CSV (relative to the CSV's folder): it times the line.
+    audio: str = ""
 
 
 @dataclass
@@ -230,6 +235,7 @@ def iter_csv_lines(handle):
                 start_frame=_frame(cell("start"), where) if cell("start") else None,
                 duration=_seconds(cell("duration"), where, "duration") if cell("duration") else None,
                 row=number,
+                audio=cell("audio"),
             )
             if line.duration == 0:
                 raise InputError(f"{where}: duration must be more than 0 seconds")
@@ -252,12 +258,14 @@ def performs(line: DialogueLine, speaker: str) -> bool:
 
 def perform_scene(lines: list[DialogueLine], backend, fps: float, *, speaker: str = "", context: str = "",
                   emotion: str = "", seed: int = 0, intensity: float = 1.0, gap: float = DEFAULT_GAP,
-                  sounds: dict[str, tuple[float, float]] | None = None, origin_frame: int = 0,
-                  concurrency: int | None = None) -> Scene:
+                  sounds: dict[str, tuple] | None = None, origin_frame: int = 0,
+                  concurrency: int | None = None, audio_folder: str | Path | None = None) -> Scene:
     """Generate every line the character speaks and place all lines in time.
 
-    ``sounds`` maps a line id (lowercase) to ``(start_seconds, duration_seconds)`` of its audio:
-    the line starts there and its performance is stretched to the audio. ``context`` and
+    ``sounds`` maps a line id (lowercase) to ``(start_seconds, duration_seconds[, audio_file])``
+    of its audio: the line starts there and is aligned to the file when one is given (else its
+    performance is stretched to the audio). A line's own ``audio`` (the CSV column) is read
+    relative to ``audio_folder`` and aligned the same way. ``context`` and
     ``emotion`` are the scene's defaults for lines that give none. ``concurrency``: lines
     generated at once (default: ``REMOTE_LINES_IN_FLIGHT`` for a remote backend, else one).
     """
@@ -272,8 +280,19 @@ def perform_scene(lines: list[DialogueLine], backend, fps: float, *, speaker: st
         raise InputError(f"No line is spoken by '{speaker}'. Speakers in the dialogue: {known}.")
 
     def request(line: DialogueLine, index: int) -> GenerateRequest:
-        return GenerateRequest(script=line.script, context=line.context or context,
-                               emotion=line.emotion or emotion, seed=seed + index, fps=fps, intensity=intensity)
+        plain = GenerateRequest(script=line.script, context=line.context or context,
+                                emotion=line.emotion or emotion, seed=seed + index, fps=fps, intensity=intensity)
+        sound = sounds.get(line.id.lower())
+        recording = recording_of(line, sound, audio_folder)
+        if recording is None:
+            return plain
+        try:
+            return with_recording(plain.validated(), recording)
+        except AudioError as error:
+            if line.audio:  # the dialogue names this recording: its problem is the line's error
+                raise
+            # A strip's sound that cannot be read still times the line, as before alignment.
+            return replace(plain, audio={"notes": [f"{error} The line is stretched to its sound strip."]})
 
     def generate(item):
         index, line = item
@@ -298,7 +317,7 @@ def perform_scene(lines: list[DialogueLine], backend, fps: float, *, speaker: st
         track = by_index.get(index)
         sound = sounds.get(line.id.lower())
         if sound:
-            start, duration = sound
+            start, duration = sound[:2]
         else:
             start = (line.start_frame - origin_frame) / fps if line.start_frame is not None else None
             duration = line.duration
@@ -306,6 +325,8 @@ def perform_scene(lines: list[DialogueLine], backend, fps: float, *, speaker: st
             duration = track.duration if track else time_script(line.script).duration
         if start is None:
             start = cursor + line.pause_before + (gap if placed else 0.0)
+        if track is not None and "alignment" in track.audio:
+            duration = track.duration  # aligned to its recording: stretching would lose the sync
         if track is not None:
             if abs(track.duration - duration) > 1e-3:
                 track = track.retimed(duration)
@@ -323,6 +344,16 @@ def perform_scene(lines: list[DialogueLine], backend, fps: float, *, speaker: st
         if track is not None:
             notes.extend(f"{line.id}: {note}" for note in track.notes)
     return Scene(merge(placed, fps, seed), placed, notes)
+
+
+def recording_of(line: DialogueLine, sound: tuple | None, folder: str | Path | None) -> Path | None:
+    """The recording that times ``line``: its sound strip's file, else its ``audio`` cell."""
+    if sound and len(sound) > 2 and sound[2]:
+        return Path(sound[2])
+    if line.audio:
+        path = Path(line.audio)
+        return path if path.is_absolute() or folder is None else Path(folder) / path
+    return None
 
 
 def _where(line: DialogueLine) -> str:

@@ -28,6 +28,7 @@ _STOPS = set(_TABLES["stops"])
 _CLOSURES = set(_TABLES["closures"])
 _VOWEL_VISEMES = {"aa", "E", "I", "O", "U"}
 _ROUNDING = ("mouthPucker", "mouthFunnel")
+_OPENING = ("jawOpen", "mouthLowerDown", "mouthUpperUp", "mouthStretch")
 
 # Shapes that open or shape the lips (scaled by a style's lip excursion), and those that round.
 _LIP_SHAPES = ("mouthFunnel", "mouthPucker", "mouthStretchLeft", "mouthStretchRight", "mouthUpperUpLeft",
@@ -40,6 +41,10 @@ _PARTING = ("mouthUpperUpLeft", "mouthUpperUpRight", "mouthLowerDownLeft", "mout
 # Time the mouth takes to settle to rest at a pause, and the pause length that earns a rest.
 REST_MARGIN = 0.08
 REST_GAP = 0.12
+# A pause at least this long closes the mouth, whatever the expression holds.
+PAUSE_CLOSE = 0.3
+# How far inside a long recorded bilabial its closure keys sit.
+CLOSURE_HOLD = 0.03
 
 
 @lru_cache(maxsize=8192)
@@ -101,12 +106,29 @@ def _phoneme_weight(phoneme: str) -> float:
 
 def viseme_sequence(words: list[Word]) -> list[tuple[float, str]]:
     """(centre time, viseme) for every phoneme, with rests at pauses."""
-    events: list[tuple[float, str]] = []
+    return [(time, viseme) for time, viseme, _ in _timed_visemes(words)]
+
+
+def _timed_visemes(words: list[Word]) -> list[tuple[float, str, float]]:
+    """(centre time, viseme, gain): at the spoken phones where a recording or a voice timed
+    them (gain from how loud each was), else spread over the word by phoneme weight."""
+    events: list[tuple[float, str, float]] = []
     previous_end = None
     for word in words:
         if previous_end is not None and word.start - previous_end > REST_GAP:
-            events.append((previous_end + REST_MARGIN, "sil"))
-            events.append((word.start - REST_MARGIN, "sil"))
+            events.append((previous_end + REST_MARGIN, "sil", 1.0))
+            events.append((word.start - REST_MARGIN, "sil", 1.0))
+        previous_end = word.end
+        if word.phones:
+            for phone in word.phones:
+                viseme = PHONEME_VISEMES.get(phone.phone, "nn")
+                if viseme == "PP" and phone.end - phone.start > 2 * CLOSURE_HOLD:
+                    # A long closure (a held m, the silence of a p) keeps the lips shut through it.
+                    events.append((phone.start + CLOSURE_HOLD, viseme, phone.gain))
+                    events.append((phone.end - CLOSURE_HOLD, viseme, phone.gain))
+                else:
+                    events.append(((phone.start + phone.end) / 2, viseme, phone.gain))
+            continue
         if word.latin:
             visemes = [PHONEME_VISEMES.get(p, "nn") for p in phonemes_for(word.text)] or ["nn"]
             weights = [_phoneme_weight(p) for p in phonemes_for(word.text)] or [1.0]
@@ -118,12 +140,13 @@ def viseme_sequence(words: list[Word]) -> list[tuple[float, str]]:
         span = word.end - word.start
         for viseme, weight in zip(visemes, weights):
             length = span * weight / total
-            events.append((t + length / 2, viseme))
+            events.append((t + length / 2, viseme, 1.0))
             t += length
-        previous_end = word.end
     if words:
-        events.insert(0, (max(0.0, words[0].start - REST_MARGIN * 2), "sil"))
-        events.append((words[-1].end + REST_MARGIN, "sil"))
+        # Timed phones are where the sound is: the mouth leaves rest just before it.
+        before = REST_MARGIN if words[0].phones else REST_MARGIN * 2
+        events.insert(0, (max(0.0, words[0].start - before), "sil", 1.0))
+        events.append((words[-1].end + REST_MARGIN, "sil", 1.0))
     return events
 
 
@@ -136,7 +159,7 @@ def lipsync_channels(words: list[Word], energy: float = 1.0, expression_jaw=None
     (the jaw with mouthClose, as a speaker does; a raised upper lip, a dropped lower lip), so
     p, b and m always close. ``style`` sets articulation and the emotion's mouth while speaking;
     ``stressed`` holds the indices of stressed words (the upper lip lifts on them in anger)."""
-    events, owners = _viseme_events(words)
+    events, owners, gains = _viseme_events(words)
     if not events:
         return {}
     shapes = [dict(VISEME_SHAPES[v]) for _, v in events]
@@ -150,13 +173,20 @@ def lipsync_channels(words: list[Word], energy: float = 1.0, expression_jaw=None
                       for j in (i - 1, i + 1) if 0 <= j < len(visemes) and visemes[j] in _VOWEL_VISEMES]
         if neighbours and viseme not in _CLOSURES:
             shapes[i]["jawOpen"] = max(shapes[i].get("jawOpen", 0.0), 0.45 * sum(neighbours) / len(neighbours))
-        # ...and the lips round ahead of a rounded vowel ("s" in "soon" is already rounded).
+        # ...and the lips round ahead of a rounded vowel ("s" in "soon" is already rounded;
+        # the "p" in "put" pushes its sealed lips forward, no funnel that would part them).
         if i + 1 < len(visemes) and visemes[i + 1] in ("O", "U"):
-            for channel in _ROUNDING:
+            for channel in ("mouthPucker",) if viseme == "PP" else _ROUNDING:
                 ahead = VISEME_SHAPES[visemes[i + 1]].get(channel, 0.0) * 0.6
                 shapes[i][channel] = max(shapes[i].get(channel, 0.0), ahead)
 
     _in_character(shapes, visemes, owners, energy, style, set(stressed))
+    # A recording's loudness scales the opening (not the closures: lips meet at any level).
+    for shape, viseme, gain in zip(shapes, visemes, gains):
+        if viseme not in _CLOSURES and gain != 1.0:
+            for name in shape:
+                if name.startswith(_OPENING):
+                    shape[name] *= gain
 
     if expression is None and expression_jaw is not None:
         def expression(names, times):  # the older interface: the jaw alone
@@ -183,7 +213,8 @@ def _closures_and_cap(shapes, events, owners, style: MouthStyle, expression) -> 
     the mouth open (a gasp, grief) does not hang it open over the words; done in this layer,
     not in the keyframes, so each keyframe stays what its description says. At a bilabial the
     rest of what parts the lips is taken back too (the jaw with mouthClose, as a speaker does),
-    so p, b and m always close."""
+    so p, b and m always close. In a pause longer than ``PAUSE_CLOSE`` the mouth closes: the
+    rest keys take back the expression's jaw and lip parting."""
     names = list(dict.fromkeys(("jawOpen",) + _PARTING + tuple(style.capped_shapes)))
     values = dict(zip(names, np.asarray(expression(names, [time for time, _ in events]), dtype=float)))
     speaking = [i for i, owner in enumerate(owners) if owner is not None]
@@ -192,6 +223,10 @@ def _closures_and_cap(shapes, events, owners, style: MouthStyle, expression) -> 
         for i in inside:
             if values[name][i] > 0.0:
                 shapes[i][name] = shapes[i].get(name, 0.0) - values[name][i] * (1.0 - style.speech_cap)
+    for i in _pause_rests(events):
+        for name in ("jawOpen",) + _PARTING:
+            if values[name][i] > 0.0:
+                shapes[i][name] = shapes[i].get(name, 0.0) - values[name][i]
     for i, (_, viseme) in enumerate(events):
         if viseme != "PP":
             continue
@@ -200,6 +235,19 @@ def _closures_and_cap(shapes, events, owners, style: MouthStyle, expression) -> 
         for name in _PARTING:
             if values[name][i] > 0.0:
                 shapes[i][name] = shapes[i].get(name, 0.0) - values[name][i] * kept[name]
+
+
+def _pause_rests(events) -> list[int]:
+    """The rest keys inside a pause longer than ``PAUSE_CLOSE`` (the pair around a pause
+    between words, and the rest before the first word when the line starts late)."""
+    rests = []
+    for i in range(len(events) - 1):
+        (time, viseme), (next_time, next_viseme) = events[i], events[i + 1]
+        if viseme == next_viseme == "sil" and next_time - time + 2 * REST_MARGIN > PAUSE_CLOSE:
+            rests += [i, i + 1]
+    if events and events[0][1] == "sil" and events[0][0] > PAUSE_CLOSE - REST_MARGIN:
+        rests.append(0)
+    return sorted(set(rests))
 
 
 def _in_character(shapes: list[dict], visemes: list[str], owners: list[int | None], energy: float,
@@ -253,10 +301,11 @@ def _add(shape: dict, added: dict) -> None:
         shape[name] = shape.get(name, 0.0) + value
 
 
-def _viseme_events(words: list[Word]) -> tuple[list[tuple[float, str]], list[int | None]]:
+def _viseme_events(words: list[Word]) -> tuple[list[tuple[float, str]], list[int | None], list[float]]:
     """The viseme sequence and, for each event, the index of the word it belongs to (None for
-    rests)."""
-    events = viseme_sequence(words)
+    rests) and its loudness gain."""
+    timed = _timed_visemes(words)
+    events = [(time, viseme) for time, viseme, _ in timed]
     owners: list[int | None] = []
     w = 0
     for time, viseme in events:
@@ -266,7 +315,7 @@ def _viseme_events(words: list[Word]) -> tuple[list[tuple[float, str]], list[int
         while w + 1 < len(words) and time > words[w].end:
             w += 1
         owners.append(w)
-    return events, owners
+    return events, owners, [gain for _, _, gain in timed]
 
 
 def _dedupe(keys: list[tuple[float, float]]) -> list[tuple[float, float]]:

@@ -37,6 +37,17 @@ _SYLLABIC_CHARACTER_RANGES = (
 
 
 @dataclass
+class Phone:
+    """One spoken phone (ARPAbet) with its times, when a recording or a voice gave them;
+    ``gain`` scales the articulation by how loud it was spoken (1.0: a normal level)."""
+
+    phone: str
+    start: float
+    end: float
+    gain: float = 1.0
+
+
+@dataclass
 class Word:
     text: str
     start: float
@@ -45,6 +56,8 @@ class Word:
     phrase: int
     emphasized: bool = False
     latin: bool = True
+    # Empty when timed from the text; lip sync then spreads the word's phonemes evenly.
+    phones: list[Phone] = field(default_factory=list)
 
 
 @dataclass
@@ -80,6 +93,11 @@ class ScriptTiming:
         if not self.words:
             return 1.0
         return sum(word.latin for word in self.words) / len(self.words)
+
+
+def load_speech() -> dict:
+    """The speech timing table (``data/speech.json``)."""
+    return _SPEECH
 
 
 def _is_syllabic_character(char: str) -> bool:

@@ -3,7 +3,9 @@
 FastAPI + uvicorn (OpenAPI docs at ``/docs``). Routes:
 
 - ``GET /health``: status, backend, version.
-- ``POST /v1/generate``: generate fields -> a track JSON (the foundation's format).
+- ``POST /v1/generate``: generate fields -> a track JSON (the foundation's format); with
+  ``audio`` (the line's recording, base64, at most ``MAX_AUDIO_BYTES``) the line is aligned to
+  it, and bad audio gets a 422 that says why.
 - ``POST /v1/solve``: a description (or a sequence and an index), background, emotion ->
   KeyframeFace JSON.
 - ``POST /v1/chat/completions`` and ``GET /v1/models``: OpenAI-compatible, answering the
@@ -18,6 +20,8 @@ so requests are served concurrently.
 """
 
 
+import base64
+import binascii
 import hmac
 import logging
 import threading
@@ -25,6 +29,7 @@ import time
 import uuid
 
 from . import __version__
+from .audio.sync import with_recording
 from .backends import GenerateRequest, available_backends, get_backend
 from .backends.llm import is_plan_request, parse_paper_request, plan_answer, plan_request_fields
 from .backends.options import checked_request_options
@@ -35,6 +40,10 @@ from .formats.keyframeface_json import to_keyframeface
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
 MAX_BODY_BYTES = 256 * 1024
+# A line's recording travels base64 in /v1/generate (4 bytes per 3), within its own larger limit.
+MAX_AUDIO_BYTES = 16 * 1024 * 1024
+AUDIO_ROUTE = "/v1/generate"
+AUDIO_BODY_BYTES = MAX_BODY_BYTES + MAX_AUDIO_BYTES * 4 // 3 + 4096
 RATE_PER_MINUTE = 1200
 RATE_BURST = 200
 
@@ -50,9 +59,10 @@ class _BodyLimit:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        limit = max(self.limit, AUDIO_BODY_BYTES) if scope.get("path") == AUDIO_ROUTE else self.limit
         declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            return await _json_response(send, 413, {"error": f"request body over {self.limit:,} bytes"})
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            return await _json_response(send, 413, {"error": f"request body over {limit:,} bytes"})
         received = 0
 
         async def limited_receive():
@@ -60,14 +70,14 @@ class _BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.limit:
+                if received > limit:
                     raise _TooLarge()
             return message
 
         try:
             await self.app(scope, limited_receive, send)
         except _TooLarge:
-            await _json_response(send, 413, {"error": f"request body over {self.limit:,} bytes"})
+            await _json_response(send, 413, {"error": f"request body over {limit:,} bytes"})
 
 
 class _TooLarge(Exception):
@@ -171,6 +181,9 @@ def create_app(backend: str = "builtin", token: str | None = None, backend_optio
         fps: float = 30.0
         intensity: float = 1.0
         backend_options: dict = Field(default_factory=dict)
+        audio: str | None = Field(None, max_length=MAX_AUDIO_BYTES * 4 // 3 + 4, description="the line's recording, base64")
+        audio_name: str = Field("audio.wav", max_length=200)
+        lead_frames: float = Field(0.0, ge=0.0, le=10.0)
 
     class SolveBody(BaseModel):
         description: str | None = Field(None, max_length=4000)
@@ -197,9 +210,15 @@ def create_app(backend: str = "builtin", token: str | None = None, backend_optio
 
     @app.post("/v1/generate", dependencies=[Depends(guard)])
     def generate(body: GenerateBody):
-        track = backend_for(body.backend_options).generate(GenerateRequest(script=body.script, context=body.context, emotion=body.emotion,
-                                                seed=body.seed, fps=body.fps, intensity=body.intensity))
-        return track.to_dict()
+        request = GenerateRequest(script=body.script, context=body.context, emotion=body.emotion,
+                                  seed=body.seed, fps=body.fps, intensity=body.intensity).validated()
+        if body.audio:
+            try:
+                recording = base64.b64decode(body.audio, validate=True)
+            except binascii.Error:
+                raise _HTTPError(422, "audio must be the recording's bytes in base64") from None
+            request = with_recording(request, recording, name=body.audio_name, lead_frames=body.lead_frames)
+        return backend_for(body.backend_options).generate(request).to_dict()
 
     @app.post("/v1/solve", dependencies=[Depends(guard)])
     def solve(body: SolveBody):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from .audio.alignment import Alignment
 from .errors import InputError
 from .lipsync import MouthStyle
 from .script_timing import ScriptTiming
@@ -30,6 +31,10 @@ class GenerateRequest:
     fps: float = 30.0
     intensity: float = 1.0
     options: dict = field(default_factory=dict)
+    # The line's recording as the clock (``model_runtime.audio.sync``): the alignment times the
+    # plan and the lip sync; ``audio`` is what the track records about the recording.
+    alignment: Alignment | None = None
+    audio: dict = field(default_factory=dict)
 
     def validated(self) -> "GenerateRequest":
         for name in ("script", "context", "emotion"):
@@ -65,6 +70,8 @@ class GenerateRequest:
             fps=float(self.fps),
             intensity=float(self.intensity),
             options=dict(self.options or {}),
+            alignment=self.alignment,
+            audio=dict(self.audio or {}),
         )
 
 

@@ -4,9 +4,11 @@ A track holds the semantic expression keyframes (each with a time, a label, a de
 all 52 ARKit weights and the 9 pose values) and, beside them, other layers (lip sync, blinks)
 as sparse per-channel curves. ``compose.py`` turns a track into the curves Blender plays.
 
-JSON (``format: keyframeface.track``, ``version: 1``) is the contract between the backends,
+JSON (``format: keyframeface.track``, ``version: 2``) is the contract between the backends,
 the command line, the server and the add-on; ``Track.from_dict`` rejects anything else with a
-message that says what is wrong and where.
+message that says what is wrong and where. Version 2 added ``audio``: the recording a line
+was timed by (file, duration, hash) and its alignment (words, phones, times), so a later
+re-solve keeps the sync; version 1 files (no audio) still load.
 """
 
 from __future__ import annotations
@@ -17,10 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .arkit import BLENDSHAPE_INDEX, BLENDSHAPE_RANGE, BLENDSHAPES, POSE, POSE_INDEX, POSE_RANGE
-from .errors import TrackError
+from .audio.alignment import Alignment
+from .errors import KeyframeFaceError, TrackError
 
 FORMAT = "keyframeface.track"
-VERSION = 1
+VERSION = 2
+READABLE_VERSIONS = (1, 2)
 
 LAYER_BLENDS = ("add", "max")
 
@@ -85,9 +89,11 @@ class Track:
     layers: dict[str, Layer] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     analysis: dict = field(default_factory=dict)
+    # The recording that timed the line: file, duration, sha256, alignment (see model_runtime.audio).
+    audio: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        return {
+        data = {
             "format": FORMAT,
             "version": VERSION,
             "fps": self.fps,
@@ -103,6 +109,9 @@ class Track:
             "notes": list(self.notes),
             "analysis": self.analysis,
         }
+        if self.audio:
+            data["audio"] = self.audio
+        return data
 
     def retimed(self, duration: float) -> "Track":
         """The same performance stretched or squeezed to last ``duration`` seconds (fitting a
@@ -155,7 +164,7 @@ class Track:
 
 _TOP_LEVEL = {
     "format", "version", "fps", "duration", "script", "context", "emotion", "backend", "seed",
-    "intensity", "keyframes", "layers", "notes", "analysis",
+    "intensity", "keyframes", "layers", "notes", "analysis", "audio",
 }
 _REQUIRED = ("format", "version", "fps", "duration", "keyframes")
 
@@ -199,8 +208,9 @@ def _parse_track(data) -> Track:
         raise TrackError("a track must be a JSON object")
     if data.get("format") != FORMAT:
         raise TrackError(f"not a KeyframeFace track: format is {data.get('format')!r}, expected {FORMAT!r}")
-    if data.get("version") != VERSION:
-        raise TrackError(f"unsupported track version {data.get('version')!r}; this build reads version {VERSION}")
+    if data.get("version") not in READABLE_VERSIONS:
+        raise TrackError(f"unsupported track version {data.get('version')!r}; this build reads versions "
+                         f"{', '.join(map(str, READABLE_VERSIONS))}")
     for name in _REQUIRED:
         if name not in data:
             raise TrackError(f"track lacks '{name}'")
@@ -259,7 +269,24 @@ def _parse_track(data) -> Track:
         layers=layers,
         notes=list(notes),
         analysis=analysis,
+        audio=_parse_audio(data.get("audio"), duration),
     )
+
+
+def _parse_audio(raw, duration: float) -> dict:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise TrackError("audio must be an object")
+    _text(raw.get("file"), "audio.file")
+    _text(raw.get("sha256"), "audio.sha256")
+    _number(raw.get("duration"), "audio.duration", 0.0, 24 * 3600.0)
+    if raw.get("alignment") is not None:
+        try:
+            Alignment.from_dict(raw["alignment"])
+        except KeyframeFaceError as error:
+            raise TrackError(f"audio.alignment: {error}") from None
+    return raw
 
 
 def _parse_layer(raw, where: str, duration: float) -> Layer:

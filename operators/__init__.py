@@ -5,10 +5,10 @@ import bpy
 from .dialogue import KEYFRAMEFACE_OT_generate_dialogue
 from .demo_head import KEYFRAMEFACE_OT_demo_head
 from .export_fbx import KEYFRAMEFACE_OT_export_fbx
-from .generate import KEYFRAMEFACE_OT_generate
+from .generate import KEYFRAMEFACE_OT_generate, KEYFRAMEFACE_OT_speak_line
 from . import curve_tools, interchange, keyframes, rig, takes
 
-CLASSES = (KEYFRAMEFACE_OT_generate, KEYFRAMEFACE_OT_generate_dialogue, KEYFRAMEFACE_OT_demo_head, KEYFRAMEFACE_OT_export_fbx,
+CLASSES = (KEYFRAMEFACE_OT_generate, KEYFRAMEFACE_OT_speak_line, KEYFRAMEFACE_OT_generate_dialogue, KEYFRAMEFACE_OT_demo_head, KEYFRAMEFACE_OT_export_fbx,
            *interchange.CLASSES, *curve_tools.CLASSES, *takes.CLASSES, *keyframes.CLASSES, *rig.CLASSES)
 
 

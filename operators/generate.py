@@ -3,8 +3,10 @@
 import bpy
 
 from ..keyframeface_addon.backend_settings import chosen_backend, instantiate
-from ..keyframeface_addon.generation import finish_generation, prepare_generation
+from ..keyframeface_addon.generation import finish_generation, prepare_generation, prepare_speech
 from ..keyframeface_addon.preferences import preferences
+from ..keyframeface_addon.rig import rig_problem
+from ..model_runtime.audio.voice import voice_missing
 from ..model_runtime.errors import KeyframeFaceError
 from .background import BackgroundOperatorMixin
 from .checks import ExplainsPoll
@@ -44,6 +46,8 @@ class GenerationOperator(ExplainsPoll, BackgroundOperatorMixin):
     bl_options = {"REGISTER", "UNDO"}
 
     _head_name = ""
+    # What the status bar says while audio is aligned or spoken.
+    busy_label = "aligning the recording"
 
     def head(self, context):
         """The object the operator started on: the artist may select another while a slow
@@ -82,17 +86,29 @@ class GenerationOperator(ExplainsPoll, BackgroundOperatorMixin):
         except KeyframeFaceError as error:
             self.report({"ERROR"}, str(error))
             return {"CANCELLED"}
-        if name == "builtin" or context.window is None:
+        slow = getattr(pending, "slow", False)
+        if (name == "builtin" and not slow) or context.window is None:
             # The built-in model takes milliseconds; without a window (background mode) there
             # is no interface to keep responsive.
             return self.execute(context)
+        label = f"{self.busy_label if slow else 'generating'} with {name}"
         return self.start_background(
             context, lambda: pending.compute(instantiate(name, options)),
-            lambda ctx, result: self.finish(ctx, pending, result, add_markers), f"generating with {name}",
+            lambda ctx, result: self.finish(ctx, pending, result, add_markers), label,
         )
 
 
-class KEYFRAMEFACE_OT_generate(GenerationOperator, bpy.types.Operator):
+class LineOperator(GenerationOperator):
+    """One line from the main panel's settings onto the active head."""
+
+    def finish(self, context, pending, track, add_markers):
+        result = finish_generation(context.scene, self.head(context), context.scene.keyframeface, pending, track,
+                                   add_markers)
+        report_generation(self, result, f"{len(result.track.keyframes)} keyframes")
+        return {"FINISHED"}
+
+
+class KEYFRAMEFACE_OT_generate(LineOperator, bpy.types.Operator):
     """Generate facial keyframes for the script, context and emotion on the active head"""
 
     bl_idname = "keyframeface.generate"
@@ -102,8 +118,18 @@ class KEYFRAMEFACE_OT_generate(GenerationOperator, bpy.types.Operator):
     def prepare(self, context):
         return prepare_generation(context.scene, context.active_object, context.scene.keyframeface)
 
-    def finish(self, context, pending, track, add_markers):
-        result = finish_generation(context.scene, self.head(context), context.scene.keyframeface, pending, track,
-                                   add_markers)
-        report_generation(self, result, f"{len(result.track.keyframes)} keyframes")
-        return {"FINISHED"}
+
+class KEYFRAMEFACE_OT_speak_line(LineOperator, bpy.types.Operator):
+    """Speak the script with the offline scratch voice, place it as a sound strip, and generate the performance timed by its phones"""
+
+    bl_idname = "keyframeface.speak_line"
+    bl_label = "Speak Line"
+    bl_options = {"REGISTER", "UNDO"}
+    busy_label = "speaking the line"
+
+    @classmethod
+    def problem(cls, context):
+        return rig_problem(context.active_object) or voice_missing()
+
+    def prepare(self, context):
+        return prepare_speech(context.scene, context.active_object, context.scene.keyframeface)

@@ -56,12 +56,30 @@ class VIEW3D_PT_keyframeface_generate(_SidebarPanel, bpy.types.Panel):
         sub.active = settings.fit_to_range
         sub.prop(settings, "range_end", text="End")
         layout.prop(settings, "write_mode")
+        _draw_audio(layout, context.scene, settings)
         layout.use_property_split = False
-        layout.operator("keyframeface.generate", icon="SHAPEKEY_DATA")
+        row = layout.row(align=True)
+        row.operator("keyframeface.generate", icon="SHAPEKEY_DATA")
+        row.operator("keyframeface.speak_line", icon="PLAY_SOUND")
         row = layout.row(align=True)
         row.operator("keyframeface.demo_head", icon="USER")
         row.operator("keyframeface.export_fbx", icon="EXPORT")
         _draw_backend_state(layout, context)
+
+
+def _draw_audio(layout, scene, settings):
+    """The recording that times the line: a file or a sound strip of the scene."""
+    layout.prop(settings, "audio_source")
+    if settings.audio_source == "FILE":
+        layout.prop(settings, "audio_file")
+    elif settings.audio_source == "STRIP":
+        editor = scene.sequence_editor
+        if editor is None:
+            layout.label(text="The scene has no sound strips", icon="INFO")
+        else:
+            collection = "strips_all" if hasattr(editor, "strips_all") else "sequences_all"
+            layout.prop_search(settings, "audio_strip", editor, collection, icon="SOUND")
+    layout.prop(settings, "audio_lead")
 
 
 def _draw_backend_state(layout, context):

@@ -69,3 +69,24 @@ def played(obj, frames, name):
         bpy.context.scene.frame_set(int(frame))
         values.append(obj.data.shape_keys.key_blocks[name].value)
     return np.array(values)
+
+
+SPOKEN_SCRIPT = "Maybe Bob will pay me back."
+
+
+@pytest.fixture(scope="session")
+def spoken_line(tmp_path_factory):
+    """Real speech for the audio tests: a short line spoken once per session by the scratch
+    voice (Piper), with the time of every phone it spoke (the ground truth)."""
+    pytest.importorskip("piper", reason="the scratch voice (piper-tts) is not installed")
+    from types import SimpleNamespace
+
+    from model_runtime.audio.recording import write_wav
+    from model_runtime.audio.voice import speak
+
+    folder = tmp_path_factory.mktemp("voice")
+    speech = speak(SPOKEN_SCRIPT, 1.0, cache=folder / "voices")
+    path = folder / "line.wav"
+    write_wav(path, speech.samples, speech.rate)
+    bilabials = [(start + end) / 2 for phone, start, end in speech.phones if phone in "pbm"]
+    return SimpleNamespace(script=SPOKEN_SCRIPT, path=path, speech=speech, cache=folder / "voices", bilabials=bilabials)

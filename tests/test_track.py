@@ -16,7 +16,7 @@ def track_dict():
 
 
 def test_track_json_contract(track_dict):
-    assert track_dict["format"] == "keyframeface.track" and track_dict["version"] == 1
+    assert track_dict["format"] == "keyframeface.track" and track_dict["version"] == 2
     for field in ("fps", "duration", "script", "context", "emotion", "backend", "seed", "keyframes"):
         assert field in track_dict
     keyframe = track_dict["keyframes"][0]
@@ -41,7 +41,7 @@ def _broken(track_dict, change):
 
 
 @pytest.mark.parametrize("change, message", [
-    (lambda d: d.update(version=2), "version"),
+    (lambda d: d.update(version=3), "version"),
     (lambda d: d.update(format="other"), "format"),
     (lambda d: d["keyframes"][0]["weights"].update(jawOpen=float("nan")), "finite"),
     (lambda d: d["keyframes"][0]["weights"].update(jawOpen=1.5), "outside"),

@@ -1,7 +1,8 @@
 """The built-in planner: (script, context, emotion) -> timed, described keyframes.
 
 1. Read the emotion (parts in time order; felt vs displayed when masked).
-2. Time the script at a rate the emotion sets; each phrase is a beat whose apex falls just
+2. Time the script at a rate the emotion sets, or take the timing of its recording (the
+   actor's words, pauses and stress); each phrase is a beat whose apex falls just
    before its most stressed word (the face leads the voice).
 3. Give every beat a face: the prototype of its emotion part, with emphasis (a brow flash or a
    brow lowering on stressed words), a question's brow raise, gaze and head tendencies.
@@ -17,6 +18,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+from ...audio.timing import aligned_timing
 from ...script_timing import ScriptTiming, time_script
 from ..base import GenerateRequest, Plan, PlannedKeyframe
 from .delivery import mouth_style, read_delivery
@@ -61,7 +63,10 @@ class BuiltinPlanner:
         delivery, emotion_text = read_delivery(request.emotion, request.context, request.script)
         reading = read_emotion(emotion_text, request.script, request.context, self.paraphrases)
         rate = reading.speech_rate * delivery.rate * rng.uniform(0.96, 1.04)
-        timing = time_script(request.script, rate, delivery.pause)
+        if request.alignment is not None:
+            timing = aligned_timing(request.script, request.alignment)
+        else:
+            timing = time_script(request.script, rate, delivery.pause)
         beats = self._beats(timing, len(reading.parts))
         style = _Style(rng, reading)
         families = reading.families()

@@ -1,0 +1,255 @@
+"""The recording as the clock: reading audio, aligning the script to it, the performance
+timed by it, and the scratch voice. Speech is real (the Piper voice, made once per session)."""
+
+import json
+import os
+import subprocess
+import sys
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from devtools.lip_measures import CLOSED, aperture_at
+from model_runtime.audio.recording import AudioError, read_recording, write_wav
+from model_runtime.audio.sync import with_alignment, with_recording
+from model_runtime.backends import GenerateRequest, get_backend
+from model_runtime.track import Track
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(*args):
+    return subprocess.run([sys.executable, "-m", "model_runtime", *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+
+
+def generate(script, path, **fields):
+    request = with_recording(GenerateRequest(script=script, **fields).validated(), path)
+    return get_backend("builtin").generate(request)
+
+
+def test_cli_generate_with_audio_records_the_alignment_and_closes_the_lips_on_time(spoken_line, tmp_path):
+    out = tmp_path / "line.json"
+    result = run("generate", "--script", spoken_line.script, "--emotion", "calm", "--audio", str(spoken_line.path),
+                 "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "Timed by the recording line.wav" in result.stderr
+    document = json.loads(out.read_text())
+    assert document["version"] == 2
+    audio = document["audio"]
+    assert audio["file"] == str(spoken_line.path) and len(audio["sha256"]) == 64
+    assert audio["duration"] == pytest.approx(spoken_line.speech.duration, abs=0.01)
+    words = audio["alignment"]["words"]
+    assert [w["text"] for w in words] == ["Maybe", "Bob", "will", "pay", "me", "back"]
+    assert [p[0] for p in words[1]["phones"]] == ["B", "AA", "B"]
+
+    track = Track.load(out)
+    times, aperture = aperture_at(track)
+    for truth in spoken_line.bilabials:
+        near = np.abs(times - truth) <= 0.035
+        assert aperture[near].min() < CLOSED, f"lips not closed within 35 ms of the bilabial at {truth:.3f} s"
+
+
+def test_leading_silence_and_noise_move_the_words(spoken_line, tmp_path):
+    speech = spoken_line.speech
+    lead = np.zeros(speech.rate)  # one second before the actor speaks
+    noise = np.random.default_rng(1).normal(0, 0.003, len(speech.samples) + len(lead))
+    path = tmp_path / "late.wav"
+    write_wav(path, np.concatenate([lead, speech.samples]) + noise, speech.rate)
+    track = generate(spoken_line.script, path)
+    first_phone = track.audio["alignment"]["words"][0]["phones"][0]
+    truth = next(start for phone, start, _ in speech.phones if phone == "m")
+    assert first_phone[0] == "M" and first_phone[1] == pytest.approx(1.0 + truth, abs=0.04)
+    times, aperture = aperture_at(track)
+    assert aperture[(times > 0.1) & (times < 0.8)].max() < CLOSED, "the mouth moved before the actor spoke"
+
+
+def test_wrong_take_falls_back_to_text_timing_with_a_note(spoken_line):
+    script = "The weather today is sunny with a chance of rain later."
+    track = generate(script, spoken_line.path)
+    assert "alignment" not in track.audio
+    assert any("does not" in note and "timed from its text" in note for note in track.notes), track.notes
+    text_only = get_backend("builtin").generate(GenerateRequest(script=script))
+    assert track.duration == pytest.approx(text_only.duration)
+
+
+def test_a_louder_take_opens_the_mouth_wider(spoken_line, tmp_path):
+    speech = spoken_line.speech
+    quiet, loud = tmp_path / "quiet.wav", tmp_path / "loud.wav"
+    write_wav(quiet, speech.samples * 0.05, speech.rate)
+    write_wav(loud, speech.samples * 0.9, speech.rate)
+    jaws = [max(v for _, v in generate(spoken_line.script, p).layers["lipsync"].channels["jawOpen"]) for p in (quiet, loud)]
+    assert jaws[1] > jaws[0] * 1.3
+
+
+def test_a_resolve_from_the_track_keeps_the_sync(spoken_line):
+    track = generate(spoken_line.script, spoken_line.path, emotion="tender")
+    again = get_backend("builtin").generate(with_alignment(
+        GenerateRequest(script=track.script, emotion=track.emotion).validated(), track.audio))
+    assert again.layers["lipsync"].channels == track.layers["lipsync"].channels
+    assert [k.time for k in again.keyframes] == [k.time for k in track.keyframes]
+
+
+def test_a_lead_puts_the_mouth_ahead_of_the_sound(spoken_line):
+    request = GenerateRequest(script=spoken_line.script, fps=30).validated()
+    plain = with_recording(request, spoken_line.path)
+    ahead = with_recording(request, spoken_line.path, lead_frames=2)
+    assert ahead.alignment.words[1].start == pytest.approx(plain.alignment.words[1].start - 2 / 30, abs=1e-6)
+
+
+def test_stereo_96khz_is_converted(spoken_line, tmp_path):
+    speech = spoken_line.speech
+    positions = np.arange(int(len(speech.samples) * 96000 / speech.rate)) * speech.rate / 96000
+    mono = np.interp(positions, np.arange(len(speech.samples)), speech.samples)
+    path = tmp_path / "stereo96.wav"
+    with wave.open(str(path), "wb") as handle:
+        handle.setnchannels(2)
+        handle.setsampwidth(2)
+        handle.setframerate(96000)
+        handle.writeframes((np.repeat(mono[:, None], 2, axis=1) * 30000).astype("<i2").tobytes())
+    track = generate(spoken_line.script, path)
+    assert [w["text"] for w in track.audio["alignment"]["words"]][0] == "Maybe"
+
+
+def _wav(path, seconds=1.0, rate=16000, width=2, channels=1):
+    with wave.open(str(path), "wb") as handle:
+        handle.setnchannels(channels)
+        handle.setsampwidth(width)
+        handle.setframerate(rate)
+        handle.writeframes(b"\x10\x20" * int(seconds * rate * channels * width / 2))
+    return path
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda p: p.write_bytes(b""), "is empty"),
+    (lambda p: p.write_text("not audio at all, just words"), "not audio"),
+    (lambda p: _wav(p, width=1), "8-bit"),
+    (lambda p: p.write_bytes(_wav(p).read_bytes()[:9000]), "truncated"),
+    (lambda p: _wav(p, seconds=20 * 60, rate=8000), "20.0 min"),
+    (lambda p: p.write_bytes(_wav(p).read_bytes()[:44] + bytes(32000)), "silent"),
+])
+def test_bad_audio_is_refused_with_a_message_and_nothing_written(tmp_path, make, message):
+    audio, out = tmp_path / "take.wav", tmp_path / "line.json"
+    make(audio)
+    with pytest.raises(AudioError, match=message):
+        read_recording(audio)
+    result = run("generate", "--script", "Hello there.", "--audio", str(audio), "--out", str(out))
+    assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+    assert not out.exists()
+
+
+def test_voice_gives_each_gap_token_to_the_phone_after_it():
+    from types import SimpleNamespace
+
+    from model_runtime.audio.voice import _chunk_phones
+
+    id_map = {"^": [1], "_": [0], "$": [2], "m": [25], "a": [14]}
+    # ids: ^ _ m _ a _ $ ; samples: 100 per id except a long pad before "a"
+    chunk = SimpleNamespace(phonemes=["m", "a"], sample_rate=1000,
+                            phoneme_id_samples=np.array([100, 100, 100, 300, 100, 100, 100]))
+    assert _chunk_phones(chunk, id_map, 0.0) == [("m", 0.1, 0.3), ("a", 0.3, 0.7)]
+
+
+def test_cli_speak_writes_the_voice_and_times_the_line_by_its_phones(spoken_line, tmp_path):
+    wav, out = tmp_path / "scratch.wav", tmp_path / "line.json"
+    result = subprocess.run([sys.executable, "-m", "model_runtime", "generate", "--script", spoken_line.script,
+                             "--emotion", "excited", "--speak", str(wav), "--out", str(out)],
+                            cwd=ROOT, capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "KEYFRAMEFACE_CACHE": str(spoken_line.cache.parent)})
+    assert result.returncode == 0, result.stderr
+    track = Track.load(out)
+    assert track.audio["alignment"]["source"] == "piper" and read_recording(wav).duration == pytest.approx(track.audio["duration"], abs=1e-3)
+    assert any("scratch voice" in note for note in track.notes)
+
+
+def test_batch_audio_column_relative_to_the_csv_times_its_line(spoken_line, tmp_path):
+    folder = tmp_path / "project"
+    (folder / "takes").mkdir(parents=True)
+    (folder / "takes" / "bob.wav").write_bytes(spoken_line.path.read_bytes())
+    (folder / "takes" / "broken.wav").write_bytes(b"RIFF....WAVEnot really")
+    (folder / "lines.csv").write_text(
+        "id,speaker,script,emotion,audio\n"
+        f"bob,ANNA,{spoken_line.script},calm,takes/bob.wav\n"
+        "plain,ANNA,Hello there.,calm,\n"
+        f"bad,ANNA,{spoken_line.script},calm,takes/broken.wav\n", encoding="utf-8")
+    result = run("batch", str(folder / "lines.csv"), "--out", str(tmp_path / "out"), "--quiet", "--jobs", "1")
+    assert result.returncode == 1, result.stderr
+    aligned = Track.load(tmp_path / "out" / "bob.track.json")
+    assert aligned.audio["alignment"]["words"][1]["text"] == "Bob"
+    assert "audio" not in json.loads((tmp_path / "out" / "plain.track.json").read_text())
+    errors = (tmp_path / "out" / "errors.csv").read_text()
+    assert "broken.wav" in errors and not (tmp_path / "out" / "bad.track.json").exists()
+
+
+def test_dialogue_line_with_a_sound_file_is_aligned_where_the_strip_starts(spoken_line):
+    from model_runtime.dialogue import parse_dialogue, perform_scene
+
+    lines = parse_dialogue(f"[id anna_01] ANNA (calm): {spoken_line.script}\nBEN: Sure he will.\n")
+    scene = perform_scene(lines, get_backend("builtin"), 30.0, speaker="ANNA",
+                          sounds={"anna_01": (2.0, 9.0, str(spoken_line.path))})
+    placed = scene.lines[0]
+    assert placed.start == 2.0 and "alignment" in placed.track.audio
+    assert placed.duration == pytest.approx(placed.track.duration)  # not stretched to the strip's 9 s
+    words = placed.track.audio["alignment"]["words"]
+    bob_starts = [start for phone, start, _ in spoken_line.speech.phones if phone in "pbm"][2]  # m, b of "Maybe"
+    assert words[1]["phones"][0][1] == pytest.approx(bob_starts, abs=0.04)
+
+
+def test_server_generate_accepts_base64_audio_and_refuses_bad_audio_with_a_4xx(spoken_line):
+    pytest.importorskip("fastapi")
+    import base64
+    import urllib.error
+    import urllib.request
+
+    from model_runtime.server import MAX_AUDIO_BYTES
+    from tests.servers import our_server
+
+    def post(url, body):
+        request = urllib.request.Request(f"{url}/v1/generate", json.dumps(body).encode(),
+                                         {"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=60) as answer:
+                return answer.status, json.loads(answer.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read())
+
+    encoded = base64.b64encode(spoken_line.path.read_bytes()).decode()
+    with our_server() as url:
+        status, track = post(url, {"script": spoken_line.script, "audio": encoded, "audio_name": "bob.wav"})
+        assert status == 200 and track["audio"]["file"] == "bob.wav" and track["audio"]["alignment"]["words"]
+        status, answer = post(url, {"script": "Hi.", "audio": base64.b64encode(b"not audio").decode()})
+        assert status == 422 and "not audio" in answer["error"]
+        status, answer = post(url, {"script": "Hi.", "audio": "%%%"})
+        assert status == 422 and "base64" in answer["error"]
+        status, answer = post(url, {"script": "Hi.", "audio": "A" * (MAX_AUDIO_BYTES * 4 // 3 + 8)})
+        assert status == 422 and answer["error"].startswith("audio")
+
+
+def test_without_pocketsphinx_the_line_is_timed_from_text_with_how_to_enable_it(spoken_line, monkeypatch):
+    from model_runtime.audio import alignment
+
+    alignment._decoder.cache_clear()
+    monkeypatch.setitem(sys.modules, "pocketsphinx", None)
+    try:
+        request = with_recording(GenerateRequest(script=spoken_line.script).validated(), spoken_line.path)
+    finally:
+        alignment._decoder.cache_clear()
+    assert request.alignment is None
+    assert "-m pip install pocketsphinx==5.1.1" in request.audio["notes"][0]
+    assert "timed from its text" in request.audio["notes"][0]
+
+
+def test_the_mouth_closes_where_the_actor_paused(spoken_line, tmp_path):
+    speech = spoken_line.speech
+    me = [start for phone, start, _ in speech.phones if phone in "pbm"][5]  # the m of "me"
+    cut = int(me * speech.rate) - int(0.02 * speech.rate)
+    path = tmp_path / "paused.wav"
+    write_wav(path, np.concatenate([speech.samples[:cut], np.zeros(speech.rate), speech.samples[cut:]]), speech.rate)
+    track = generate(spoken_line.script, path, emotion="astonished")
+    words = track.audio["alignment"]["words"]
+    assert words[4]["start"] - words[3]["end"] > 0.8
+    times, aperture = aperture_at(track)
+    middle = (times > words[3]["end"] + 0.15) & (times < words[4]["start"] - 0.15)
+    assert aperture[middle].max() < CLOSED, "the mouth hangs open in the actor's pause"
