@@ -27,6 +27,7 @@ from .backends.builtin import BuiltinBackend
 from .backends.builtin.emotion import LEXICON, read_emotion
 from .curves import evaluate
 from .embeddings import available as paraphrases_available
+from .files import atomic_write
 from .meaning import situation
 from .playback import composed_keys, frame_times, sample
 
@@ -172,9 +173,10 @@ def format_acting(results: dict) -> str:
                 f"  test (never tuned on): {s['test']['agree']}/{s['test']['total']} = "
                 f"{s['test']['agree'] / max(s['test']['total'], 1):.0%} solved to the shapes they name   (target >= 90%)",
                 f"  dev (tuned on):        {s['dev']['agree']}/{s['dev']['total']} = {s['dev']['agree'] / max(s['dev']['total'], 1):.0%}"]
-        misses = [r for r in para["descriptions"] if not r["ok"] and r["split"] == "test"]
+        # Only dev misses are listed: the test texts stay unseen, so nobody tunes on them.
+        misses = [r for r in para["descriptions"] if not r["ok"] and r["split"] == "dev"]
         if misses:
-            out += ["  Test descriptions that disagree:"]
+            out += ["  Dev descriptions that disagree:"]
             out += [f"    {r['text']!r}: {', '.join(r['problems'])}" for r in misses]
     delivery = results.get("delivery")
     if delivery:
@@ -410,6 +412,6 @@ def main(args) -> int:
     if args.out:
         path = Path(args.out)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("```\n" + report + "\n```\n", encoding="utf-8")
-        path.with_suffix(".json").write_text(json.dumps(results, indent=1), encoding="utf-8")
+        atomic_write(path, "```\n" + report + "\n```\n")
+        atomic_write(path.with_suffix(".json"), json.dumps(results, indent=1))
     return 0
