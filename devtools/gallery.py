@@ -70,6 +70,34 @@ def _face_mesh(target):
     return max(meshes, key=lambda o: len(o.data.shape_keys.key_blocks))
 
 
+def _frame_the_face(camera, mesh) -> None:
+    """Aim at the part of the mesh its shape keys move (the face, not the neck or the body),
+    close enough that the face fills the frame: heads differ in what else their mesh holds."""
+    import numpy as np
+    from mathutils import Vector
+
+    keys = mesh.data.shape_keys.key_blocks
+    count = len(mesh.data.vertices)
+    basis = np.empty(count * 3)
+    keys[0].data.foreach_get("co", basis)
+    moved = np.zeros(count, dtype=bool)
+    shape = np.empty(count * 3)
+    # Movement below a small share of the mesh size is export noise, not the face.
+    extent = np.ptp(basis.reshape(-1, 3), axis=0).max()
+    for block in keys[1:]:
+        block.data.foreach_get("co", shape)
+        moved |= (np.abs(shape - basis).reshape(-1, 3).max(axis=1) > 0.01 * extent)
+    if not moved.any():
+        return
+    points = [mesh.matrix_world @ Vector(p) for p in basis.reshape(-1, 3)[moved]]
+    low = Vector([min(p[i] for p in points) for i in range(3)])
+    high = Vector([max(p[i] for p in points) for i in range(3)])
+    centre, size = (low + high) / 2.0, max(high - low)
+    direction = (camera.location - centre).normalized()
+    camera.location = centre + direction * size * 3.0
+    camera.rotation_euler = (centre - camera.location).to_track_quat("-Z", "Y").to_euler()
+
+
 def _moment(track) -> float:
     """The time to show: the strongest spoken beat, moved to the widest mouth opening near it
     (the face as it speaks the stressed word)."""
@@ -102,8 +130,8 @@ def perform_gallery(head_name: str, target, out: Path, width: int, height: int) 
     bpy.context.view_layer.objects.active = target
     target.select_set(True)
     face = _face_mesh(target)
-    # Closer than the demo's portrait: the face fills the frame, the acting is what counts.
-    pictures.setup_camera(scene, face, width, height, distance=1.6)
+    pictures.setup_camera(scene, face, width, height)
+    _frame_the_face(scene.camera, face)
     settings = scene.keyframeface
     renders, captions = [], []
     with tempfile.TemporaryDirectory() as temporary:

@@ -11,7 +11,7 @@ import threading
 import bpy
 
 from ..model_runtime.backends import Backend, backend_info, get_backend
-from ..model_runtime.backends.remote import check_online_access
+from ..model_runtime.http_client import check_online_access
 from ..model_runtime.errors import KeyframeFaceError
 
 # Loading a local model takes seconds: keep the last one.
@@ -63,7 +63,11 @@ def chosen_backend(prefs) -> tuple[str, dict]:
     problem = backend_problem(prefs)
     if problem:
         raise KeyframeFaceError(problem)
-    return backend_options(prefs)
+    name, options = backend_options(prefs)
+    if any(option.kind == "url" for option in backend_info(name).options):
+        # The HTTP client checks the rule again for every host it contacts (redirects included).
+        options["online_access"] = online_access()
+    return name, options
 
 
 def instantiate(name: str, options: dict) -> Backend:

@@ -1,12 +1,12 @@
-"""Tools for any shape-key F-curves, the artist's own included: clamp handles into 0..1,
-smooth, and reduce keys within an error bound."""
+"""Tools for F-curves, the artist's own included: clamp shape-key handles into 0..1, smooth,
+and reduce any curve (shape keys, bones, objects) to the fewest keys within an error bound."""
 
 from __future__ import annotations
 
 import bpy
 import numpy as np
 
-from ..model_runtime.curves import reduce_keys
+from ..model_runtime.fitting import fit_curve
 from . import anim_compat
 from .writers.channels import fill_keys
 
@@ -55,15 +55,21 @@ def smooth_fcurve(fcurve: bpy.types.FCurve, strength: float = 0.5) -> int:
 
 
 def reduce_fcurve(fcurve: bpy.types.FCurve, max_error: float) -> tuple[int, int]:
-    """Replace an F-curve's keys by the fewest Auto Clamped keys that stay within
-    ``max_error`` of it (sampled per frame). Returns (keys before, keys after)."""
-    before = len(fcurve.keyframe_points)
+    """Replace an F-curve's keys by the fewest keys with fitted handles that stay within
+    ``max_error`` of it at every frame (and at its own keys' times) and never leave the range
+    it covers there. Any values (bones, objects), not only 0..1. Returns (keys before, after)."""
+    points = fcurve.keyframe_points
+    before = len(points)
     if before < 3:
         return before, before
+    co = np.empty(before * 2, dtype=np.float32)
+    points.foreach_get("co", co)
     start, end = fcurve.range()
-    frames = np.arange(int(np.floor(start)), int(np.ceil(end)) + 1, dtype=np.float64)
-    values = np.array([fcurve.evaluate(f) for f in frames])
-    kept = reduce_keys(frames, values, max_error, polish=True)
-    fcurve.keyframe_points.clear()
-    fill_keys(fcurve, frames[kept], values[kept])
-    return before, len(kept)
+    frames = np.union1d(np.arange(np.ceil(start), np.floor(end) + 1), co[0::2].astype(np.float64))
+    values = np.array([fcurve.evaluate(frame) for frame in frames])
+    curve = fit_curve(frames, values, max_error)
+    if len(curve) >= before:
+        return before, before
+    points.clear()
+    fill_keys(fcurve, curve.x, curve.y, curve)
+    return before, len(curve)

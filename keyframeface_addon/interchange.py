@@ -15,6 +15,7 @@ import numpy as np
 from ..model_runtime.arkit import BLENDSHAPES, PARAMETERS, POSE, pascal
 from ..model_runtime.capture import ReducedCapture, reduce_capture
 from ..model_runtime.errors import FormatError
+from ..model_runtime.files import atomic_write, read_text
 from ..model_runtime.formats.keyframeface_json import read_keyframeface_json, to_keyframeface
 from ..model_runtime.formats.llf_csv import read_llf_csv, write_llf_csv
 from . import anim_compat
@@ -95,11 +96,7 @@ def export_llf_csv(scene, obj, path: str) -> tuple[int, int]:
 def import_keyframeface_json(scene, obj, path: str, spacing: float = 1.0, start_frame: int = 1) -> WriteResult:
     """Keyframes from KeyframeFace JSON, ``spacing`` seconds apart (the paper's converter uses
     1 s), as a new take. Every keyframe must hold exactly the 61 parameters."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise FormatError(f"cannot read {Path(path).name}: {error}") from None
-    keyframes = read_keyframeface_json(text)
+    keyframes = read_keyframeface_json(read_text(path))
     if not keyframes:
         raise FormatError(f"{Path(path).name} holds no keyframes")
     for index, keyframe in enumerate(keyframes):
@@ -147,5 +144,5 @@ def export_keyframeface_json(scene, obj, path: str) -> int:
         values = played_values(scene, rig, frames)
         for index, row in enumerate(values):
             document.update(to_keyframeface(dict(zip(BLENDSHAPES, row[:52])), dict(zip(POSE, row[52:])), index))
-    Path(path).write_text(json.dumps(document, indent=1), encoding="utf-8")
+    atomic_write(path, json.dumps(document, indent=1))
     return len(document)

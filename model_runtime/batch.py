@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import multiprocessing
 import os
 import sys
@@ -29,6 +30,7 @@ from .audio.sync import with_recording
 from .backends import GenerateRequest, get_backend
 from .dialogue import DialogueLine, iter_csv_lines
 from .errors import InputError, KeyframeFaceError
+from .files import atomic_write, read_text
 from .formats.llf_csv import write_track_llf_csv
 
 STATE_FILE = "batch-state.tsv"
@@ -76,12 +78,6 @@ def input_hash(line: DialogueLine, settings: BatchSettings) -> str:
     return hashlib.sha1("\x1f".join(fields).encode("utf-8")).hexdigest()[:16]
 
 
-def _write_atomic(path: Path, write) -> None:
-    temporary = path.with_name(path.name + ".part")
-    write(temporary)
-    os.replace(temporary, path)
-
-
 # One backend per settings and process: made once (a local model loads for seconds); forked
 # workers inherit the one ``run_batch`` made while checking the settings.
 _BACKENDS: dict = {}
@@ -109,8 +105,10 @@ def perform_line(line: DialogueLine, settings: BatchSettings, out_dir: str) -> t
             track = track.retimed(line.duration)
         track.analysis["line"] = {"id": line.id, "speaker": line.speaker}
         folder = Path(out_dir)
-        _write_atomic(folder / f"{line.id}.csv", lambda p: write_track_llf_csv(p, track, settings.csv_fps))
-        _write_atomic(folder / f"{line.id}.track.json", track.save)
+        if _parent is not None and os.getppid() != _parent:
+            raise SystemExit(0)  # the batch that asked for this line is gone: write nothing
+        write_track_llf_csv(folder / f"{line.id}.csv", track, settings.csv_fps)
+        track.save(folder / f"{line.id}.track.json")
         return line.id, None
     except KeyframeFaceError as error:
         return line.id, str(error)
@@ -120,6 +118,26 @@ def perform_line(line: DialogueLine, settings: BatchSettings, out_dir: str) -> t
 
 def _perform_star(arguments):
     return perform_line(*arguments)
+
+
+# In a pool worker: the batch process that started it. A worker whose batch was killed stops
+# instead of writing lines no state record will ever list.
+_parent: int | None = None
+
+
+def _worker_started(parent: int) -> None:
+    global _parent
+    _parent = parent
+    if sys.platform.startswith("linux"):
+        try:  # and the kernel ends the worker with its parent (PR_SET_PDEATHSIG)
+            import ctypes
+            import signal
+
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:
+        os._exit(0)
 
 
 def _read_state(path: Path) -> dict[str, str]:
@@ -167,13 +185,14 @@ def run_batch(csv_path, out_dir, settings: BatchSettings = BatchSettings(), jobs
     out.mkdir(parents=True, exist_ok=True)
     errors: list[tuple[int, str, str]] = []
     lines: list[DialogueLine] = []
-    with open(csv_path, newline="", encoding="utf-8-sig") as handle:
-        for row, line, error in iter_csv_lines(handle):
-            if error:
-                errors.append((row, "", error))
-            else:
-                # A recording is named relative to the CSV, wherever the batch runs from.
-                lines.append(replace(line, audio=str(csv_path.parent / line.audio)) if line.audio else line)
+    text = read_text(csv_path, csv_path.name, MAX_CSV_BYTES)
+    for row, line, error, line_id in iter_csv_lines(io.StringIO(text, newline="")):
+        if error:
+            errors.append((row, line_id, error))
+        else:
+            # A recording is named relative to the CSV, wherever the batch runs from.
+            lines.append(replace(line, audio=str(csv_path.parent / line.audio)) if line.audio else line)
+    row_errors = len(errors)
     rows = {line.id: line.row for line in lines}
 
     state_path = out / STATE_FILE
@@ -197,7 +216,8 @@ def run_batch(csv_path, out_dir, settings: BatchSettings = BatchSettings(), jobs
                 results = (perform_line(line, settings, str(out)) for line in todo)
                 pool = None
             else:
-                pool = multiprocessing.get_context("fork" if sys.platform != "win32" else "spawn").Pool(workers)
+                pool = multiprocessing.get_context("fork" if sys.platform != "win32" else "spawn").Pool(
+                    workers, initializer=_worker_started, initargs=(os.getpid(),))
                 chunk = max(1, min(64, len(todo) // (workers * 8)))
                 results = pool.imap_unordered(_perform_star, [(line, settings, str(out)) for line in todo], chunk)
         try:
@@ -221,9 +241,6 @@ def run_batch(csv_path, out_dir, settings: BatchSettings = BatchSettings(), jobs
     seconds = time.perf_counter() - started
     if meter:
         meter.update(finished, skipped, len(errors), final=True)
-    with open(out / ERRORS_FILE, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["row", "id", "error"])
-        writer.writerows(sorted(errors))
-    return BatchReport(len(lines) + sum(1 for _, line_id, _ in errors if not line_id), written, skipped,
-                       len(errors), seconds)
+    atomic_write(out / ERRORS_FILE, lambda handle: csv.writer(handle).writerows([["row", "id", "error"], *sorted(errors)]),
+                 newline="")
+    return BatchReport(len(lines) + row_errors, written, skipped, len(errors), seconds)

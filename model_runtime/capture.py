@@ -2,30 +2,27 @@
 
 A Live Link Face take is resampled to the scene's frame rate by time (never "row = frame":
 the recording's rate is not the scene's), optionally made relative to a neutral frame, clamped
-to the ARKit ranges (real captures exceed 1.0), and reduced per channel to the Auto Clamped keys
-that reproduce it within ``max_error``.
+to the ARKit ranges (real captures exceed 1.0), and reduced per channel to the fewest Bezier
+keys with fitted handles that reproduce it within ``max_error`` (``fitting.py``).
 """
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 
 from .arkit import BLENDSHAPE_INDEX, PARAMETERS
-from .curves import reduce_curve
+from .fitting import FittedCurve, fit_curves
 from .formats.llf_csv import Capture
+from .limits import check_fps, check_frames
 
 UNUSED = 1e-4
-# Captures up to this many frames (5.5 minutes at 60 fps) get the polishing passes.
-POLISH_LIMIT = 20000
 
 
 @dataclass
 class ReducedCapture:
-    keys: dict[str, tuple[np.ndarray, np.ndarray]]
+    keys: dict[str, FittedCurve]
     frames: int
     dense_keys: int
     sparse_keys: int
@@ -40,6 +37,7 @@ class ReducedCapture:
 def resample(capture: Capture, fps: float) -> tuple[np.ndarray, np.ndarray]:
     """Frames (from 0) covering the capture at ``fps`` and the values at each, interpolated in
     time; channels the capture lacks are NaN."""
+    check_frames(capture.duration, check_fps(fps), "the capture")
     frames = np.arange(0, int(np.floor(capture.duration * fps + 1e-6)) + 1)
     times = frames / fps
     values = np.full((len(frames), len(PARAMETERS)), np.nan)
@@ -61,14 +59,10 @@ def reduce_capture(capture: Capture, fps: float, max_error: float = 0.02,
     outside = (values < low) | (values > 1.0)
     clamped = int(np.nansum(outside))
     values = np.clip(values, low, 1.0)
-    # Polishing (fewer keys) costs several whole-curve passes: affordable below a few minutes.
-    polish = len(frames) <= POLISH_LIMIT
-    used = [(name, values[:, j]) for j, name in enumerate(PARAMETERS)
+    used = [j for j in range(len(PARAMETERS))
             if not np.isnan(values[:, j]).all() and np.abs(values[:, j]).max() > UNUSED]
-    # Channels are independent; numpy releases the GIL inside its loops, so threads share the work.
-    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
-        reduced = list(pool.map(lambda item: reduce_curve(frames, item[1], max_error, polish=polish), used))
-    keys = {name: (frames[kept].astype(np.int64), column[kept]) for (name, column), (kept, _) in zip(used, reduced)}
-    sparse = sum(len(kept) for kept, _ in reduced)
-    worst = max((error for _, error in reduced), default=0.0)
+    curves = fit_curves(frames, values[:, used].T, max_error)
+    keys = {PARAMETERS[j]: curve for j, curve in zip(used, curves)}
+    sparse = sum(len(curve) for curve in curves)
+    worst = max((curve.max_error for curve in curves), default=0.0)
     return ReducedCapture(keys, len(frames), len(frames) * len(used), sparse, worst, clamped)

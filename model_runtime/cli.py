@@ -20,6 +20,7 @@ import os
 import sys
 from pathlib import Path
 
+from . import limits
 from .audio.sync import with_recording, with_speech
 from .backends import GenerateRequest, available_backends, backend_info, get_backend
 from .backends.options import options_from_flags
@@ -31,6 +32,13 @@ from .formats.keyframeface_json import to_keyframeface
 from .formats.llf_csv import write_track_llf_csv
 from .server import serve
 from .track import Track
+from .files import atomic_write, read_text
+from .limits import argument, positive_count
+
+# Numeric flags are checked where they are parsed: a bad value is a usage error naming the limit.
+FPS = argument(limits.check_fps)
+INTENSITY = argument(lambda value: limits.number(value, "intensity", 0.0, 2.0))
+GAP = argument(lambda value: limits.number(value, "gap", 0.0, 10.0, "s"))
 
 
 def _generate(args) -> int:
@@ -72,8 +80,7 @@ def _export(args) -> int:
     else:
         documents = [to_keyframeface(k.weights, k.pose, i) for i, k in enumerate(track.keyframes)]
         merged = {key: value for document in documents for key, value in document.items()}
-        with open(args.out, "w", encoding="utf-8") as handle:
-            json.dump(merged, handle, indent=1)
+        atomic_write(args.out, json.dumps(merged, indent=1))
     print(f"wrote {args.out}", file=sys.stderr)
     return 0
 
@@ -122,8 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--context", default="")
     generate.add_argument("--emotion", default="")
     generate.add_argument("--seed", type=int, default=0)
-    generate.add_argument("--fps", type=float, default=30.0)
-    generate.add_argument("--intensity", type=float, default=1.0)
+    generate.add_argument("--fps", type=FPS, default=30.0)
+    generate.add_argument("--intensity", type=INTENSITY, default=1.0)
     generate.add_argument("--audio", help="the line's recording (WAV; FLAC, OGG, MP3 with soundfile): "
                                           "the performance is timed by it")
     generate.add_argument("--speak", metavar="WAV", help="speak the line with the offline scratch voice into "
@@ -145,7 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     export = commands.add_parser("export", help="track JSON -> Live Link Face CSV or KeyframeFace JSON")
     export.add_argument("track")
     export.add_argument("--format", choices=("llf-csv", "keyframeface-json"), default="llf-csv")
-    export.add_argument("--fps", type=float, default=60.0)
+    export.add_argument("--fps", type=FPS, default=60.0)
     export.add_argument("--out", required=True)
     export.set_defaults(run=_export)
     scene = commands.add_parser("scene", help="a dialogue scene (one line per row) -> one track JSON")
@@ -153,10 +160,10 @@ def build_parser() -> argparse.ArgumentParser:
     scene.add_argument("--speaker", default="", help="perform only this speaker's lines (default: every line)")
     scene.add_argument("--context", default="", help="context for lines that give none")
     scene.add_argument("--emotion", default="", help="emotion for lines that give none")
-    scene.add_argument("--gap", type=float, default=0.3, help="seconds between lines")
+    scene.add_argument("--gap", type=GAP, default=0.3, help="seconds between lines")
     scene.add_argument("--seed", type=int, default=0)
-    scene.add_argument("--fps", type=float, default=30.0)
-    scene.add_argument("--intensity", type=float, default=1.0)
+    scene.add_argument("--fps", type=FPS, default=30.0)
+    scene.add_argument("--intensity", type=INTENSITY, default=1.0)
     scene.add_argument("--backend", default="builtin", help="builtin, local, server, openai")
     _backend_flags(scene)
     scene.add_argument("--out", required=True, help="track JSON to write (its analysis.lines lists each line's timing)")
@@ -169,25 +176,25 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--out", required=True, help="folder for <id>.track.json, <id>.csv and errors.csv")
     batch.add_argument("--backend", default="builtin", help="builtin, local, server, openai")
     _backend_flags(batch)
-    batch.add_argument("--fps", type=float, default=30.0, help="frame rate of the track JSON")
-    batch.add_argument("--csv-fps", type=float, default=60.0, help="frame rate of the Live Link Face CSV")
+    batch.add_argument("--fps", type=FPS, default=30.0, help="frame rate of the track JSON")
+    batch.add_argument("--csv-fps", type=FPS, default=60.0, help="frame rate of the Live Link Face CSV")
     batch.add_argument("--seed", type=int, default=0)
-    batch.add_argument("--intensity", type=float, default=1.0)
-    batch.add_argument("--jobs", type=int, default=None, help="processes for local backends (default: every core)")
-    batch.add_argument("--concurrency", type=int, default=8, help="lines in flight at once for remote backends")
+    batch.add_argument("--intensity", type=INTENSITY, default=1.0)
+    batch.add_argument("--jobs", type=argument(positive_count("jobs", 256)), default=None, help="processes for local backends (default: every core)")
+    batch.add_argument("--concurrency", type=argument(positive_count("concurrency", 256)), default=8, help="lines in flight at once for remote backends")
     batch.add_argument("--quiet", action="store_true", help="no progress line")
     batch.set_defaults(run=_batch)
 
     server = commands.add_parser("serve", help="serve generate/solve (and an OpenAI-compatible route) over HTTP")
     server.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1 (this machine only)")
-    server.add_argument("--port", type=int, default=8765)
+    server.add_argument("--port", type=argument(limits.port), default=8765)
     server.add_argument("--backend", default="builtin", help="builtin, local, openai")
     _backend_flags(server)
     server.add_argument("--token", help="require 'Authorization: Bearer TOKEN' (required off loopback); "
                                         "or set KEYFRAMEFACE_TOKEN")
-    server.add_argument("--max-body", type=int, default=256 * 1024, help="largest request body in bytes")
-    server.add_argument("--rate", type=float, default=1200, help="requests per minute per client (per worker)")
-    server.add_argument("--workers", type=int, default=1, help="server processes (the built-in model is CPU-bound)")
+    server.add_argument("--max-body", type=argument(limits.body_limit), default=limits.MAX_BODY_BYTES, help="largest request body in bytes")
+    server.add_argument("--rate", type=argument(limits.rate_per_minute), default=1200, help="requests per minute per client (per worker)")
+    server.add_argument("--workers", type=argument(positive_count("workers", 64)), default=1, help="server processes (the built-in model is CPU-bound)")
     server.add_argument("--queue", type=int, default=32,
                         help="generations queued or running at once; more get 503 with Retry-After")
     server.add_argument("--shutdown-timeout", type=float, default=10.0,
@@ -196,7 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     evaluate = commands.add_parser("eval", help="measure a backend on the benchmark set")
     evaluate.add_argument("--backend", default="builtin")
-    evaluate.add_argument("--repeats", type=int, default=5, help="timing repeats per line")
+    evaluate.add_argument("--repeats", type=argument(positive_count("repeats", 1000)), default=5, help="timing repeats per line")
     evaluate.add_argument("--paraphrases", action="store_true",
                           help="also measure reading unknown emotion words by meaning (sentence embeddings)")
     evaluate.add_argument("--out", help="write the report (Markdown) and the full results (JSON beside it)")
@@ -222,7 +229,7 @@ def _serve(args) -> int:
 
 def _scene(args) -> int:
     backend = get_backend(args.backend, **backend_options(args))
-    lines = parse_dialogue(Path(args.dialogue).read_text(encoding="utf-8"))
+    lines = parse_dialogue(read_text(args.dialogue, Path(args.dialogue).name))
     scene = perform_scene(lines, backend, args.fps, speaker=args.speaker, context=args.context, emotion=args.emotion,
                           seed=args.seed, intensity=args.intensity, gap=args.gap,
                           audio_folder=Path(args.dialogue).parent)

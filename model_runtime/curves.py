@@ -110,8 +110,28 @@ def evaluate_many(x, ys, t) -> np.ndarray:
     handles = [auto_clamped_handles(x, y) for y in ys]
     # Handle x positions do not depend on the values: the first curve's serve for all.
     left_x, _, right_x, _ = handles[0]
-    segment = np.clip(np.searchsorted(x, t, side="right") - 1, 0, len(x) - 2)
+    where = _parameter(x, left_x, right_x, t)
+    values = [_value(y, left_y, right_y, where) for y, (_, left_y, _, right_y) in zip(ys, handles)]
+    return np.array(values).reshape(len(ys), len(t))
 
+
+def evaluate_bezier(x, y, left_x, left_y, right_x, right_y, t) -> np.ndarray:
+    """Value at times ``t`` of the Bezier F-curve with keys ``(x, y)`` and the given handles
+    (any handle type: Free, Aligned, Vector, Auto), exactly as Blender evaluates it."""
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    t = np.atleast_1d(np.asarray(t, dtype=np.float64))
+    if len(x) == 0:
+        return np.zeros(len(t))
+    if len(x) == 1:
+        return np.full(len(t), y[0])
+    where = _parameter(x, np.asarray(left_x, dtype=np.float64), np.asarray(right_x, dtype=np.float64), t)
+    return _value(y, np.asarray(left_y, dtype=np.float64), np.asarray(right_y, dtype=np.float64), where)
+
+
+def _parameter(x, left_x, right_x, t):
+    """Segment, handle correction factor and Bezier parameter of every time in ``t``."""
+    segment = np.clip(np.searchsorted(x, t, side="right") - 1, 0, len(x) - 2)
     x0, x3 = x[segment], x[segment + 1]
     # BKE_fcurve_correct_bezpart: shorten handles that together exceed the segment.
     h1x, h2x = x0 - right_x[segment], x3 - left_x[segment + 1]
@@ -127,21 +147,24 @@ def evaluate_many(x, ys, t) -> np.ndarray:
     a = x3 - 3.0 * x2 + 3.0 * x1 - x0
     b = 3.0 * (x2 - 2.0 * x1 + x0)
     c = 3.0 * (x1 - x0)
-    for _ in range(6):
+    for _ in range(8):
         x_u = ((a * u + b) * u + c) * u + x0
         slope = np.maximum((3.0 * a * u + 2.0 * b) * u + c, 1e-12)
-        u = np.minimum(np.maximum(u - (x_u - t) / slope, 0.0), 1.0)
-    before, after = t <= x[0], t >= x[-1]
+        step = (x_u - t) / slope
+        u = np.minimum(np.maximum(u - step, 0.0), 1.0)
+        if np.abs(step).max(initial=0.0) < 1e-12:
+            break
+    return segment, factor, u, t <= x[0], t >= x[-1]
 
-    values = np.empty((len(ys), len(t)))
-    for i, (y, (_, left_y, _, right_y)) in enumerate(zip(ys, handles)):
-        y0, y3 = y[segment], y[segment + 1]
-        y1 = y0 - factor * (y0 - right_y[segment])
-        y2 = y3 - factor * (y3 - left_y[segment + 1])
-        value = _bezier(y0, y1, y2, y3, u)
-        value = np.where(before, y[0], value)
-        values[i] = np.where(after, y[-1], value)
-    return values
+
+def _value(y, left_y, right_y, where):
+    segment, factor, u, before, after = where
+    y0, y3 = y[segment], y[segment + 1]
+    y1 = y0 - factor * (y0 - right_y[segment])
+    y2 = y3 - factor * (y3 - left_y[segment + 1])
+    value = _bezier(y0, y1, y2, y3, u)
+    value = np.where(before, y[0], value)
+    return np.where(after, y[-1], value)
 
 
 def _bezier(p0, p1, p2, p3, u):

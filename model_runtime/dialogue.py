@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import math
 import re
 from concurrent.futures import ThreadPoolExecutor
@@ -34,8 +35,9 @@ from .audio.recording import AudioError
 from .audio.sync import with_recording
 from .blinks import blink_channels, blink_times
 from .errors import InputError
+from .limits import check_duration, check_frame_number
 from .script_timing import time_script
-from .stages import GenerateRequest
+from .stages import GenerateRequest, check_text
 from .track import Keyframe, Layer, Track
 
 CSV_COLUMNS = ("id", "speaker", "script", "context", "emotion", "duration", "audio")
@@ -53,6 +55,11 @@ _TAG = re.compile(r"^\[\s*(\w+)\s*[:=]?\s*([^\]]*)\]\s*")
 _SPEAKER = re.compile(r"^(?P<speaker>[^\s:()\[\]][^:()\[\]]{0,39}?)\s*(?:\((?P<emotion>[^)]*)\))?\s*:\s+(?P<text>\S.*)$")
 _PARENTHETICAL = re.compile(r"^\((?P<emotion>[^)]*)\)\s*(?P<text>\S.*)$")
 _TAGS = ("at", "id", "duration", "context", "pause")
+_UNCLOSED_TAG = re.compile(r"^\[\s*(\w+)[^\]]*$")
+_SPEAKER_ALONE = re.compile(r"^[^\s:()\[\]][^:()\[\]]{0,39}?\s*(?:\([^)]*\))?\s*:$")
+# A CSV scene or batch may separate its cells with commas, semicolons (spreadsheets in many
+# languages) or tabs; the header row shows which.
+CSV_DELIMITERS = (",", ";", "\t")
 
 
 @dataclass
@@ -103,21 +110,19 @@ def _seconds(value: str, where: str, name: str) -> float:
 
 
 def _frame(value: str, where: str) -> int:
-    try:
-        return int(value)
-    except ValueError:
-        raise InputError(f"{where}: start frame '{value}' is not a whole number") from None
+    return check_frame_number(value, f"{where}: start frame")
 
 
 def parse_dialogue(text: str) -> list[DialogueLine]:
     """Parse a scene written as rows of text, or as CSV when its first row is a header that
     names a ``script`` column. Raises ``InputError`` naming the row of the first problem."""
-    if not text or not text.strip():
+    text = (text or "").lstrip("\ufeff")  # a byte-order mark is not part of the first speaker's name
+    if not text.strip():
         raise InputError("The dialogue is empty: write one line per row.")
     first = next(row for row in text.splitlines() if row.strip())
-    if "script" in [cell.strip().lower() for cell in first.split(",")]:
+    if csv_delimiter(first):
         lines = []
-        for row, line, error in iter_csv_lines(io.StringIO(text)):
+        for row, line, error, _ in iter_csv_lines(io.StringIO(text)):
             if error:
                 raise InputError(error)
             lines.append(line)
@@ -148,6 +153,9 @@ def _parse_rows(text: str) -> list[DialogueLine]:
                 raise InputError(f"{where}: unknown tag [{match.group(1)}]; tags are {', '.join(_TAGS)}")
             tags[name] = match.group(2).strip()
             row = row[match.end():]
+        unclosed = _UNCLOSED_TAG.match(row)
+        if unclosed:
+            raise InputError(f"{where}: the tag [{unclosed.group(1)} has no closing ']'")
         if "pause" in tags:
             if row:
                 raise InputError(f"{where}: [pause] stands on a row of its own")
@@ -161,6 +169,8 @@ def _parse_rows(text: str) -> list[DialogueLine]:
             match = _PARENTHETICAL.match(row)
             if match:
                 emotion, row = match.group("emotion"), match.group("text")
+            elif _SPEAKER_ALONE.match(row):
+                raise InputError(f"{where}: '{row[:40]}' names a speaker but gives no words to say")
         if not row.strip():
             raise InputError(f"{where}: the line has no words")
         lines.append(DialogueLine(
@@ -186,25 +196,54 @@ def _default_ids(lines: list[DialogueLine]) -> None:
             line.id = f"line{index:0{width}d}"
 
 
+def csv_delimiter(header_row: str) -> str | None:
+    """The delimiter of a dialogue CSV from its header row (the one that makes a ``script``
+    column), or None when the row is no such header."""
+    for delimiter in CSV_DELIMITERS:
+        if "script" in [cell.strip().strip('"').lower() for cell in header_row.split(delimiter)]:
+            return delimiter
+    return None
+
+
+_ID = re.compile(r"[\w\-][\w.\- ]{0,119}")
+
+
 def iter_csv_lines(handle):
-    """Read a dialogue CSV: yields ``(row_number, DialogueLine | None, error | None)`` so a
-    batch can report a bad row and go on. The header is matched by name, case-insensitive."""
-    reader = csv.reader(handle)
+    """Read a dialogue CSV: yields ``(row_number, DialogueLine | None, error | None, id)`` so a
+    batch can report a bad row (with its id when it has one) and go on. The header is matched
+    by name, case-insensitive; cells are separated by commas, semicolons or tabs."""
+    first = handle.readline()
+    while first and not first.strip():
+        first = handle.readline()
+    if not first:
+        raise InputError("The CSV is empty: it needs a header row with id, speaker, script, context, emotion.")
+    reader = csv.reader(itertools.chain([first], handle), delimiter=csv_delimiter(first) or ",")
     try:
         header = next(reader)
-    except StopIteration:
-        raise InputError("The CSV is empty: it needs a header row with id, speaker, script, context, emotion.") from None
+    except csv.Error as error:
+        raise InputError(f"The CSV header cannot be read: {error}") from None
     names = [cell.strip().lower() for cell in header]
     if "script" not in names:
-        raise InputError(f"The CSV header has no 'script' column (it has: {', '.join(names)}).")
+        raise InputError(f"The CSV header has no 'script' column (it has: {', '.join(names)[:200]}).")
     unknown = [name for name in names if name and name not in CSV_COLUMNS + ("start",)]
     if unknown:
-        raise InputError(f"The CSV header has unknown columns: {', '.join(unknown)}; "
+        raise InputError(f"The CSV header has unknown columns: {', '.join(unknown)[:200]}; "
                          f"columns are {', '.join(CSV_COLUMNS)} (and start).")
     column = {name: names.index(name) for name in names if name}
     seen: set[str] = set()
     count = 0
-    for number, cells in enumerate(reader, start=2):
+    number = 1
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            # The reader cannot go on past a broken quote: report where, and stop.
+            yield reader.line_num, None, (f"row {number + 1}: {error} (a quote that is never closed?); "
+                                          "the rows after it were not read"), ""
+            return
+        number += 1
         if not any(cell.strip() for cell in cells):
             continue
         count += 1
@@ -214,17 +253,19 @@ def iter_csv_lines(handle):
             index = column.get(name)
             return cells[index].strip() if index is not None and index < len(cells) else ""
 
+        line_id = cell("id") or f"line{count:05d}"
         try:
             if len(cells) > len(names):
                 raise InputError(f"{where} has {len(cells)} cells but the header names {len(names)} columns")
+            check_text(line_id, f"{where}: the id")
+            if not _ID.fullmatch(line_id) or line_id.endswith((".", " ")):
+                raise InputError(f"{where}: id '{line_id[:40]}' may only hold letters, digits, '.', '-', '_' and "
+                                 "spaces, and may not start or end with '.' or a space")
+            if line_id in seen:
+                raise InputError(f"{where}: id '{line_id}' appears twice")
             script = cell("script")
             if not script:
                 raise InputError(f"{where}: the script is empty")
-            line_id = cell("id") or f"line{count:05d}"
-            if not re.fullmatch(r"[\w.\- ]{1,120}", line_id):
-                raise InputError(f"{where}: id '{line_id[:40]}' may only hold letters, digits, '.', '-', '_' and spaces")
-            if line_id in seen:
-                raise InputError(f"{where}: id '{line_id}' appears twice")
             seen.add(line_id)
             line = DialogueLine(
                 script=script,
@@ -240,9 +281,9 @@ def iter_csv_lines(handle):
             if line.duration == 0:
                 raise InputError(f"{where}: duration must be more than 0 seconds")
         except InputError as error:
-            yield number, None, str(error)
+            yield number, None, str(error), line_id if _ID.fullmatch(line_id) else ""
             continue
-        yield number, line, None
+        yield number, line, None, line_id
 
 
 def speakers_of(lines: list[DialogueLine]) -> list[str]:
@@ -273,6 +314,10 @@ def perform_scene(lines: list[DialogueLine], backend, fps: float, *, speaker: st
         raise InputError("The dialogue has no lines.")
     if not 0 <= gap <= 10:
         raise InputError(f"The gap between lines ({gap:g} s) must be between 0 and 10 s.")
+    for line in lines:  # before asking a backend for anything
+        if line.start_frame is not None and line.start_frame > origin_frame:
+            check_duration((line.start_frame - origin_frame) / fps, f"Line {line.id} ({_where(line)}) starts at frame "
+                           f"{line.start_frame}, so the scene's length")
     sounds = {key.lower(): value for key, value in (sounds or {}).items()}
     items = [(index, line) for index, line in enumerate(lines) if performs(line, speaker)]
     if not items:
@@ -343,6 +388,7 @@ def perform_scene(lines: list[DialogueLine], backend, fps: float, *, speaker: st
         cursor = max(cursor, start + duration)
         if track is not None:
             notes.extend(f"{line.id}: {note}" for note in track.notes)
+    check_duration(max(p.end for p in placed), "The scene's length")
     return Scene(merge(placed, fps, seed), placed, notes)
 
 

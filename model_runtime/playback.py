@@ -12,6 +12,8 @@ import numpy as np
 
 from .arkit import BLENDSHAPE_INDEX, PARAMETERS, POSE_INDEX
 from .curves import evaluate, evaluate_many, reduce_keys
+from .fitting import fit_curves
+from .limits import check_fps, check_frames
 from .track import Track
 
 # Composed curves are reduced to keys within this error of the combined performance; a
@@ -76,8 +78,8 @@ def sample(track: Track, times) -> np.ndarray:
 
 def frame_times(track: Track, fps: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Whole frames covering the track, and their times in seconds."""
-    fps = fps or track.fps
-    frames = np.arange(0, int(round(track.duration * fps)) + 1)
+    fps = track.fps if fps is None else check_fps(fps)
+    frames = np.arange(0, check_frames(track.duration, fps))
     return frames, frames / fps
 
 
@@ -87,9 +89,11 @@ def keyframe_frames(track: Track, fps: float | None = None) -> list[int]:
 
 
 def composed_keys(track: Track, fps: float | None = None, tolerance: float | None = None,
-                  layers: str = "all") -> dict[str, tuple[np.ndarray, np.ndarray]]:
+                  layers: str = "all", fitted: bool = False) -> dict:
     """Sparse keys per used parameter: ``{name: (frames, values)}``, frames relative to the
-    track start, within ``tolerance`` of the played curve.
+    track start, within ``tolerance`` of the played curve: Auto Clamped keys (the take's
+    curves, which keyframe edits reshape key by key), or with ``fitted`` the fewest keys with
+    fitted handles (``fitting.FittedCurve`` per name; layers the artist replaces whole).
 
     ``layers="all"``: the whole performance in one set of curves. ``layers="base"``: the
     expression with its "max" layers (blinks). In both, the semantic keyframes' frames are
@@ -108,11 +112,16 @@ def composed_keys(track: Track, fps: float | None = None, tolerance: float | Non
         layer = track.layers[layers]
         names = [name for name in PARAMETERS if name in layer.channels]
         curve = lambda name: _apply_layer(np.zeros_like(times), layer, name, times)  # noqa: E731
-    result = {}
+    used = {}
     for name in names:
         values = curve(name)
-        if np.abs(values).max(initial=0.0) <= UNUSED:
-            continue
+        if np.abs(values).max(initial=0.0) > UNUSED:
+            used[name] = values
+    if fitted:
+        rows = np.array(list(used.values())).reshape(len(used), len(frames))
+        return dict(zip(used, fit_curves(frames, rows, tolerance, required=required)))
+    result = {}
+    for name, values in used.items():
         kept = reduce_keys(frames, values, tolerance, required=required)
         result[name] = (frames[kept].astype(np.int64), values[kept])
     return result

@@ -35,19 +35,20 @@ import time
 import uuid
 from concurrent.futures import CancelledError
 
-from . import __version__
+from . import __version__, limits
 from .audio.sync import with_recording
 from .backends import GenerateRequest, available_backends, get_backend
 from .backends.llm import is_plan_request, parse_paper_request, plan_answer, plan_request_fields
 from .backends.options import checked_request_options
-from .backends.remote import IDEMPOTENCY_HEADER, is_loopback_host
+from .backends.remote import IDEMPOTENCY_HEADER
 from .errors import BackendError, KeyframeFaceError
 from .formats.keyframeface_json import to_keyframeface
+from .http_client import is_loopback_host
 from .jobs import Busy, KeyReused, WorkQueue
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
-MAX_BODY_BYTES = 256 * 1024
+MAX_BODY_BYTES = limits.MAX_BODY_BYTES
 # A line's recording travels base64 in /v1/generate (4 bytes per 3), within its own larger limit.
 MAX_AUDIO_BYTES = 16 * 1024 * 1024
 AUDIO_ROUTE = "/v1/generate"
@@ -61,7 +62,8 @@ log = logging.getLogger("keyframeface.server")
 
 
 class _BodyLimit:
-    """ASGI middleware: refuse bodies over ``limit`` bytes (declared or streamed) with 413."""
+    """ASGI middleware: a body over ``limit`` bytes gets 413, whether it declares its length or
+    arrives chunked; the route then reads the body from memory."""
 
     def __init__(self, app, limit: int):
         self.app, self.limit = app, limit
@@ -70,36 +72,68 @@ class _BodyLimit:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         limit = max(self.limit, AUDIO_BODY_BYTES) if scope.get("path") == AUDIO_ROUTE else self.limit
+        too_large = {"error": f"request body over {limit:,} bytes (the server's --max-body"
+                              f"{', plus room for a recording' if limit != self.limit else ''})"}
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            return await _json_response(send, 413, {"error": f"request body over {limit:,} bytes"})
-        received = 0
-
-        async def limited_receive():
-            nonlocal received
+            return await _json_response(send, 413, too_large)
+        chunks, size, more = [], 0, True
+        while more:
             message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    raise _TooLarge()
-            return message
+            if message["type"] != "http.request":
+                return  # the client went away
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                return await _json_response(send, 413, too_large)
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        body, replayed = b"".join(chunks), False
 
-        try:
-            await self.app(scope, limited_receive, send)
-        except _TooLarge:
-            await _json_response(send, 413, {"error": f"request body over {limit:,} bytes"})
+        async def replay():
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
 
 
-class _TooLarge(Exception):
-    pass
+class _Auth:
+    """ASGI middleware: with a token, every route but ``/health`` (the docs and the OpenAPI
+    schema included, and unknown paths) needs ``Authorization: Bearer <token>``. Only a digest
+    of the token is kept, so worker processes never hold the token itself."""
+
+    OPEN = frozenset({"/health"})
+
+    def __init__(self, app, digest: str | None):
+        self.app, self.digest = app, digest
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and self.digest and scope.get("path") not in self.OPEN:
+            header = dict(scope.get("headers") or []).get(b"authorization", b"")
+            presented = header[7:] if header[:7].lower() == b"bearer " else b""
+            if not hmac.compare_digest(token_digest(presented), self.digest):
+                return await _json_response(send, 401, {"error": "missing or wrong token: send "
+                                                                  "'Authorization: Bearer <token>'"},
+                                            [(b"www-authenticate", b"Bearer")])
+        return await self.app(scope, receive, send)
 
 
-async def _json_response(send, status: int, body: dict) -> None:
+def token_digest(token) -> str:
+    if isinstance(token, str):
+        token = token.encode("utf-8", "surrogateescape")
+    return hashlib.sha256(b"keyframeface-token:" + token).hexdigest()
+
+
+async def _json_response(send, status: int, body: dict, headers: list | None = None) -> None:
     import json
 
     payload = json.dumps(body).encode()
     await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]})
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode()),
+                            *(headers or [])]})
     await send({"type": "http.response.body", "body": payload})
 
 
@@ -126,12 +160,19 @@ class RateLimiter:
 
 def create_app(backend: str = "builtin", token: str | None = None, backend_options: dict | None = None,
                max_body: int = MAX_BODY_BYTES, rate_per_minute: float = RATE_PER_MINUTE, burst: int = RATE_BURST,
-               queue_limit: int = QUEUE_LIMIT, shutdown_seconds: float = SHUTDOWN_SECONDS):
+               queue_limit: int = QUEUE_LIMIT, shutdown_seconds: float = SHUTDOWN_SECONDS,
+               token_digest_: str | None = None):
+    """The FastAPI app. ``token`` (or only its ``token_digest_``, for worker processes) turns
+    authentication on."""
     from fastapi import Depends, FastAPI, Request
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse
+    from starlette.exceptions import HTTPException as StarletteHTTPException
     from pydantic import BaseModel, Field
 
+    max_body = limits.body_limit(max_body)
+    rate_per_minute = limits.rate_per_minute(rate_per_minute)
+    digest = token_digest_ or (token_digest(token) if token else None)
     served = get_backend(backend, **(backend_options or {}))
     declared_options = {info.name: info.options for info in available_backends()}.get(served.name, ())
     variants: dict[tuple, object] = {}
@@ -151,8 +192,12 @@ def create_app(backend: str = "builtin", token: str | None = None, backend_optio
             if key not in variants:
                 if len(variants) >= 16:
                     variants.clear()
-                variants[key] = get_backend(backend, **merged)
+                try:
+                    variants[key] = get_backend(backend, **merged)
+                except (KeyframeFaceError, TypeError, ValueError) as error:
+                    raise _HTTPError(422, f"backend_options: {error}") from None
             return variants[key]
+
     limiter = RateLimiter(rate_per_minute, burst)
     work = WorkQueue(workers=min(8, max(1, queue_limit)), limit=queue_limit)
 
@@ -182,11 +227,7 @@ def create_app(backend: str = "builtin", token: str | None = None, backend_optio
                   description="Text, context and emotion -> sparse, labelled ARKit facial keyframes.")
 
     def guard(request: Request):
-        if token:
-            header = request.headers.get("authorization", "")
-            if not hmac.compare_digest(header.encode(), f"Bearer {token}".encode()):
-                raise _HTTPError(401, "missing or wrong token: send 'Authorization: Bearer <token>'",
-                                 {"WWW-Authenticate": "Bearer"})
+        # The token is checked by the _Auth middleware, for every route but /health.
         wait = limiter.allow(request.client.host if request.client else "?")
         if wait:
             raise _HTTPError(429, f"too many requests; retry in {wait:.1f} s", {"Retry-After": str(max(1, round(wait)))})
@@ -194,6 +235,11 @@ def create_app(backend: str = "builtin", token: str | None = None, backend_optio
     @app.exception_handler(_HTTPError)
     async def _http_error(request, error: _HTTPError):
         return JSONResponse({"error": error.message}, status_code=error.status, headers=error.headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _framework_error(request, error: StarletteHTTPException):
+        # FastAPI's own refusals (a body it cannot parse, an unknown route): our {"error"} shape.
+        return JSONResponse({"error": str(error.detail)}, status_code=error.status_code, headers=error.headers)
 
     @app.exception_handler(KeyframeFaceError)
     async def _input_error(request, error: KeyframeFaceError):
@@ -244,7 +290,7 @@ def create_app(backend: str = "builtin", token: str | None = None, backend_optio
 
     @app.get("/health")
     def health():
-        return {"status": "ok", "backend": served.name, "version": __version__, "auth": bool(token),
+        return {"status": "ok", "backend": served.name, "version": __version__, "auth": bool(digest),
                 "generations_started": work.started, "generation_seconds": round(work.typical_seconds(), 3),
                 "queue_limit": work.limit}
 
@@ -297,6 +343,7 @@ def create_app(backend: str = "builtin", token: str | None = None, backend_optio
         }
 
     app.add_middleware(_BodyLimit, limit=max_body)
+    app.add_middleware(_Auth, digest=digest)  # added last: runs first
     return app
 
 
@@ -326,6 +373,7 @@ def serve(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, backend: str = "bu
         import uvicorn
     except ImportError:
         raise BackendError("The server needs FastAPI and uvicorn: pip install fastapi uvicorn") from None
+    port = limits.port(port)
     if not is_loopback_host(host) and not token:
         raise KeyframeFaceError(f"Serving on {host} (reachable from other machines) needs --token; "
                                 "without one, keep the default 127.0.0.1.")
@@ -334,9 +382,13 @@ def serve(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, backend: str = "bu
         import json
         import os
 
+        # Workers get the configuration through their environment: only a digest of the token
+        # goes there (and the variable the token may have come from is dropped).
+        os.environ.pop("KEYFRAMEFACE_TOKEN", None)
         os.environ[CONFIG_VARIABLE] = json.dumps({
-            "backend": backend, "token": token, "backend_options": backend_options or {}, "max_body": max_body,
-            "rate_per_minute": rate_per_minute, "queue_limit": queue_limit, "shutdown_seconds": shutdown_seconds})
+            "backend": backend, "token_digest_": token_digest(token) if token else None,
+            "backend_options": backend_options or {}, "max_body": max_body, "rate_per_minute": rate_per_minute,
+            "queue_limit": queue_limit, "shutdown_seconds": shutdown_seconds})
         uvicorn.run("model_runtime.server:app_from_environment", factory=True, workers=workers, host=host, port=port,
                     log_level="info", access_log=False, timeout_graceful_shutdown=shutdown_seconds)
         return

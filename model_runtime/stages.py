@@ -12,11 +12,23 @@ from dataclasses import dataclass, field
 
 from .audio.alignment import Alignment
 from .errors import InputError
+from .limits import MAX_FPS, MIN_FPS
 from .lipsync import MouthStyle
 from .script_timing import ScriptTiming
 
 MAX_SCRIPT_CHARACTERS = 20000
 MAX_FIELD_CHARACTERS = 4000
+
+
+def check_text(value: str, what: str) -> str:
+    """Text that can be written as UTF-8: bytes that were not UTF-8 (from a shell or a file)
+    arrive as lone surrogates and are refused here, before any file is touched."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise InputError(f"{what} holds bytes that are not UTF-8 text (at character {error.start + 1}); "
+                         "retype it or fix the terminal's encoding") from None
+    return value
 
 
 @dataclass
@@ -43,6 +55,7 @@ class GenerateRequest:
                 value = ""
             if not isinstance(value, str):
                 raise InputError(f"{name} must be text")
+            check_text(value, f"The {name}")
         script = " ".join(self.script.split()) if self.script else ""
         if not script:
             raise InputError("The script is empty: type the line the character says.")
@@ -56,7 +69,7 @@ class GenerateRequest:
                 raise InputError(f"The {name} has more than {MAX_FIELD_CHARACTERS:,} characters.")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int):
             raise InputError("seed must be a whole number")
-        for name, low, high in (("fps", 1.0, 240.0), ("intensity", 0.0, 2.0)):
+        for name, low, high in (("fps", MIN_FPS, MAX_FPS), ("intensity", 0.0, 2.0)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
                 raise InputError(f"{name} must be a finite number")

@@ -16,11 +16,12 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from .arkit import BLENDSHAPE_INDEX, BLENDSHAPE_RANGE, BLENDSHAPES, POSE, POSE_INDEX, POSE_RANGE
 from .audio.alignment import Alignment
-from .errors import KeyframeFaceError, TrackError
+from .errors import FormatError, KeyframeFaceError, TrackError
+from .files import atomic_write, loads_json, read_text
+from .limits import MAX_DURATION_SECONDS, MAX_FPS, MIN_FPS
 
 FORMAT = "keyframeface.track"
 VERSION = 2
@@ -137,7 +138,7 @@ class Track:
         return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
 
     def save(self, path) -> None:
-        Path(path).write_text(self.to_json(), encoding="utf-8")
+        atomic_write(path, self.to_json())
 
     @classmethod
     def from_dict(cls, data) -> "Track":
@@ -146,19 +147,17 @@ class Track:
     @classmethod
     def from_json(cls, text: str) -> "Track":
         try:
-            data = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise TrackError(f"not valid JSON: {error.msg} at line {error.lineno}") from None
+            data = loads_json(text, "the track")
+        except FormatError as error:
+            raise TrackError(str(error)) from None
         return cls.from_dict(data)
 
     @classmethod
     def load(cls, path) -> "Track":
         try:
-            text = Path(path).read_text(encoding="utf-8")
-        except OSError as error:
-            raise TrackError(f"cannot read {path}: {error.strerror or error}") from None
-        except UnicodeDecodeError:
-            raise TrackError(f"{path} is not a UTF-8 text file") from None
+            text = read_text(path, str(path))
+        except FormatError as error:
+            raise TrackError(str(error)) from None
         return cls.from_json(text)
 
 
@@ -218,8 +217,8 @@ def _parse_track(data) -> Track:
     if unknown:
         raise TrackError(f"track has unknown fields: {', '.join(unknown)}")
 
-    fps = _number(data["fps"], "fps", 1.0, 1000.0)
-    duration = _number(data["duration"], "duration", 0.0, 24 * 3600.0)
+    fps = _number(data["fps"], "fps", MIN_FPS, MAX_FPS)
+    duration = _number(data["duration"], "duration", 0.0, MAX_DURATION_SECONDS)
     if not isinstance(data["keyframes"], list) or not data["keyframes"]:
         raise TrackError("keyframes must be a non-empty list")
     keyframes = []

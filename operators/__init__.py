@@ -12,4 +12,14 @@ CLASSES = (KEYFRAMEFACE_OT_generate, KEYFRAMEFACE_OT_speak_line, KEYFRAMEFACE_OT
            *interchange.CLASSES, *curve_tools.CLASSES, *takes.CLASSES, *keyframes.CLASSES, *rig.CLASSES)
 
 
-register, unregister = bpy.utils.register_classes_factory(CLASSES)
+_register, _unregister = bpy.utils.register_classes_factory(CLASSES)
+
+
+def register():
+    _register()
+    bpy.types.GRAPH_MT_key.append(curve_tools.draw_graph_menu)
+
+
+def unregister():
+    bpy.types.GRAPH_MT_key.remove(curve_tools.draw_graph_menu)
+    _unregister()

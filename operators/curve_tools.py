@@ -50,21 +50,46 @@ class KEYFRAMEFACE_OT_smooth_curves(_CurveTool, bpy.types.Operator):
 
 
 class KEYFRAMEFACE_OT_reduce_keys(_CurveTool, bpy.types.Operator):
-    """Replace shape-key curves by the fewest Auto Clamped keys within an error bound"""
+    """Replace curves by the fewest keys with fitted handles that stay within an error bound and never overshoot (in the Graph Editor: the selected curves, any property; elsewhere: the active object's shape-key curves)"""
 
     bl_idname = "keyframeface.reduce_keys"
     bl_label = "Reduce Keys"
 
-    max_error: FloatProperty(name="Max Error", default=0.02, min=0.0005, max=0.2, precision=3)
+    max_error: FloatProperty(name="Max Error", description="Largest difference from the curve before reducing, at any frame",
+                             default=0.02, min=0.0005, max=10.0, soft_max=0.2, precision=3)
+
+    @classmethod
+    def problem(cls, context):
+        if context.area is not None and context.area.type == "GRAPH_EDITOR":
+            if not getattr(context, "selected_editable_fcurves", None):
+                return "Select the curves to reduce in the Graph Editor."
+            return None
+        return super().problem(context)
+
+    def curves(self, context):
+        if context.area is not None and context.area.type == "GRAPH_EDITOR":
+            return list(context.selected_editable_fcurves)
+        return super().curves(context)
 
     def execute(self, context):
-        before = after = 0
+        before = after = skipped = 0
         for fcurve in self.curves(context):
+            if len(fcurve.modifiers):
+                skipped += 1  # the keys alone are not what plays
+                continue
             b, a = curve_tools.reduce_fcurve(fcurve, self.max_error)
             before += b
             after += a
-        self.report({"INFO"}, f"{before:,} keys -> {after:,} ({after / max(before, 1):.1%}) within {self.max_error}")
+        message = f"{before:,} keys -> {after:,} ({after / max(before, 1):.1%}) within {self.max_error}"
+        if skipped:
+            message += f"; {skipped} curve(s) with modifiers left alone"
+        self.report({"INFO"}, message)
         return {"FINISHED"}
+
+
+def draw_graph_menu(self, context):
+    self.layout.separator()
+    self.layout.operator(KEYFRAMEFACE_OT_reduce_keys.bl_idname, text="Reduce Keys (KeyframeFace)")
 
 
 CLASSES = (KEYFRAMEFACE_OT_clamp_curves, KEYFRAMEFACE_OT_smooth_curves, KEYFRAMEFACE_OT_reduce_keys)

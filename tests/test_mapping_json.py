@@ -67,7 +67,7 @@ def test_bad_documents_are_refused_with_the_place(tmp_path, document, message):
 @pytest.mark.parametrize("content, message", [
     (b"", "is empty"),
     (b"{\"format\": ", "is not valid JSON"),
-    (b"\xff\xfe{}", "is not UTF-8 text"),
+    (b"{\"meshes\": \"caf\xe9\"}", "is not UTF-8 text"),  # Latin-1 (a BOM would say UTF-16)
 ])
 def test_unreadable_files_are_refused(tmp_path, content, message):
     path = tmp_path / "bad.json"

@@ -124,7 +124,7 @@ def _fault(reply):
     ("truncated", lambda h: send(h, 200, chat_answer(GOOD[:200])), "no JSON object"),
     ("wrong names", lambda h: send(h, 200, chat_answer('{"Keyframe_one": {"smile": 1, "frown": 0}}')), "no ARKit parameter names"),
     ("NaN", lambda h: send(h, 200, chat_answer(GOOD.replace("0.3", "NaN", 1))), "finite"),
-    ("not JSON", lambda h: send(h, 200, b"<html>gateway</html>", "text/html"), "not JSON"),
+    ("not JSON", lambda h: send(h, 200, b"<html>gateway</html>", "text/html"), "not valid JSON"),
     ("no choices", lambda h: send(h, 200, b'{"object": "error"}'), "no choices"),
     ("enormous", lambda h: send(h, 200, b" " * (9 * 2**20)), "more than 8 MB"),
 ])

@@ -2,7 +2,8 @@
 goes to, F-curve keys created in bulk, actions holding them, and the tool's NLA strips.
 
 Keys are created in bulk (``keyframe_points.add`` + ``foreach_set``), Bezier with Auto Clamped
-handles (never overshooting the keys), one F-curve per shape used, grouped by face region. Head
+handles (never overshooting the keys) or, for reduced captures and layers, the handles the
+reducer fitted (``model_runtime.fitting``), one F-curve per shape used, grouped by face region. Head
 and eye pose go to custom properties on the primary Key (``key["headYaw"]``) so they are keyed
 beside the shapes instead of silently dropped.
 """
@@ -17,6 +18,7 @@ import numpy as np
 
 from ...model_runtime.arkit import BLENDSHAPE_INDEX, POSE, region_of
 from ...model_runtime.errors import KeyframeFaceError
+from ...model_runtime.fitting import FittedCurve
 from ...model_runtime.playback import composed_keys, layer_names
 from .. import anim_compat
 from ..rig import RigMapping
@@ -24,10 +26,11 @@ from ..rig import RigMapping
 POSE_GROUP = "Head & Eyes"
 
 _BEZIER = bpy.types.Keyframe.bl_rna.properties["interpolation"].enum_items["BEZIER"].value
-_AUTO_CLAMPED = bpy.types.Keyframe.bl_rna.properties["handle_left_type"].enum_items["AUTO_CLAMPED"].value
+_HANDLE_TYPES = bpy.types.Keyframe.bl_rna.properties["handle_left_type"].enum_items
+_AUTO_CLAMPED = _HANDLE_TYPES["AUTO_CLAMPED"].value
 
-# (data path, F-curve group, frames, values) per F-curve.
-Curves = list[tuple[str, str, np.ndarray, np.ndarray]]
+# (data path, F-curve group, frames, values, fitted handles or None for Auto Clamped) per F-curve.
+Curves = list[tuple[str, str, np.ndarray, np.ndarray, FittedCurve | None]]
 
 
 class WriteError(KeyframeFaceError):
@@ -46,19 +49,44 @@ def pose_path(name: str) -> str:
     return f'["{name}"]'
 
 
-def fill_keys(fcurve: bpy.types.FCurve, frames: np.ndarray, values: np.ndarray) -> None:
+def _pairs(x, y) -> np.ndarray:
+    pairs = np.empty(len(x) * 2, dtype=np.float32)
+    pairs[0::2] = x
+    pairs[1::2] = y
+    return pairs
+
+
+def fill_keys(fcurve: bpy.types.FCurve, frames: np.ndarray, values: np.ndarray,
+              handles: FittedCurve | None = None) -> None:
+    """Append Bezier keys in bulk: Auto Clamped, or with the handles of a ``FittedCurve``
+    keyed at ``frames`` (ALIGNED or FREE per key, as fitted)."""
     count = len(frames)
-    fcurve.keyframe_points.add(count)
-    co = np.empty(count * 2, dtype=np.float32)
-    co[0::2] = frames
-    co[1::2] = values
-    fcurve.keyframe_points.foreach_set("co", co)
-    fcurve.keyframe_points.foreach_set("interpolation", np.full(count, _BEZIER, dtype=np.int32))
-    fcurve.keyframe_points.foreach_set("handle_left_type", np.full(count, _AUTO_CLAMPED, dtype=np.int32))
-    fcurve.keyframe_points.foreach_set("handle_right_type", np.full(count, _AUTO_CLAMPED, dtype=np.int32))
+    points = fcurve.keyframe_points
+    points.add(count)
+    points.foreach_set("co", _pairs(frames, values))
+    points.foreach_set("interpolation", np.full(count, _BEZIER, dtype=np.int32))
+    if handles is None:
+        kinds = np.full(count, _AUTO_CLAMPED, dtype=np.int32)
+    else:
+        kinds = np.where(handles.aligned, _HANDLE_TYPES["ALIGNED"].value, _HANDLE_TYPES["FREE"].value).astype(np.int32)
+    # Types first: Blender recomputes the handles of the types it owns, not fitted ones.
+    points.foreach_set("handle_left_type", kinds)
+    points.foreach_set("handle_right_type", kinds)
+    if handles is not None:
+        points.foreach_set("handle_left", _pairs(handles.left_x, handles.left_y))
+        points.foreach_set("handle_right", _pairs(handles.right_x, handles.right_y))
     # Classic auto handles: the curve the model runtime evaluates is exactly what Blender plays.
     fcurve.auto_smoothing = "NONE"
     fcurve.update()
+
+
+def key_arrays(entry) -> tuple[np.ndarray, np.ndarray, FittedCurve | None]:
+    """Frames, values and fitted handles of a channel's keys, given as ``(frames, values)``
+    (Auto Clamped) or as a ``FittedCurve``."""
+    if isinstance(entry, FittedCurve):
+        return entry.x, entry.y, entry
+    frames, values = entry
+    return frames, values, None
 
 
 def channel_paths(rig: RigMapping, mesh) -> dict[str, tuple[str, str]]:
@@ -71,15 +99,18 @@ def channel_paths(rig: RigMapping, mesh) -> dict[str, tuple[str, str]]:
 
 
 def route(rig: RigMapping, keys, start_frame: int):
-    """Assign composed keys (frames from 0) to meshes: ``[(mesh, curves)]`` and the shapes written."""
+    """Assign keys (``{parameter: (frames, values) or FittedCurve}``, frames from 0) to meshes:
+    ``[(mesh, curves)]`` and the shapes written."""
     routed = []
     written: set[str] = set()
     for mesh in rig.meshes:
         paths = channel_paths(rig, mesh)
         curves: Curves = []
-        for name, (frames, values) in keys.items():
+        for name, entry in keys.items():
             if name in paths:
-                curves.append((*paths[name], frames + start_frame, values))
+                frames, values, handles = key_arrays(entry)
+                handles = handles.shifted(start_frame) if handles is not None else None
+                curves.append((*paths[name], frames + start_frame, values, handles))
                 if name in BLENDSHAPE_INDEX:
                     written.add(name)
         if curves:
@@ -95,8 +126,8 @@ def write_action(name: str, routed, created: dict) -> tuple[list[bpy.types.Actio
     fcurves = keys = 0
     for mesh, curves in routed:
         sink, _slot = sinks[mesh.key.name]
-        for data_path, group, frames, values in curves:
-            fill_keys(sink.new_fcurve(data_path, group), frames, values)
+        for data_path, group, frames, values, handles in curves:
+            fill_keys(sink.new_fcurve(data_path, group), frames, values, handles)
             fcurves += 1
             keys += len(frames)
     return actions, sinks, fcurves, keys
@@ -173,8 +204,10 @@ class ComposedTrack:
 
     @cached_property
     def layers(self) -> dict[str, dict]:
-        """The added layers (lip sync) apart, each for its own NLA track."""
-        return {name: composed_keys(self.track, self.fps, layers=name) for name in layer_names(self.track, "add")}
+        """The added layers (lip sync) apart, each for its own NLA track: replaced whole, never
+        edited key by key, so the fewest keys with fitted handles."""
+        return {name: composed_keys(self.track, self.fps, layers=name, fitted=True)
+                for name in layer_names(self.track, "add")}
 
     def pose(self) -> dict:
         """Head and eye pose keys, for mapped bones."""

@@ -31,8 +31,8 @@ from ..pose_bones import write_pose_bones
 from ..rig import RigMapping
 from ..takes import (LAYER_TRACKS, POSE_ROLE, REST_ROLE, REST_TRACK, ROLE, SEED, TRACK_PROPERTY, Take, active_take,
                      artist_action_name, is_take, layer_track_name, show_markers)
-from .channels import (ComposedTrack, PlaceOptions, Placement, WriteError, channel_paths, clear_track, ensure_pose_properties, place_strips,
-                       route, scene_fps, write_action)
+from .channels import (ComposedTrack, PlaceOptions, Placement, WriteError, channel_paths, clear_track, ensure_pose_properties, key_arrays,
+                       place_strips, route, scene_fps, write_action)
 
 
 @dataclass
@@ -64,13 +64,14 @@ def write_track(scene: bpy.types.Scene, rig: RigMapping, composed: ComposedTrack
 def _rest_curves(rig: RigMapping, start_frame: int):
     """One key at 0 for every mapped shape (and, on the primary mesh, pose property) per mesh."""
     zero_frame = np.array([start_frame], dtype=np.float64)
-    return [(mesh, [(path, group, zero_frame, np.zeros(1)) for path, group in channel_paths(rig, mesh).values()])
+    return [(mesh, [(path, group, zero_frame, np.zeros(1), None) for path, group in channel_paths(rig, mesh).values()])
             for mesh in rig.meshes]
 
 
 def write_take(scene: bpy.types.Scene, rig: RigMapping, base_keys, layer_keys: dict, start_frame: int,
                take_name: str | None = None, add_markers: bool = True, properties: dict | None = None) -> WriteResult:
-    """Write keys (``{parameter: (frames, values)}``, frames from 0) as a new take on ``rig``.
+    """Write keys (``{parameter: (frames, values) or FittedCurve}``, frames from 0) as a new
+    take on ``rig``.
 
     With ``layer_keys`` the take adds onto the tool's NLA layer tracks (lip sync); without, it
     replaces the rest. Either way the rest track holds every mapped shape the take leaves silent
@@ -89,7 +90,7 @@ def write_take(scene: bpy.types.Scene, rig: RigMapping, base_keys, layer_keys: d
     dropped = sorted(name for name in generated if name in BLENDSHAPE_INDEX and name not in written)
     layered = {layer: r for layer, r in routed_layers.items() if r}
 
-    all_frames = [frames.max() for keys in (base_keys, *layer_keys.values()) for frames, _ in keys.values()]
+    all_frames = [key_arrays(entry)[0].max() for keys in (base_keys, *layer_keys.values()) for entry in keys.values()]
     end_frame = start_frame + int(max(all_frames))
     fps = scene_fps(scene)
     primary = rig.primary
@@ -123,7 +124,8 @@ def write_take(scene: bpy.types.Scene, rig: RigMapping, base_keys, layer_keys: d
             for mesh in rig.meshes:
                 clear_track(mesh.key, layer_track_name(layer))
 
-        pose_action, warnings = write_pose_bones(rig, {n: k for n, k in base_keys.items() if n in POSE}, start_frame)
+        pose_keys = {name: key_arrays(entry)[:2] for name, entry in base_keys.items() if name in POSE}
+        pose_action, warnings = write_pose_bones(rig, pose_keys, start_frame)
         if pose_action is not None:
             created["actions"].append(pose_action)
             pose_action[ROLE] = POSE_ROLE

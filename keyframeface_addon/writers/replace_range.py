@@ -26,7 +26,7 @@ def replace_range(rig: RigMapping, keys: dict, start_frame: int) -> tuple[int, i
     written = 0
     for mesh, curves, container in targets:
         existing = {fc.data_path: fc for fc in container.fcurves}
-        for data_path, group, frames, values in curves:
+        for data_path, group, frames, values, _handles in curves:
             fcurve = existing.get(data_path)
             if fcurve is None:
                 fcurve = container.fcurves.new(data_path, index=0)

@@ -24,7 +24,7 @@ import json
 import math
 import re
 
-from ..errors import BackendError, FormatError
+from ..errors import AnswerError, FormatError
 from ..formats.keyframeface_json import _first_json_object, build_messages, number_word, parse_keyframe_answer
 from .builtin import BuiltinBackend
 from .base import GenerateRequest, Plan, PlannedKeyframe, SolvedKeyframe
@@ -65,10 +65,6 @@ PLAN_SCHEMA = {
 }
 
 
-class AnswerError(BackendError):
-    """A model answer that could not be used; asking again may help."""
-
-
 def plan_messages(request: GenerateRequest, plan: Plan) -> list[dict]:
     """The plan prompt: the line, its context and emotion, its duration and word timings."""
     words = ", ".join(f"{word.text}@{word.start:.2f}s" for word in plan.timing.words) or "(no words)"
@@ -97,7 +93,10 @@ def parse_plan_answer(text: str, duration: float) -> list[PlannedKeyframe]:
     saying what is wrong."""
     cleaned = re.sub(r"<think>.*?(</think>|$)", "", text or "", flags=re.S | re.I)
     fence = re.search(r"```(?:json)?\s*(.*?)```", cleaned, flags=re.S | re.I)
-    data = _first_json_object(fence.group(1) if fence else cleaned)
+    try:
+        data = _first_json_object(fence.group(1) if fence else cleaned)
+    except FormatError as error:
+        raise AnswerError(f"the plan answer is unreadable: {error}") from None
     if data is None:
         raise AnswerError("the plan answer holds no JSON object")
     raw = data.get("keyframes")

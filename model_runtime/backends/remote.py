@@ -1,51 +1,38 @@
 """Remote backends: any OpenAI-compatible chat endpoint, and our own server.
 
-Both speak HTTP with the standard library (``urllib``), so they run inside Blender's Python
-with nothing installed. Every request has a timeout; connection failures, 5xx answers, 429s and
-unreadable answers are retried a bounded number of times; what reaches the caller is a
-``BackendError`` whose message says what happened and where, never an API key.
+Both speak HTTP through ``http_client`` (standard library only, so they run inside Blender's
+Python with nothing installed): a total deadline per request and per line, redirects only to
+the same origin, the online-access rule for every host contacted, bounded reads. Connection
+failures, 5xx answers, 429s and unreadable answers are retried a bounded number of times
+(``Retry-After`` honoured); what reaches the caller is a ``BackendError`` whose message says
+what happened and where, never an API key.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import socket
-import time
-import urllib.error
 import uuid
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlparse
 
-from ..errors import BackendError, KeyframeFaceError, TrackError
+from ..errors import AnswerError, BackendError, TrackError
+from ..http_client import (HTTPStatusError, check_online_access, current_line_deadline, is_loopback,
+                           is_loopback_host, line_deadline, request_json, retrying, with_line_deadline)
+from ..limits import MAX_ANSWER_BYTES, number
 from ..track import Track
 from .base import Backend, GenerateRequest, Plan, SolvedKeyframe
 from .builtin import BuiltinBackend
-from .llm import (PLAN_SCHEMA, AnswerError, build_messages, check_on_degenerate, degenerate_plan, degenerate_solve,
+from .llm import (PLAN_SCHEMA, build_messages, check_on_degenerate, degenerate_plan, degenerate_solve,
                   parse_plan_answer, plan_messages, read_solve_answer)
 
-MAX_ANSWER_BYTES = 8 * 1024 * 1024
+__all__ = ["HTTPStatusError", "IDEMPOTENCY_HEADER", "MAX_ANSWER_BYTES", "OpenAICompatibleBackend", "ServerBackend",
+           "check_online_access", "check_url", "is_loopback", "is_loopback_host", "post_json", "retrying"]
+# One line (its plan, every keyframe's solve and their retries) gets this many request timeouts.
+LINE_TIMEOUTS = 4
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 # A server whose generations take T seconds is given SLOW_SERVER_MARGIN * T before a retry.
 SLOW_SERVER_MARGIN = 3.0
-LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
-
-
-class HTTPStatusError(BackendError):
-    def __init__(self, message: str, status: int):
-        super().__init__(message)
-        self.status = status
-
-
-def is_loopback_host(host: str) -> bool:
-    """Whether ``host`` is this machine (127.x, localhost, ::1)."""
-    host = host.lower()
-    return host in LOOPBACK_HOSTS or host.startswith("127.")
-
-
-def is_loopback(url: str) -> bool:
-    return is_loopback_host(urlparse(url).hostname or "")
 
 
 def check_url(url: str, what: str) -> str:
@@ -56,88 +43,49 @@ def check_url(url: str, what: str) -> str:
     return url
 
 
-def post_json(url: str, body: dict, headers: dict | None = None, timeout: float = 60.0) -> dict:
+def post_json(url: str, body: dict, headers: dict | None = None, timeout: float = 60.0,
+              online_access: bool = True) -> dict:
     """POST ``body`` as JSON and return the JSON answer; ``BackendError`` on any failure."""
-    data = json.dumps(body).encode("utf-8")
-    request = urllib.request.Request(url, data=data, method="POST",
-                                     headers={"Content-Type": "application/json", **(headers or {})})
-    return _send(request, timeout)
+    return request_json("POST", url, body, headers, timeout, online_access)
 
 
-def get_json(url: str, headers: dict | None = None, timeout: float = 10.0) -> dict:
+def get_json(url: str, headers: dict | None = None, timeout: float = 10.0, online_access: bool = True) -> dict:
     """GET a JSON answer; ``BackendError`` on any failure."""
-    return _send(urllib.request.Request(url, headers=headers or {}), timeout)
+    return request_json("GET", url, None, headers, timeout, online_access)
 
 
-def _send(request: urllib.request.Request, timeout: float) -> dict:
-    where = request.full_url
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            raw = response.read(MAX_ANSWER_BYTES + 1)
-    except urllib.error.HTTPError as error:
-        detail = _error_detail(error)
-        raise HTTPStatusError(f"{where} answered {error.code} {error.reason}{detail}", error.code) from None
-    except (socket.timeout, TimeoutError):
-        raise BackendError(f"{where} did not answer within {timeout:g} s") from None
-    except urllib.error.URLError as error:
-        reason = error.reason
-        if isinstance(reason, (socket.timeout, TimeoutError)):
-            raise BackendError(f"{where} did not answer within {timeout:g} s") from None
-        if isinstance(reason, ConnectionRefusedError):
-            raise BackendError(f"Cannot reach {where}: connection refused (is the server running?)") from None
-        raise BackendError(f"Cannot reach {where}: {reason}") from None
-    except (ConnectionError, OSError) as error:
-        raise BackendError(f"The connection to {where} failed: {error}") from None
-    if len(raw) > MAX_ANSWER_BYTES:
-        raise BackendError(f"{where} sent more than {MAX_ANSWER_BYTES // 2**20} MB; refusing the answer")
-    try:
-        return json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise AnswerError(f"{where} sent an answer that is not JSON ({error})") from None
+class _RemoteBackend(Backend):
+    remote = True
+
+    def _limits(self, timeout: float, retries: int, line_timeout: float | None, online_access: bool) -> None:
+        self.timeout = number(timeout, "timeout", 0.1, 3600, "s")
+        self.retries = int(number(retries, "retries", 1, 20))
+        self.line_timeout = (number(line_timeout, "line timeout", 0.1, 4 * 3600, "s") if line_timeout
+                             else self.timeout * LINE_TIMEOUTS)
+        self.online_access = bool(online_access)
+
+    def generate(self, request: GenerateRequest):
+        with line_deadline(self.line_timeout):
+            return super().generate(request)
+
+    def _post(self, url: str, body: dict) -> dict:
+        return post_json(url, body, self._headers(), self.timeout, self.online_access)
+
+    def _headers(self) -> dict:
+        return {}
 
 
-def _error_detail(error: urllib.error.HTTPError) -> str:
-    try:
-        body = error.read(2000).decode("utf-8", "replace")
-        data = json.loads(body)
-        message = data.get("error") or data.get("detail") or body
-        if isinstance(message, dict):
-            message = message.get("message") or json.dumps(message)
-        return f": {str(message)[:300]}"
-    except Exception:
-        return ""
-
-
-def retrying(function, attempts: int, what: str, backoff: float = 0.25):
-    """Call ``function`` up to ``attempts`` times while it fails in a way worth retrying
-    (connection problems, timeouts, 5xx, 429, unreadable answers)."""
-    last = None
-    for attempt in range(max(1, attempts)):
-        try:
-            return function()
-        except HTTPStatusError as error:
-            if error.status not in (429, 500, 502, 503, 504):
-                raise
-            last = error
-        except BackendError as error:
-            last = error
-        if attempt + 1 < attempts:
-            time.sleep(backoff * (2 ** attempt))
-    tries = f" after {attempts} tries" if attempts > 1 else ""
-    raise BackendError(f"{what} failed{tries}: {last}")
-
-
-class OpenAICompatibleBackend(Backend):
+class OpenAICompatibleBackend(_RemoteBackend):
     """Any ``/v1/chat/completions`` endpoint: vLLM (the paper's model), llama.cpp server, Ollama,
     LM Studio, hosted APIs. ``plan="builtin"`` keeps the built-in planner (models trained only to
     solve, such as the paper's); ``plan="model"`` asks the model for the plan too."""
 
     name = "openai"
-    remote = True
 
     def __init__(self, base_url: str = "", model: str = "", api_key: str = "", api_key_env: str = "",
                  timeout: float = 60.0, retries: int = 3, concurrency: int = 8, plan: str = "model",
-                 temperature: float = 0.0, max_tokens: int = 2048, on_degenerate: str = "builtin"):
+                 temperature: float = 0.0, max_tokens: int = 2048, on_degenerate: str = "builtin",
+                 line_timeout: float | None = None, online_access: bool = True):
         self.base_url = check_url(base_url, "OpenAI-compatible")
         if not self.base_url.endswith("/v1"):
             self.base_url += "/v1"
@@ -147,7 +95,8 @@ class OpenAICompatibleBackend(Backend):
             raise BackendError(f"plan must be 'model' or 'builtin', not {plan!r}")
         self.model = model
         self._api_key = api_key or (os.environ.get(api_key_env, "") if api_key_env else "")
-        self.timeout, self.retries, self.concurrency = float(timeout), int(retries), max(1, int(concurrency))
+        self._limits(timeout, retries, line_timeout, online_access)
+        self.concurrency = max(1, int(concurrency))
         self.plan_source, self.temperature, self.max_tokens = plan, float(temperature), int(max_tokens)
         self.on_degenerate = check_on_degenerate(on_degenerate)
         self._builtin = BuiltinBackend()
@@ -167,13 +116,13 @@ class OpenAICompatibleBackend(Backend):
         if response_format and self._schema_supported:
             body["response_format"] = response_format
         try:
-            answer = post_json(f"{self.base_url}/chat/completions", body, self._headers(), self.timeout)
+            answer = self._post(f"{self.base_url}/chat/completions", body)
         except HTTPStatusError as error:
             if error.status == 400 and "response_format" in body:
                 # Servers without structured output reject the field: ask again without it.
                 self._schema_supported = False
                 body.pop("response_format")
-                answer = post_json(f"{self.base_url}/chat/completions", body, self._headers(), self.timeout)
+                answer = self._post(f"{self.base_url}/chat/completions", body)
             else:
                 raise
         try:
@@ -209,21 +158,22 @@ class OpenAICompatibleBackend(Backend):
 
     def solve_all(self, descriptions, background, emotion) -> list[SolvedKeyframe]:
         # The paper's protocol is one request per keyframe; send a line's requests together.
+        solve = with_line_deadline(current_line_deadline(), lambda i: self.solve(descriptions, i, background, emotion))
         with ThreadPoolExecutor(max_workers=min(self.concurrency, len(descriptions))) as pool:
-            return list(pool.map(lambda i: self.solve(descriptions, i, background, emotion), range(len(descriptions))))
+            return list(pool.map(solve, range(len(descriptions))))
 
 
-class ServerBackend(Backend):
+class ServerBackend(_RemoteBackend):
     """Our own server (``python -m model_runtime serve``) on this or another machine."""
 
     name = "server"
-    remote = True
 
     def __init__(self, url: str = "http://127.0.0.1:8765", token: str = "", token_env: str = "",
-                 timeout: float = 60.0, retries: int = 3, backend_options: dict | None = None):
+                 timeout: float = 60.0, retries: int = 3, backend_options: dict | None = None,
+                 line_timeout: float | None = None, online_access: bool = True):
         self.url = check_url(url, "server")
         self._token = token or (os.environ.get(token_env, "") if token_env else "")
-        self.timeout, self.retries = float(timeout), int(retries)
+        self._limits(timeout, retries, line_timeout, online_access)
         self.backend_options = dict(backend_options or {})
 
     def __repr__(self) -> str:
@@ -236,8 +186,8 @@ class ServerBackend(Backend):
         """The timeout, stretched to fit the server's generations (its /health reports their
         median time): a slow model is waited for rather than asked again."""
         try:
-            typical = float(get_json(f"{self.url}/health", self._headers(), min(self.timeout, 10.0))
-                            .get("generation_seconds") or 0.0)
+            typical = float(get_json(f"{self.url}/health", self._headers(), min(self.timeout, 10.0),
+                                     self.online_access).get("generation_seconds") or 0.0)
         except (BackendError, AttributeError, TypeError, ValueError):
             typical = 0.0
         return max(self.timeout, SLOW_SERVER_MARGIN * typical)
@@ -253,30 +203,22 @@ class ServerBackend(Backend):
         timeout = self._fitted_timeout()
 
         def ask():
-            answer = post_json(f"{self.url}/v1/generate", body, headers, timeout)
+            answer = post_json(f"{self.url}/v1/generate", body, headers, timeout, self.online_access)
             try:
                 return Track.from_dict(answer)
             except TrackError as error:
                 raise AnswerError(f"the server's track is not valid: {error}") from None
 
-        return retrying(ask, self.retries, f"Generating on {self.url}")
+        with line_deadline(max(self.line_timeout, timeout * LINE_TIMEOUTS)):
+            return retrying(ask, self.retries, f"Generating on {self.url}")
 
     def solve(self, descriptions, index, background, emotion) -> SolvedKeyframe:
         body = {"descriptions": descriptions, "index": index, "background": background, "emotion": emotion}
 
         def ask():
-            answer = post_json(f"{self.url}/v1/solve", body, self._headers(), self.timeout)
+            answer = self._post(f"{self.url}/v1/solve", body)
             return read_solve_answer(json.dumps(answer), index,
                                      lambda: BuiltinBackend().solve(descriptions, index, background, emotion))
 
         return retrying(ask, self.retries, f"Solving on {self.url}")
 
-
-def check_online_access(url: str, online_access: bool) -> None:
-    """Blender's rule: no request to the network while Allow Online Access is off. Loopback
-    servers (this machine) stay allowed: nothing leaves the computer."""
-    if not online_access and not is_loopback(url):
-        raise KeyframeFaceError(
-            f"Blender's 'Allow Online Access' is off, so KeyframeFace will not contact {urlparse(url).hostname}. "
-            "Turn it on in Preferences > System > Network, or run the server on this machine (127.0.0.1)."
-        )

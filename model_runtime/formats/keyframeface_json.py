@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from ..arkit import BLENDSHAPE_INDEX, BLENDSHAPES, LIVE_LINK_FACE_COLUMNS, POSE, POSE_INDEX, pascal, to_arkit
 from ..errors import FormatError
+from ..files import check_json_depth, loads_json
 
 SYSTEM_MESSAGE = (
     "You are a professional facial animator. Generate all 61 ARKit facial parameters for exactly one "
@@ -76,7 +77,9 @@ _FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.S | re.I)
 
 
 def _first_json_object(text: str):
-    """The first complete JSON object in ``text`` (prose before or after is ignored)."""
+    """The first complete JSON object in ``text`` (prose before or after is ignored);
+    ``FormatError`` when the text nests deeper than a keyframe ever does."""
+    check_json_depth(text, "the answer")
     decoder = json.JSONDecoder()
     for start in (m.start() for m in re.finditer(r"\{", text)):
         try:
@@ -142,15 +145,13 @@ def read_keyframeface_json(text: str) -> list[ParsedKeyframe]:
     stripped = text.strip()
     if not stripped:
         raise FormatError("the file is empty")
+    check_json_depth(stripped, "the file")
     try:
-        documents.append(json.loads(stripped))
-    except json.JSONDecodeError:
+        documents.append(loads_json(stripped, "the file"))
+    except FormatError:
         for number, line in enumerate(stripped.splitlines(), start=1):
             if line.strip():
-                try:
-                    documents.append(json.loads(line))
-                except json.JSONDecodeError as error:
-                    raise FormatError(f"line {number}: not valid JSON ({error.msg})") from None
+                documents.append(loads_json(line, f"line {number}"))
     keyframes: list[ParsedKeyframe] = []
     for document in documents:
         items = document if isinstance(document, list) else [document]

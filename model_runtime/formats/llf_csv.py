@@ -20,11 +20,13 @@ import numpy as np
 
 from ..arkit import BLENDSHAPES, LIVE_LINK_FACE_COLUMNS, PARAMETERS, POSE, pascal, to_arkit
 from ..errors import FormatError
+from ..files import atomic_write
+from ..limits import MAX_DURATION_SECONDS
 from ..playback import frame_times, sample
 
 TIMECODE_RATES = (24, 25, 30, 48, 50, 60, 120)
 MAX_FILE_BYTES = 512 * 1024 * 1024
-_TIMECODE = re.compile(r"^\s*(\d+):(\d{1,2}):(\d{1,2})[:;.](\d+)(?:\.(\d+))?\s*$")
+_TIMECODE = re.compile(r"^\s*(\d{1,6}):(\d{1,2}):(\d{1,2})[:;.](\d{1,3})(?:\.(\d{1,9}))?\s*$")
 _SWAPPED = {"mouthLeft": "mouthRight", "mouthRight": "mouthLeft", "jawLeft": "jawRight", "jawRight": "jawLeft"}
 
 
@@ -107,33 +109,48 @@ def _read(handle, swap: bool, name: str) -> Capture:
     width = len(header)
     parsed = _read_standard_rows(body, width, columns) if (time_column, count_column) == (0, 1) else None
     if parsed is None:
-        stamps, rows, skipped = _read_rows(csv.reader(body), width, time_column, columns, name)
-    else:
-        stamps, rows, skipped = parsed
-    if not len(rows):
-        raise FormatError(f"{name} has a header but no usable rows")
-    return _capture(stamps, rows, skipped, columns, unknown)
+        parsed = _read_rows(csv.reader(body), width, time_column, columns, name)
+    return _capture(parsed, columns, unknown, [header[i] for i in sorted(columns)], name)
 
 
-def _read_standard_rows(lines: list[str], width: int, columns: dict[int, int]):
+@dataclass
+class _Rows:
+    """Rows as read: timecodes, values (NaN where a cell is not a number) and what was odd."""
+
+    stamps: list
+    values: np.ndarray
+    short: int = 0  # fewer cells than the header: Live Link Face's tracking-loss rows
+    long: int = 0  # more cells than the header (a trailing comma, extra cells): extra cells ignored
+
+
+def _is_blank(line: str) -> bool:
+    return not line.strip(", \t\r")
+
+
+def _read_standard_rows(lines: list[str], width: int, columns: dict[int, int]) -> _Rows | None:
     """Fast path for the standard layout (Timecode, BlendShapeCount, values...): numbers are
     parsed in bulk. Returns None when a row needs the careful path (quoted or broken cells)."""
-    stamps, numeric, skipped = [], [], 0
+    stamps, numeric, short, long = [], [], 0, 0
     for line in lines:
-        line = line.strip()
-        if not line:
+        if _is_blank(line):
+            continue  # an empty row (",,,") is no row at all
+        cells = line.count(",") + 1
+        if cells < width:
+            short += 1  # tracking loss: "timecode,0"
             continue
-        if line.count(",") != width - 1:
-            skipped += 1  # tracking loss: "timecode,0"
-            continue
-        timecode, _count, rest = line.split(",", 2)
+        if '"' in line:
+            return None
+        timecode, _count, rest = line.strip().split(",", 2)
+        if cells > width:
+            long += 1
+            rest = ",".join(rest.split(",")[:width - 2])
         try:
             stamps.append(_parse_timecode(timecode))
         except ValueError:
             return None
         numeric.append(rest)
     if not numeric:
-        return [], np.zeros((0, len(PARAMETERS))), skipped
+        return _Rows([], np.zeros((0, len(PARAMETERS))), short, long)
     import warnings
 
     with warnings.catch_warnings():
@@ -141,68 +158,146 @@ def _read_standard_rows(lines: list[str], width: int, columns: dict[int, int]):
         warnings.simplefilter("ignore", DeprecationWarning)
         flat = np.fromstring(",".join(numeric), dtype=np.float64, sep=",")
     if flat.size != len(numeric) * (width - 2):
-        return None  # a cell that is not a number: the careful path says which row
+        return None  # an empty or non-number cell: the careful path reads it as missing
     table = flat.reshape(len(numeric), width - 2)
     values = np.full((len(numeric), len(PARAMETERS)), np.nan)
     for column, parameter in columns.items():
         values[:, parameter] = table[:, column - 2]
-    used = list(columns.values())
-    good = np.isfinite(values[:, used]).all(axis=1)
-    skipped += int((~good).sum())
-    return [s for s, ok in zip(stamps, good) if ok], values[good], skipped
+    return _Rows(stamps, values, short, long)
 
 
-def _read_rows(reader, width: int, time_column: int, columns: dict[int, int], name: str):
+def _cell_number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return math.nan
+
+
+def _read_rows(reader, width: int, time_column: int, columns: dict[int, int], name: str) -> _Rows:
     stamps: list[tuple[int, int, int, int, float]] = []
     rows: list[list[float]] = []
-    skipped = 0
-    for line_number, row in enumerate(reader, start=2):
-        if not row or all(not cell.strip() for cell in row):
-            continue
-        if len(row) < width:
-            skipped += 1  # tracking loss: "timecode,0"
-            continue
-        try:
-            stamp = _parse_timecode(row[time_column])
-        except ValueError:
-            raise FormatError(f"{name} line {line_number}: bad timecode {row[time_column]!r}") from None
-        values = [math.nan] * len(PARAMETERS)
-        try:
+    short = long = 0
+    try:
+        for line_number, row in enumerate(reader, start=2):
+            if all(not cell.strip() for cell in row):
+                continue
+            if len(row) < width:
+                short += 1  # tracking loss: "timecode,0"
+                continue
+            if len(row) > width:
+                long += 1
+            try:
+                stamp = _parse_timecode(row[time_column])
+            except ValueError:
+                raise FormatError(f"{name} line {line_number}: bad timecode {row[time_column][:40]!r}") from None
+            values = [math.nan] * len(PARAMETERS)
             for column, parameter in columns.items():
-                values[parameter] = float(row[column])
-        except ValueError:
-            skipped += 1
-            continue
-        if any(math.isnan(values[p]) or math.isinf(values[p]) for p in columns.values()):
-            skipped += 1
-            continue
-        stamps.append(stamp)
-        rows.append(values)
-    return stamps, np.array(rows, dtype=np.float64).reshape(len(rows), len(PARAMETERS)), skipped
+                values[parameter] = _cell_number(row[column])
+            stamps.append(stamp)
+            rows.append(values)
+    except csv.Error as error:
+        raise FormatError(f"{name} is not a readable CSV: {error}") from None
+    return _Rows(stamps, np.array(rows, dtype=np.float64).reshape(len(rows), len(PARAMETERS)), short, long)
 
 
-def _capture(stamps, rows: np.ndarray, skipped: int, columns: dict[int, int], unknown: list[str]) -> Capture:
-    rate = _timecode_rate(stamps)
-    seconds = np.array([h * 3600 + m * 60 + s + (f + frac) / rate for h, m, s, f, frac in stamps])
-    # A take that runs past midnight wraps the timecode.
-    seconds = seconds + 86400.0 * np.concatenate([[0], np.cumsum(np.diff(seconds) < -43200)])
+# A take's clock runs forward: rows may lag by a little (out of order) or jump ahead by a
+# tracking loss, but a row further away than this from the rows around it is a timecode glitch,
+# and the longest run of rows within these steps is the take.
+GLITCH_GAP_SECONDS = 10.0
+BACKWARD_TOLERANCE_SECONDS = 0.5
+DAY = 86400.0
+
+
+def _capture(rows: _Rows, columns: dict[int, int], unknown: list[str], titles: list[str], name: str) -> Capture:
+    values = rows.values
+    notes = []
+    # A column with no number in any row is absent, not a reason to drop every row.
+    empty = [title for (column, parameter), title in zip(sorted(columns.items()), titles)
+             if len(values) and not np.isfinite(values[:, parameter]).any()]
+    used = sorted({p for c, p in columns.items() if len(values) and np.isfinite(values[:, p]).any()})
+    if empty:
+        notes.append(f"columns without numbers treated as missing: {', '.join(empty[:6])}")
+    good = np.isfinite(values[:, used]).all(axis=1) if used else np.zeros(len(values), dtype=bool)
+    unreadable = int((~good).sum())
+    if not good.any():
+        raise FormatError(f"{name} has a header but no usable rows: {_why_no_rows(rows, unreadable, empty, used)}")
+    stamps = [stamp for stamp, ok in zip(rows.stamps, good) if ok]
+    values = values[good]
+    values[:, [p for p in range(len(PARAMETERS)) if p not in used]] = np.nan
+
+    seconds, glitches = _take_seconds(stamps)
+    values = values[glitches == False]  # noqa: E712 (numpy mask)
     order = np.argsort(seconds, kind="stable")
-    seconds = seconds[order]
-    values = rows[order]
+    seconds, values = seconds[order], values[order]
     times = seconds - seconds[0]
+    span = float(times[-1]) if len(times) else 0.0
+    if span > MAX_DURATION_SECONDS:
+        raise FormatError(f"{name} spans {span / 3600:.1f} h; a capture lasts at most {MAX_DURATION_SECONDS / 3600:g} h")
     steps = np.diff(times)
     steps = steps[steps > 0]
     fps = float(1.0 / np.median(steps)) if len(steps) else 0.0
-    present = [PARAMETERS[p] for p in sorted(set(columns.values()))]
-    notes = []
-    if skipped:
-        notes.append(f"{skipped} tracking-loss or unreadable rows skipped")
+    present = [PARAMETERS[p] for p in used]
+    skipped = rows.short + unreadable
+    if rows.short:
+        notes.append(f"{rows.short} tracking-loss rows (fewer cells than the header) skipped")
+    if unreadable:
+        notes.append(f"{unreadable} rows with a cell that is not a number skipped")
+    if int(glitches.sum()):
+        notes.append(f"{int(glitches.sum())} rows with timecodes far from the rest of the take skipped (glitches)")
+        skipped += int(glitches.sum())
+    if rows.long:
+        notes.append(f"{rows.long} rows have more cells than the header; the extra cells were ignored")
     if unknown:
         notes.append(f"ignored columns: {', '.join(unknown[:8])}")
     missing = [n for n in BLENDSHAPES if n not in present]
     if missing:
         notes.append(f"{len(missing)} ARKit shapes missing from the file (first: {missing[0]})")
     return Capture(times, values, present, fps, skipped, notes)
+
+
+def _why_no_rows(rows: _Rows, unreadable: int, empty: list[str], used: list[int]) -> str:
+    if not len(rows.values):
+        if rows.short:
+            return f"all {rows.short} rows have fewer cells than the header (tracking loss)"
+        return "there are no rows below the header"
+    if not used:
+        return "no ARKit column holds a number"
+    return f"each of the {unreadable} rows has an empty cell or one that is not a number"
+
+
+def _take_seconds(stamps) -> tuple[np.ndarray, np.ndarray]:
+    """Seconds of each row on one continuous clock (a take may run past midnight), and which
+    rows are glitches: isolated timecodes far from both neighbours, or rows outside the longest
+    run of close rows."""
+    rate = _timecode_rate(stamps)
+    clock = np.array([h * 3600 + m * 60 + s + (f + frac) / rate for h, m, s, f, frac in stamps]) % DAY
+    glitch = np.zeros(len(clock), dtype=bool)
+
+    def step(a, b):  # the shortest signed step on a 24-hour clock
+        return (b - a + DAY / 2) % DAY - DAY / 2
+
+    def normal(a, b):
+        difference = step(a, b)
+        return (difference >= -BACKWARD_TOLERANCE_SECONDS) & (difference <= GLITCH_GAP_SECONDS)
+
+    if len(clock) >= 3:
+        # A row is a glitch when stepping over it is normal but stepping into or out of it is not.
+        previous, middle, following = clock[:-2], clock[1:-1], clock[2:]
+        odd = ~normal(previous, middle) | ~normal(middle, following)
+        glitch[1:-1] = odd & normal(previous, following)
+        glitch[0] = not normal(clock[0], clock[1]) and normal(clock[1], clock[2])
+        glitch[-1] = not normal(clock[-2], clock[-1]) and normal(clock[-3], clock[-2])
+    kept = np.flatnonzero(~glitch)
+    steps = step(clock[kept[:-1]], clock[kept[1:]])
+    seconds = clock[kept[0]] + np.concatenate([[0.0], np.cumsum(steps)])
+    # What is left apart from the take (a run of glitches): keep the longest run of close rows.
+    breaks = np.flatnonzero(~normal(clock[kept[:-1]], clock[kept[1:]])) + 1
+    runs = np.split(np.arange(len(kept)), breaks)
+    longest = max(runs, key=len)
+    inside = np.zeros(len(kept), dtype=bool)
+    inside[longest] = True
+    glitch[kept[~inside]] = True
+    return seconds[inside], glitch
 
 
 def _timecode_rate(stamps) -> int:
@@ -251,6 +346,6 @@ def write_llf_csv(destination, times, values, start_seconds: float = 0.0) -> Non
     lines += [row_format % (format_timecode(start_seconds + t), *row) for t, row in zip(times.tolist(), values[:, order].tolist())]
     text = "\n".join(lines) + "\n"
     if isinstance(destination, (str, Path)):
-        Path(destination).write_text(text, encoding="utf-8")
+        atomic_write(destination, text)
     else:
         destination.write(text)

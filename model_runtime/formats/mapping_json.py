@@ -18,6 +18,7 @@ from pathlib import Path
 
 from ..arkit import BLENDSHAPE_INDEX
 from ..errors import FormatError
+from ..files import atomic_write, loads_json, read_text
 
 FORMAT = "keyframeface.mapping"
 VERSION = 1
@@ -81,26 +82,12 @@ def mapping_from_dict(document) -> MappingDocument:
 def read_mapping_json(path) -> MappingDocument:
     """A mapping file, checked whole; ``FormatError`` says what is wrong and where."""
     path = Path(path)
-    try:
-        if path.stat().st_size > MAX_FILE_BYTES:
-            raise FormatError(f"{path.name} is larger than {MAX_FILE_BYTES // 2**20} MB: not a mapping")
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise FormatError(f"cannot read {path}: {error.strerror or error}") from None
-    except UnicodeDecodeError:
-        raise FormatError(f"{path.name} is not UTF-8 text") from None
+    text = read_text(path, path.name, MAX_FILE_BYTES)
     if not text.strip():
         raise FormatError(f"{path.name} is empty")
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise FormatError(f"{path.name} is not valid JSON: {error.msg} at line {error.lineno}") from None
-    return mapping_from_dict(document)
+    return mapping_from_dict(loads_json(text, path.name))
 
 
 def write_mapping_json(path, mapping: MappingDocument) -> None:
     """Write the mapping whole (a temporary file renamed into place)."""
-    path = Path(path)
-    temporary = path.with_name(path.name + ".part")
-    temporary.write_text(json.dumps(mapping.to_dict(), indent=1) + "\n", encoding="utf-8")
-    temporary.replace(path)
+    atomic_write(path, json.dumps(mapping.to_dict(), indent=1) + "\n")

@@ -124,6 +124,22 @@ def test_keyframeface_json_with_60_or_62_names_is_refused(blender, demo_head, tm
     assert len(bpy.data.actions) == before
 
 
+@pytest.mark.parametrize("raw, message", [
+    (b"[" * 100_000 + b"]" * 100_000, "nests 100000 levels deep; the limit is 64"),
+    (b'{"Keyframe_one": {"JawOpen": 0.5, "Caf\xe9": 1}}', "bomb.json is not UTF-8 text"),
+])
+def test_hostile_keyframeface_json_is_a_message_not_a_traceback(blender, demo_head, tmp_path, raw, message):
+    """Issue 12, item 8: a depth bomb (RecursionError) and Latin-1 text (UnicodeDecodeError)."""
+    import bpy
+
+    path = tmp_path / "bomb.json"
+    path.write_bytes(raw)
+    before = len(bpy.data.actions)
+    with pytest.raises(RuntimeError, match=message):
+        bpy.ops.keyframeface.import_keyframeface_json(filepath=str(path))
+    assert len(bpy.data.actions) == before
+
+
 @pytest.mark.parametrize("text, message", [
     ("Timecode,BlendshapeCount\n", "no ARKit columns"),
     ("Timecode,JawOpen\n00:00:00:00.000,0.1\nbad,0.2\n", "bad timecode"),

@@ -2,9 +2,10 @@
 
 "Hurt, turning into anger" is a transition of two parts; "anxiety concealed by a restrained
 smile" is one part whose felt emotion (anxiety) differs from the displayed one (a smile);
-"joy mixed with disbelief" is a blend. Words come from ``data/emotions.json``. When the
-emotion field is empty or holds nothing we know, the script and context are read for
-emotion words, and the reading says what it fell back to.
+"joy mixed with disbelief" is a blend; "not happy, not sad" negates both. Words come from
+``data/emotions.json``. When the emotion field is empty or holds nothing we know, the emotion
+is read from the script and context by meaning (``meaning/situation.py``; by their emotion
+words where the encoder is missing), and the reading says what it fell back to.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from functools import lru_cache
 from ..._data import load_json
 from ...embeddings import Paraphraser
 from ...embeddings import available as paraphrases_available
+from ...meaning import situation
 from .facs import FaceState, au_regions
 
 _EMOTIONS = load_json("emotions.json")
@@ -24,6 +26,7 @@ FAMILIES: dict = _EMOTIONS["families"]
 LEXICON: dict = _EMOTIONS["lexicon"]
 INTENSIFIERS: dict = {k: v for k, v in _EMOTIONS["intensifiers"].items() if not k.startswith("_")}
 CONNECTORS: dict = {k: v for k, v in _EMOTIONS["connectors"].items() if not k.startswith("_")}
+NEGATORS: dict = {k: v for k, v in _EMOTIONS["negators"].items() if not k.startswith("_")}
 DISPLAYED_ONLY = set(_EMOTIONS["displayed_only"]["words"])
 CONTEXT_CUES: dict = {k: v for k, v in _EMOTIONS["context_cues"].items() if not k.startswith("_")}
 # A blend of emotions this far apart in valence is shown split across the face (a bittersweet
@@ -57,6 +60,12 @@ def _phrase_pattern(phrases) -> re.Pattern:
 
 _LEXICON_PATTERN = _phrase_pattern(LEXICON)
 _INTENSIFIER_PATTERN = _phrase_pattern(INTENSIFIERS)
+_NEGATOR_PATTERN = _phrase_pattern(NEGATORS)
+_NEGATOR_WORDS = {word for phrase in NEGATORS for word in phrase.split()}
+# A situation read by meaning: the runner-up family joins as a blend when it is at least this
+# share of the winner's probability; the winner's intensity grows with the confidence.
+SITUATION_BLEND = 0.5
+SITUATION_INTENSITY = (0.4, 0.5)
 _CONNECTOR_KIND = {}
 for _kind in ("mask", "mask_reversed", "transition", "blend"):
     for _phrase in CONNECTORS[_kind]:
@@ -100,7 +109,7 @@ class EmotionPart:
 @dataclass
 class EmotionReading:
     parts: list[EmotionPart]
-    source: str  # "emotion", "script", or "default"
+    source: str  # "emotion", "situation" (script and context by meaning), "script" (their emotion words), or "default"
     unknown_words: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -174,29 +183,52 @@ def _stem_candidates(word: str):
             yield word[: -len(suffix)] + replacement
 
 
-def _terms_in(chunk: str) -> tuple[list[EmotionTerm], list[str]]:
-    """Emotion terms in a chunk of text, with their intensifiers, and the words not understood."""
+def _negation(before: str) -> float | None:
+    """The scale a negator earlier in the clause leaves an emotion word (0: not shown), or None."""
+    clause = re.split(r"[,;.!?]|\bbut\b", before)[-1]
+    found = list(_NEGATOR_PATTERN.finditer(clause))
+    return NEGATORS[found[-1].group(0)] if found else None
+
+
+def _terms_in(chunk: str, negated: list[str] | None = None) -> tuple[list[EmotionTerm], list[str]]:
+    """Emotion terms in a chunk of text, with their intensifiers, and the words not understood.
+    Emotion words a negator takes away entirely are left out and added to ``negated``."""
     terms: list[EmotionTerm] = []
     consumed = []
     for match in _LEXICON_PATTERN.finditer(chunk):
         entry = LEXICON[match.group(0)]
         before = chunk[: match.start()]
+        consumed.append((match.start(), match.end()))
         scale = 1.0
         for intensifier in _INTENSIFIER_PATTERN.finditer(before[-30:]):
             scale = INTENSIFIERS[intensifier.group(0)]
+        negation = _negation(before)
+        if negation is not None:
+            if negation <= 0.0:
+                if negated is not None:
+                    negated.append(match.group(0))
+                continue
+            scale = negation
         displayed_only = any(w in DISPLAYED_ONLY for w in re.findall(r"[\w'-]+", before[-20:]))
         terms.append(EmotionTerm(match.group(0), dict(entry["mix"]), min(1.0, entry["intensity"] * scale), displayed_only))
-        consumed.append((match.start(), match.end()))
     leftover = chunk
     for start, end in reversed(consumed):
         leftover = leftover[:start] + " " + leftover[end:]
     unknown = []
-    for word in re.findall(r"[^\W\d_][\w'-]*", leftover):
-        if word in _STOP_WORDS or word in INTENSIFIERS or word in DISPLAYED_ONLY or word in _CONNECTOR_KIND:
+    for found in re.finditer(r"[^\W\d_][\w'-]*", leftover):
+        word = found.group(0)
+        if (word in _STOP_WORDS or word in INTENSIFIERS or word in DISPLAYED_ONLY or word in _CONNECTOR_KIND
+                or word in _NEGATOR_WORDS):
             continue
         stemmed = next((LEXICON[c] for c in _stem_candidates(word) if c in LEXICON), None)
         if stemmed:
-            terms.append(EmotionTerm(word, dict(stemmed["mix"]), stemmed["intensity"]))
+            negation = _negation(leftover[: found.start()])
+            if negation is not None and negation <= 0.0:
+                if negated is not None:
+                    negated.append(word)
+                continue
+            scale = 1.0 if negation is None else negation
+            terms.append(EmotionTerm(word, dict(stemmed["mix"]), stemmed["intensity"] * scale))
         else:
             unknown.append(word)
     return terms, unknown
@@ -254,6 +286,7 @@ def read_emotion(emotion: str, script: str = "", context: str = "", paraphrase: 
     text = " ".join(emotion.lower().replace("’", "'").split())
     parts: list[EmotionPart] = []
     unknown: list[str] = []
+    negated: list[str] = []
     paraphrased: list[str] = []
     if text:
         from_to = _FROM_TO.match(text)
@@ -262,7 +295,7 @@ def read_emotion(emotion: str, script: str = "", context: str = "", paraphrase: 
         part = EmotionPart(felt=[])
         mask_target: str | None = None
         for kind, chunk in _split_connectors(text):
-            terms, missing = _terms_in(chunk)
+            terms, missing = _terms_in(chunk, negated)
             if missing and not terms:
                 # Only where nothing was understood; an idiom ("over the moon") is read whole.
                 meant = _by_meaning(chunk.strip(), paraphrase)
@@ -299,6 +332,8 @@ def read_emotion(emotion: str, script: str = "", context: str = "", paraphrase: 
                 part.felt = [EmotionTerm("neutral", {"neutral": 1.0}, 0.2)]
 
     notes = list(paraphrased)
+    if negated:
+        notes.append(f"Negated in the emotion field, not shown: {', '.join(dict.fromkeys(negated))}.")
     if parts:
         reading = EmotionReading(parts, "emotion", unknown)
         for part in parts:
@@ -313,20 +348,55 @@ def read_emotion(emotion: str, script: str = "", context: str = "", paraphrase: 
         reading.notes = notes
         return reading
 
-    inferred, _ = _terms_in(" ".join(f"{script} {context}".lower().replace("’", "'").split()))
     if text:
         notes.append(
             f"No known emotion in '{emotion.strip()}'"
             + (f" (not recognised: {', '.join(dict.fromkeys(unknown))})" if unknown else "")
-            + "; "
-            + ("read the emotion from the script and context instead." if inferred else "using a neutral, attentive delivery.")
+            + "; read the emotion from the script and context instead."
         )
+    # What the emotion field negated stays off the face, whatever the situation suggests.
+    excluded = {max(LEXICON[w]["mix"], key=LEXICON[w]["mix"].get) for w in negated if w in LEXICON}
+    by_meaning = None if paraphrase is False else _by_situation(script, context, excluded)
+    if by_meaning is not None:
+        felt, note = by_meaning
+        notes.append(note)
+        return EmotionReading([EmotionPart(felt=felt)], "situation", unknown, notes)
+    inferred, _ = _terms_in(" ".join(f"{script} {context}".lower().replace("’", "'").split()), [])
+    inferred = [term for term in inferred if not set(term.mix) & excluded]
     if inferred:
         return EmotionReading([EmotionPart(felt=inferred)], "script", unknown, notes)
-    neutral = EmotionTerm("neutral", {"neutral": 0.7, "interest": 0.3}, 0.35)
-    if not text:
-        notes.append("No emotion given and none found in the script or context: neutral, attentive delivery.")
-    return EmotionReading([EmotionPart(felt=[neutral])], "default", unknown, notes)
+    notes.append("No emotion found in the script or context: neutral, attentive delivery.")
+    return EmotionReading([EmotionPart(felt=[_neutral_term()])], "default", unknown, notes)
+
+
+def _neutral_term() -> EmotionTerm:
+    return EmotionTerm("neutral", {"neutral": 0.7, "interest": 0.3}, 0.35)
+
+
+def _by_situation(script: str, context: str, excluded: set[str]) -> tuple[list[EmotionTerm], str] | None:
+    """The emotion the situation calls for, read by meaning (``meaning/situation.py``): the
+    terms to show and a note saying how sure the reading is; None where the encoder is missing.
+    A confident reading grows more intense; a close runner-up joins as a blend."""
+    reader = situation.shared_reader()
+    if reader is None or not (script.strip() or context.strip()):
+        return None
+    reading = reader.read(script, context, excluded)
+    if not reading.sure:
+        return [_neutral_term()], (
+            f"Read the script and context by meaning: unsure (most like {reading.best} at {reading.confidence:.0%}, "
+            f"below the {reader.threshold:.0%} needed): neutral, attentive delivery.")
+    if reading.family == "neutral":
+        return [_neutral_term()], f"Read the script and context by meaning: neutral ({reading.confidence:.0%})."
+    low, span = SITUATION_INTENSITY
+    level = low + span * reading.confidence
+    terms = [EmotionTerm(reading.generator_family, {reading.generator_family: 1.0}, level)]
+    runner_up, probability = reading.runner_up()
+    blended = runner_up != "neutral" and probability >= SITUATION_BLEND * reading.confidence
+    if blended:
+        family = situation.GENERATOR_FAMILY[runner_up]
+        terms.append(EmotionTerm(family, {family: 1.0}, level * probability / reading.confidence))
+    return terms, (f"Read the script and context by meaning: {reading.family} ({reading.confidence:.0%})"
+                   + (f" with {runner_up} ({probability:.0%})" if blended else "") + ".")
 
 
 def emotion_face(mix: dict[str, float], intensity: float, variant: int = 0, one_side: str = "Left") -> FaceState:

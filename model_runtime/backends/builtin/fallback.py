@@ -24,6 +24,9 @@ _BANK = load_json("action_bank.json")
 PHRASES: dict[str, str] = _BANK["phrases"]
 THRESHOLD_LEXICAL = _BANK["threshold_lexical"]
 THRESHOLD_ENCODER = _BANK["threshold_encoder"]
+# A clause this close to a bank phrase is read as that idiom even when the grammar understood
+# some of its words.
+STRONG_MATCH = _BANK["strong_match"]
 
 # Words that carry no action: who acts, articles, linking words.
 _STOP = {

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from ..._data import load_json
 from .emotion import FAMILIES, LEXICON, emotion_face, restrict
 from .facs import ACTION_UNITS, DEGREES, HEAD, FaceState, au_regions
-from .fallback import Guess, nearest
+from .fallback import STRONG_MATCH, Guess, nearest
+from .fallback import words as fallback_words
 
 _LANGUAGE = load_json("facial_language.json")
 
@@ -166,6 +167,20 @@ def _rule(region: str, action: str):
     return None
 
 
+def _idiom(clause: str) -> Guess | None:
+    """The bank phrase a clause closely matches when the grammar leaves some of its words
+    unexplained (a partial reading would miss the point), else None."""
+    if _NEGATED.search(clause):
+        return None
+    spans = [(m.start, m.end) for m in _find(clause)]
+    leftover = [w for w in re.finditer(r"[a-z][a-z'-]*", clause)
+                if not any(start <= w.start() < end for start, end in spans)]
+    if not any(fallback_words(w.group(0)) for w in leftover):
+        return None
+    found = nearest(clause)
+    return found if found is not None and found.similarity >= STRONG_MATCH else None
+
+
 class DescriptionParser:
     """Parses descriptions; stateless and safe to share."""
 
@@ -179,18 +194,19 @@ class DescriptionParser:
         locked: set[str] = set()
         carried_region: str | None = None
         for clause in _clauses(text):
+            idiom = _idiom(clause) if guess else None
+            if idiom is not None:
+                # An idiom the bank knows well ("tears well up in her eyes") beats a partial
+                # reading of its words ("eyes ... up").
+                self._stand_in(idiom, state, result, suppressed, locked)
+                continue
             carried_region = self._parse_clause(clause, state, result, suppressed, carried_region, locked)
         if guess:
             for clause in list(result.ignored_clauses):
                 found = None if _NEGATED.search(clause) else nearest(clause)
-                if found is None:
-                    continue
-                # The bank's description is in the grammar's own words: it always parses.
-                stand_in = ParseResult(state)
-                for part in _clauses(found.description.lower()):
-                    self._parse_clause(part, state, stand_in, suppressed, None, locked)
-                result.ignored_clauses.remove(clause)
-                result.guessed.append(found)
+                if found is not None:
+                    result.ignored_clauses.remove(clause)
+                    self._stand_in(found, state, result, suppressed, locked)
         state.clear_aus(suppressed)
         # "keeping her head still", "without moving his head": whatever else moved it.
         if "head" in locked:
@@ -198,6 +214,13 @@ class DescriptionParser:
         if "gaze" in locked:
             state.gaze = (0.0, 0.0)
         return result
+
+    def _stand_in(self, found: Guess, state, result, suppressed, locked) -> None:
+        """Apply a bank phrase's description (in the grammar's own words: it always parses)."""
+        stand_in = ParseResult(state)
+        for part in _clauses(found.description.lower()):
+            self._parse_clause(part, state, stand_in, suppressed, None, locked)
+        result.guessed.append(found)
 
     def _parse_clause(self, clause, state, result, suppressed, carried_region, locked):
         matches = _find(clause)
@@ -221,7 +244,12 @@ class DescriptionParser:
             return (negation_at is not None and position > negation_at) or (cancel_at is not None and position < cancel_at)
 
         effects: list[tuple[object, float, bool]] = []  # (effect, strength, negated)
-        for region, action, position in self._pairs(regions, actions, carried_region):
+        pairs = self._pairs(regions, actions, carried_region)
+        gaze_regions = [m for m in regions if m.key in ("eyes", "gaze")]
+        if not actions and gaze_regions and direction:
+            # "Eyes to the left", "a quick look right": the eyes go where the clause points.
+            pairs.append((gaze_regions[0].key, "look", gaze_regions[0].start))
+        for region, action, position in pairs:
             rule = _rule(region, action)
             if rule:
                 level = degree if degree is not None else DEFAULT_DEGREE

@@ -1,0 +1,171 @@
+"""Emotion from the situation: the numpy MiniLM (the same vectors as the torch model), the
+labelled corpus, the calibrated head, and the emotion reader that falls back to it."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from model_runtime._data import load_json
+from model_runtime.backends.builtin.emotion import LEXICON, read_emotion
+from model_runtime.meaning import minilm, situation
+from model_runtime.meaning.wordpiece import WordPiece
+
+pytestmark = pytest.mark.skipif(not situation.available(), reason="encoder weights missing: run ./kff (it extracts them)")
+
+TEXTS = ["The doctor just called. The tumour is gone.", "a person who is gobsmacked", "x",
+         "Crème brûlée at the naïve café, 東京! Really?? (Don't.)",
+         "Somebody put my lunch in the microwave with the foil still on. Office kitchen, smoke everywhere."]
+
+
+def test_numpy_encoder_agrees_with_the_torch_model():
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    path = str(minilm._wheel_folder())
+    tokenizer = transformers.AutoTokenizer.from_pretrained(path, local_files_only=True)
+    model = transformers.AutoModel.from_pretrained(path, local_files_only=True).eval()
+    with torch.no_grad():
+        batch = tokenizer(TEXTS, padding=True, return_tensors="pt")
+        hidden = model(**batch).last_hidden_state
+        mask = batch["attention_mask"].unsqueeze(-1).float()
+        expected = torch.nn.functional.normalize((hidden * mask).sum(1) / mask.sum(1), dim=1).numpy()
+    for text in TEXTS:
+        assert WordPiece(minilm.WEIGHTS_DIR / minilm.VOCAB_FILE).encode(text, 512) == tokenizer(text)["input_ids"], text
+    together = minilm.shared().encode(TEXTS)  # padded into one batch
+    alone = np.stack([minilm.shared().encode([text])[0] for text in TEXTS])
+    assert (together * expected).sum(1).min() > 0.999
+    assert (alone * expected).sum(1).min() > 0.999
+
+
+def test_the_corpus_has_enough_varied_situations_without_emotion_words():
+    families = load_json(situation.CORPUS)["families"]
+    assert set(families) == set(situation.GENERATOR_FAMILY)
+    everyday = {"down", "flat", "lost", "dead", "won", "cold", "please", "blue", "why", "hurt", "believe", "sorry", "help"}
+    naming = re.compile(r"(?<![\w'])(" + "|".join(re.escape(w) for w in LEXICON if w not in everyday) + r")(?![\w'])")
+    scripts = set()
+    for family, items in families.items():
+        assert len(items) >= 60, family
+        for item in items:
+            text = f"{item['script']} {item['context']}".lower()
+            assert not naming.search(text), (family, item, naming.search(text).group(0))
+            assert item["script"] not in scripts
+            scripts.add(item["script"])
+    splits = [s["split"] for s in situation.corpus()]
+    assert 0.15 < splits.count("heldout") / len(splits) < 0.25
+    heldout_families = {s["family"] for s in situation.corpus() if s["split"] == "heldout"}
+    assert heldout_families == set(families)
+
+
+@pytest.mark.parametrize("script, context, family", [
+    ("My flight was cancelled and my passport is in the checked bag.", "An airport desk at midnight.", "anger"),
+    ("Put it down here, next to the others.", "A clerk sorting parcels in a mail room.", "neutral"),
+    ("Something is scratching at the window. We're on the fourth floor.", "Two children alone in a flat at night.", "fear"),
+])
+def test_an_empty_emotion_reads_the_situation_by_meaning(script, context, family):
+    reading = read_emotion("", script, context)
+    assert reading.source == "situation"
+    mix = reading.families()
+    assert max(mix, key=mix.get) == situation.GENERATOR_FAMILY[family]
+    assert any("by meaning" in note for note in reading.notes)
+
+
+def test_a_delivery_alone_still_reads_the_situation():
+    from model_runtime.backends import GenerateRequest
+    from model_runtime.backends.builtin import BuiltinBackend
+
+    track = BuiltinBackend().generate(GenerateRequest(
+        script="My flight was cancelled and my passport is in the checked bag.", context="An airport desk at midnight.",
+        emotion="shouting", seed=1))
+    assert any("by meaning: anger" in note for note in track.notes)
+
+
+def test_unsure_readings_stay_neutral_and_say_so(monkeypatch):
+    reader = situation.shared_reader()
+    monkeypatch.setattr(reader, "threshold", 1.01)
+    reading = read_emotion("", "My flight was cancelled and my passport is in the checked bag.", "An airport desk.")
+    assert reading.summary() == "neutral"
+    assert any("unsure" in note and "neutral" in note for note in reading.notes)
+
+
+def test_confidence_is_calibrated_and_readings_are_remembered(monkeypatch):
+    reader = situation.shared_reader()
+    assert 0.05 < reader.temperature < 5.0 and 0.0 < reader.threshold < 1.0
+    first = reader.read("We did it, the last box is in. Our own flat.", "A couple drops onto the sofa.")
+    assert abs(sum(first.probabilities.values()) - 1.0) < 1e-5
+
+    def no_encoding(texts, *args):
+        raise AssertionError("encoded again")
+
+    monkeypatch.setattr(reader.encoder, "encode", no_encoding)
+    assert reader.read("We did it, the last box is in. Our own flat.", "A couple drops onto the sofa.") == first
+
+
+def test_explicit_emotion_words_keep_their_priority():
+    reading = read_emotion("furious", "The doctor just called. The tumour is gone.", "A mother in her kitchen.")
+    assert reading.source == "emotion" and reading.summary() == "furious"
+
+
+def test_a_known_emotion_never_loads_the_encoder():
+    """Issue 12.13: an emotion the lexicon knows costs no encoder; an unknown one loads it once."""
+    code = (
+        "from model_runtime.backends import GenerateRequest\n"
+        "from model_runtime.backends.builtin import BuiltinBackend\n"
+        "from model_runtime.meaning import minilm\n"
+        "import sys\n"
+        "backend = BuiltinBackend()\n"
+        "backend.generate(GenerateRequest(script='Get out of my house.', context='A break-in.', emotion='furious'))\n"
+        "known = minilm.loaded() or 'torch' in sys.modules\n"
+        "backend.generate(GenerateRequest(script='Get out of my house.', emotion='gobsmacked'))\n"
+        "print(known, minilm.loaded(), 'torch' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600,
+                            cwd=str(minilm.DATA_DIR.parent.parent))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "True", "False"]
+
+
+@pytest.mark.parametrize("emotion, absent", [("not happy, not sad", {"joy", "sadness"}),
+                                             ("no longer angry", {"anger"}),
+                                             ("calm, without fear", {"fear"})])
+def test_negated_emotions_are_not_shown(emotion, absent):
+    """Issue 12.15: 'not happy, not sad' used to read as a happy+sad blend."""
+    reading = read_emotion(emotion, "There is something I have to tell you.", "")
+    assert not absent & set(reading.families()), reading.summary()
+    assert any("Negated" in note for note in reading.notes)
+    assert "not" not in reading.unknown_words
+
+
+def test_hardly_leaves_a_trace_and_negation_ends_with_the_clause():
+    hardly = read_emotion("hardly surprised")
+    plain = read_emotion("surprised")
+    assert hardly.parts[0].felt[0].intensity < 0.5 * plain.parts[0].felt[0].intensity
+    reading = read_emotion("not angry, but hurt")
+    assert "anger" not in reading.families() and "hurt" in reading.summary()
+
+
+def test_a_negated_emotion_stays_off_the_face_whatever_the_situation():
+    script, context = "We won! The whole cup, we actually won it!", "The team lifts the trophy in the rain."
+    assert max(read_emotion("", script, context).families().items(), key=lambda kv: kv[1])[0] == "joy"
+    reading = read_emotion("not happy", script, context)
+    assert "joy" not in reading.families()
+
+
+def test_training_command_writes_a_head_the_reader_loads(tmp_path, monkeypatch):
+    from model_runtime.meaning import train
+
+    few = [s for s in situation.corpus() if s["script"][0] in "TW"][:40]
+    monkeypatch.setattr(train, "corpus", lambda: few)
+    report = train.train(tmp_path / "head.npz", verbose=False)
+    assert report["situations"] == len(few)
+    reader = situation.SituationReader(tmp_path / "head.npz")
+    reading = reader.read(few[0]["script"], few[0]["context"])
+    assert set(reading.probabilities) <= set(situation.GENERATOR_FAMILY)
+    with np.load(situation.HEAD_FILE) as shipped:
+        assert [str(f) for f in shipped["families"]] == list(load_json(situation.CORPUS)["families"])
+        assert shipped["weights"].shape == (8, 3 * minilm.WIDTH)
+    json.dumps(report)
