@@ -466,7 +466,8 @@ def bench_local_server(clients: int = 4) -> list[tuple[str, str, str, str]]:
             remote.generate(request)
             one = time.perf_counter() - started
             timeout = max(0.2, one / 4)  # every client times out at least once per generation
-            callers = [get_backend("server", url=url, timeout=timeout, retries=12) for _ in range(clients)]
+            callers = [get_backend("server", url=url, timeout=timeout, retries=12, line_timeout=600.0)
+                       for _ in range(clients)]
             with ThreadPoolExecutor(clients) as pool:
                 list(pool.map(lambda caller: caller.generate(request), callers))
             health = json.loads(urllib.request.urlopen(f"{url}/health", timeout=5).read())

@@ -68,7 +68,8 @@ def test_clients_that_time_out_and_retry_start_one_generation_each():
     model = _slow_model(2.5)
     try:
         with our_server(*_serving(model)) as url:
-            clients = [get_backend("server", url=url, timeout=1.0, retries=10) for _ in range(4)]
+            # A 1 s timeout against 2.5 s generations, and time for the line to finish.
+            clients = [get_backend("server", url=url, timeout=1.0, retries=10, line_timeout=60.0) for _ in range(4)]
             with ThreadPoolExecutor(4) as pool:
                 tracks = list(pool.map(lambda client: client.generate(GenerateRequest(**LINE)), clients))
             health = _health(url)

@@ -24,7 +24,7 @@ import json
 import math
 import re
 
-from ..errors import AnswerError, FormatError
+from ..errors import AnswerError, BackendError, FormatError
 from ..formats.keyframeface_json import _first_json_object, build_messages, number_word, parse_keyframe_answer
 from .builtin import BuiltinBackend
 from .base import GenerateRequest, Plan, PlannedKeyframe, SolvedKeyframe
