@@ -31,8 +31,6 @@ __all__ = ["HTTPStatusError", "IDEMPOTENCY_HEADER", "MAX_ANSWER_BYTES", "OpenAIC
 # One line (its plan, every keyframe's solve and their retries) gets this many request timeouts.
 LINE_TIMEOUTS = 4
 IDEMPOTENCY_HEADER = "Idempotency-Key"
-# A server whose generations take T seconds is given SLOW_SERVER_MARGIN * T before a retry.
-SLOW_SERVER_MARGIN = 3.0
 
 
 def check_url(url: str, what: str) -> str:
@@ -47,11 +45,6 @@ def post_json(url: str, body: dict, headers: dict | None = None, timeout: float 
               online_access: bool = True) -> dict:
     """POST ``body`` as JSON and return the JSON answer; ``BackendError`` on any failure."""
     return request_json("POST", url, body, headers, timeout, online_access)
-
-
-def get_json(url: str, headers: dict | None = None, timeout: float = 10.0, online_access: bool = True) -> dict:
-    """GET a JSON answer; ``BackendError`` on any failure."""
-    return request_json("GET", url, None, headers, timeout, online_access)
 
 
 class _RemoteBackend(Backend):
@@ -182,16 +175,6 @@ class ServerBackend(_RemoteBackend):
     def _headers(self) -> dict:
         return {"Authorization": f"Bearer {self._token}"} if self._token else {}
 
-    def _fitted_timeout(self) -> float:
-        """The timeout, stretched to fit the server's generations (its /health reports their
-        median time): a slow model is waited for rather than asked again."""
-        try:
-            typical = float(get_json(f"{self.url}/health", self._headers(), min(self.timeout, 10.0),
-                                     self.online_access).get("generation_seconds") or 0.0)
-        except (BackendError, AttributeError, TypeError, ValueError):
-            typical = 0.0
-        return max(self.timeout, SLOW_SERVER_MARGIN * typical)
-
     def generate(self, request: GenerateRequest):
         request = request.validated()
         body = {"script": request.script, "context": request.context, "emotion": request.emotion,
@@ -200,16 +183,15 @@ class ServerBackend(_RemoteBackend):
         # One key for every try: a try after a timeout joins the generation the server is
         # still working on instead of queueing another.
         headers = {**self._headers(), IDEMPOTENCY_HEADER: uuid.uuid4().hex}
-        timeout = self._fitted_timeout()
 
         def ask():
-            answer = post_json(f"{self.url}/v1/generate", body, headers, timeout, self.online_access)
+            answer = post_json(f"{self.url}/v1/generate", body, headers, self.timeout, self.online_access)
             try:
                 return Track.from_dict(answer)
             except TrackError as error:
                 raise AnswerError(f"the server's track is not valid: {error}") from None
 
-        with line_deadline(max(self.line_timeout, timeout * LINE_TIMEOUTS)):
+        with line_deadline(self.line_timeout):
             return retrying(ask, self.retries, f"Generating on {self.url}")
 
     def solve(self, descriptions, index, background, emotion) -> SolvedKeyframe:
