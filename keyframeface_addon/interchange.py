@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import bpy
 import numpy as np
 
 from ..model_runtime.arkit import BLENDSHAPES, PARAMETERS, POSE, pascal

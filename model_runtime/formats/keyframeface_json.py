@@ -14,7 +14,7 @@ import math
 import re
 from dataclasses import dataclass, field
 
-from ..arkit import BLENDSHAPE_INDEX, BLENDSHAPES, LIVE_LINK_FACE_COLUMNS, POSE, POSE_INDEX, pascal, to_arkit
+from ..arkit import BLENDSHAPE_INDEX, BLENDSHAPES, LIVE_LINK_FACE_COLUMNS, POSE, pascal, to_arkit
 from ..errors import FormatError
 from ..files import check_json_depth, loads_json
 
