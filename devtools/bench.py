@@ -472,7 +472,7 @@ def bench_local_server(clients: int = 4) -> list[tuple[str, str, str, str]]:
                 list(pool.map(lambda caller: caller.generate(request), callers))
             health = json.loads(urllib.request.urlopen(f"{url}/health", timeout=5).read())
             memory = _peak_memory_mb(process.pid)
-            for options in ({"temperature": 0.7}, {"plan": "builtin", "on_degenerate": "fail"}):
+            for options in ({"temperature": 0.7}, {"plan": "builtin", "temperature": 0.3}):
                 get_backend("server", url=url, backend_options=options).generate(request)
             memory_after = _peak_memory_mb(process.pid)
     started_by_clients = health["generations_started"] - 1
