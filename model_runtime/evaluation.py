@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._data import load_json
+from ._data import DATA_DIR, load_json
 from .arkit import BLENDSHAPES, PARAMETERS
 from .backends import GenerateRequest, get_backend
 from .backends.builtin import BuiltinBackend
@@ -110,20 +110,33 @@ def description_agrees(item: dict, backend) -> tuple[bool, list[str]]:
     return not problems, problems
 
 
-def run_paraphrased_descriptions(backend) -> dict:
-    """Descriptions phrased unlike the grammar, by another hand
-    (``data/eval/descriptions_paraphrased.json``): the rate per split. Figures come from
-    'test', which tuning never looked at; 'dev' is for tuning."""
-    items = load_json("eval/descriptions_paraphrased.json")["descriptions"]
+# The fresh test set of descriptions (another hand, never seen while building the parser);
+# the coordinator adds it, so it may be missing.
+DESCRIPTIONS_TEST = DATA_DIR / "eval" / "descriptions_test.json"
+DESCRIPTIONS_DEV_LABEL = "dev (independent, used for tuning since stop 16)"
+
+
+def run_paraphrased_descriptions(backend, test_path: Path = DESCRIPTIONS_TEST) -> dict:
+    """Descriptions phrased unlike the grammar, by another hand: all of
+    ``data/eval/descriptions_paraphrased.json`` is dev (reported on before, so tuned on since
+    stop 16); the figure comes from ``test_path`` (``data/eval/descriptions_test.json``, same
+    format), which nobody building the parser has seen, when it is present."""
+    sets = {"dev": load_json("eval/descriptions_paraphrased.json")["descriptions"]}
+    if test_path.is_file():
+        with open(test_path, encoding="utf-8") as handle:
+            sets["test"] = json.load(handle)["descriptions"]
     rows = []
-    for item in items:
-        ok, problems = description_agrees(item, backend)
-        rows.append({"text": item["text"], "split": item["split"], "ok": ok, "problems": problems})
-    summary = {}
-    for split in ("dev", "test"):
-        chosen = [r for r in rows if r["split"] == split]
-        summary[split] = {"total": len(chosen), "agree": sum(r["ok"] for r in chosen)}
-    return {"summary": summary, "descriptions": rows}
+    for split, items in sets.items():
+        for item in items:
+            ok, problems = description_agrees(item, backend)
+            rows.append({"text": item["text"], "split": split, "ok": ok, "problems": problems})
+    summary = {split: {"total": sum(r["split"] == split for r in rows), "agree": sum(r["ok"] for r in rows if r["split"] == split)}
+               for split in sets}
+    return {"summary": summary, "descriptions": rows, "test_file": str(test_path)}
+
+
+def _rate(counts: dict) -> str:
+    return f"{counts['agree']}/{counts['total']} = {counts['agree'] / max(counts['total'], 1):.0%}"
 
 
 # Shapes whose movement is articulation (lip excursion), beside the jaw.
@@ -169,10 +182,11 @@ def format_acting(results: dict) -> str:
     para = results.get("paraphrased_descriptions")
     if para:
         s = para["summary"]
-        out += ["", "Descriptions phrased unlike the grammar, by another hand (data/eval/descriptions_paraphrased.json):",
-                f"  test (never tuned on): {s['test']['agree']}/{s['test']['total']} = "
-                f"{s['test']['agree'] / max(s['test']['total'], 1):.0%} solved to the shapes they name   (target >= 90%)",
-                f"  dev (tuned on):        {s['dev']['agree']}/{s['dev']['total']} = {s['dev']['agree'] / max(s['dev']['total'], 1):.0%}"]
+        test = (f"{_rate(s['test'])} solved to the shapes they name   (target >= 90%)" if "test" in s
+                else "not present (the fresh set is added after the parser is built)")
+        out += ["", "Descriptions phrased unlike the grammar, by other hands:",
+                f"  test (data/eval/descriptions_test.json, never seen): {test}",
+                f"  {DESCRIPTIONS_DEV_LABEL} (data/eval/descriptions_paraphrased.json): {_rate(s['dev'])}"]
         # Only dev misses are listed: the test texts stay unseen, so nobody tunes on them.
         misses = [r for r in para["descriptions"] if not r["ok"] and r["split"] == "dev"]
         if misses:
