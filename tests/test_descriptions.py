@@ -192,6 +192,10 @@ ARTIST_PHRASES = [
     ("Brows high, mouth hanging open.", ["browInnerUp", "jawOpen"], ["browDownLeft"]),
     ("She looks irate.", ["browDownLeft"], ["mouthSmileLeft"]),
     ("A deep crease forms between his brows, a v.", ["browDownLeft"], ["browOuterUpLeft"]),
+    ("Eyes shut, face relaxed.", ["eyeBlinkLeft", "eyeBlinkRight"], ["browDownLeft"]),
+    ("Her brows bunch together in fear.", ["browDownLeft", "browInnerUp"], []),
+    ("He sneers, the lip lifting on the right.", ["mouthUpperUpRight", "noseSneerRight"], ["noseSneerLeft"]),
+    ("She tilts her chin up and glances down at him.", ["eyeLookDownLeft"], ["eyeLookUpLeft"]),
 ]
 
 

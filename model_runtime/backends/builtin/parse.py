@@ -133,6 +133,17 @@ def _find(clause: str) -> list[_Match]:
     return sorted(taken, key=lambda m: m.start)
 
 
+_PARTICLES = set(_LANGUAGE["particles"])
+_SUBJECT = re.compile(r"^(?:(?:he|she|they|it|then|also|now)\s+)?")
+
+
+def _starts_with_action(piece: str) -> bool:
+    matches = _find(piece)
+    start = _SUBJECT.match(piece).end()
+    return (bool(matches) and matches[0].category == "action" and matches[0].start == start
+            and matches[0].text not in _PARTICLES)
+
+
 def _clauses(text: str) -> list[str]:
     clauses: list[str] = []
     leading = ""  # a qualifier before anything it could qualify ("a wide, toothy grin")
@@ -156,7 +167,10 @@ def _clauses(text: str) -> list[str]:
             # A denial ends at "and" when what follows acts on its own ("she stops smiling and
             # presses her lips": the lips do press).
             denial_ends = "negation" in previous and bool(found & {"action", "expression"})
-            if merged and not ("region" in found and {"region", "action"} <= previous) and not denial_ends:
+            # So does a complete clause when a new verb follows ("she lifts her chin and looks
+            # down at him": the look is not the chin's).
+            new_predicate = {"region", "action"} <= previous and _starts_with_action(piece)
+            if merged and not ("region" in found and {"region", "action"} <= previous) and not denial_ends and not new_predicate:
                 merged[-1] = f"{merged[-1]} and {piece}"
             else:
                 merged.append(piece)
@@ -197,15 +211,23 @@ def _merge_summary(state: FaceState, summary: FaceState, relaxed: set[str]) -> N
     clauses already decided: the same action unit, its antagonists, a region they relaxed
     ("his brows pinch together, worried": the inner brows lift, the outer brows stay down)."""
     blocked = {other for au in state.aus for other in (au, *ANTAGONISTS.get(au, ()))}
+    mirror = _one_side(state) not in (None, _one_side(summary))
     for au, sides in summary.aus.items():
         if au in blocked or (set(au_regions(au)) | {"face"}) & relaxed:
             continue
         for side, value in sides.items():
-            state.raise_to(au, value, side)
+            # "He sneers, lip curling on the right": the sneer is on the right too.
+            state.raise_to(au, value, ({"Left": "Right", "Right": "Left"}[side]) if mirror else side)
     if state.gaze == (0.0, 0.0):
         state.gaze = summary.gaze
     for axis, value in summary.head.items():
         state.head.setdefault(axis, value)
+
+
+def _one_side(state: FaceState) -> str | None:
+    """'Left' or 'Right' when every one-sided action unit of ``state`` is on that side."""
+    sides = {("Left" if entry["Left"] > entry["Right"] else "Right") for entry in state.aus.values() if entry["Left"] != entry["Right"]}
+    return sides.pop() if len(sides) == 1 else None
 
 
 class DescriptionParser:
@@ -232,7 +254,7 @@ class DescriptionParser:
                 continue
             categories = {m.category for m in _find(clause)}
             target = summary if categories & _SUMMARY and not categories & {"region", "action"} else state
-            carried_region = self._parse_clause(clause, target, result, suppressed, carried_region, locked)
+            carried_region = self._parse_clause(clause, target, result, suppressed, carried_region, locked, summary)
         if guess:
             for clause in list(result.ignored_clauses):
                 if _NEGATED.search(clause):
@@ -257,7 +279,7 @@ class DescriptionParser:
             self._parse_clause(part, state, stand_in, suppressed, None, locked)
         result.guessed.append(found)
 
-    def _parse_clause(self, clause, state, result, suppressed, carried_region, locked):
+    def _parse_clause(self, clause, state, result, suppressed, carried_region, locked, summary=None):
         matches = _find(clause)
         regions = [m for m in matches if m.category == "region"]
         actions = [m for m in matches if m.category == "action"]
@@ -296,6 +318,19 @@ class DescriptionParser:
         for match in expressions:
             for effect, strength in EXPRESSIONS[match.key]:
                 effects.append((effect, min(1.0, strength * scale), is_negated(match.start)))
+        if effects and emotions and summary is not None:
+            # "Her brows draw together in worry": the worry colours the regions the clause
+            # names (the whole face when it names the face), as a summing-up clause would.
+            for match in emotions:
+                if is_negated(match.start):
+                    continue
+                entry = LEXICON[match.key]
+                face = emotion_face(entry["mix"], min(1.0, entry["intensity"] * scale), 0, side if side in ("Left", "Right") else "Left")
+                if region_names:
+                    face = restrict(face, region_names)
+                for au, left, right in face.active(0.02):
+                    summary.raise_to(au, left, "Left")
+                    summary.raise_to(au, right, "Right")
         if not effects and emotions:
             for match in emotions:
                 entry = LEXICON[match.key]
@@ -457,7 +492,8 @@ class DescriptionParser:
     @staticmethod
     def _relax(region: str, state: FaceState) -> None:
         if region == "face":
-            state.aus.clear()
+            # "Eyes closed, face relaxed": what other clauses say stays; the rest is at rest
+            # (summing-up clauses are kept out, see _merge_summary).
             state.gaze = (0.0, 0.0)
             state.head.clear()
             return
