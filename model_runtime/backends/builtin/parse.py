@@ -224,6 +224,15 @@ def _merge_summary(state: FaceState, summary: FaceState, relaxed: set[str]) -> N
         state.head.setdefault(axis, value)
 
 
+def _emotion_units(word: str, scale: float, side: str | None, region_names: set[str]):
+    """(au, left, right) of an emotion word's face, only in ``region_names`` when given."""
+    entry = LEXICON[word]
+    face = emotion_face(entry["mix"], min(1.0, entry["intensity"] * scale), 0, side if side in ("Left", "Right") else "Left")
+    if region_names:
+        face = restrict(face, region_names)
+    return face.active(0.02)
+
+
 def _one_side(state: FaceState) -> str | None:
     """'Left' or 'Right' when every one-sided action unit of ``state`` is on that side."""
     sides = {("Left" if entry["Left"] > entry["Right"] else "Right") for entry in state.aus.values() if entry["Left"] != entry["Right"]}
@@ -324,23 +333,15 @@ class DescriptionParser:
             for match in emotions:
                 if is_negated(match.start):
                     continue
-                entry = LEXICON[match.key]
-                face = emotion_face(entry["mix"], min(1.0, entry["intensity"] * scale), 0, side if side in ("Left", "Right") else "Left")
-                if region_names:
-                    face = restrict(face, region_names)
-                for au, left, right in face.active(0.02):
+                for au, left, right in _emotion_units(match.key, scale, side, region_names):
                     summary.raise_to(au, left, "Left")
                     summary.raise_to(au, right, "Right")
         if not effects and emotions:
             for match in emotions:
-                entry = LEXICON[match.key]
-                face = emotion_face(entry["mix"], min(1.0, entry["intensity"] * scale), 0, side if side in ("Left", "Right") else "Left")
-                if region_names:
-                    face = restrict(face, region_names)
-                for au, left, right in face.active(0.02):
+                for au, left, right in _emotion_units(match.key, scale, side, region_names):
                     effects.append(((au, left, right), 1.0, is_negated(match.start)))
                 if not region_names and not is_negated(match.start):
-                    self._emotion_tendencies(entry["mix"], state, scale)
+                    self._emotion_tendencies(LEXICON[match.key]["mix"], state, scale)
 
         if effects:
             result.understood.append(clause)
