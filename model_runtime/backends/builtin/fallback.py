@@ -22,6 +22,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..._data import load_json
+from ...embeddings import available as encoder_available
+from ...meaning import minilm
+from .emotion import emotion_paraphraser
 
 _BANK = load_json("action_bank.json")
 PHRASES: dict[str, str] = _BANK["phrases"]
@@ -47,8 +50,6 @@ Encoder = Callable[[list[str]], "object"]
 def shipped_encoder(texts: list[str]):
     """The numpy all-MiniLM-L6-v2; the bank itself is read from the vectors cached beside the
     weights (computed once), anything else is encoded."""
-    from ...meaning import minilm
-
     if texts == BANK_TEXTS:
         return minilm.encode_vocabulary(texts)
     return minilm.shared().encode(texts)
@@ -56,9 +57,7 @@ def shipped_encoder(texts: list[str]):
 
 def _shipped_available() -> bool:
     # The weights are here and not switched off (KEYFRAMEFACE_PARAPHRASES=0).
-    from ...embeddings import available
-
-    return available()
+    return encoder_available()
 
 
 DEFAULT = "default"  # use_encoder(DEFAULT): the shipped encoder when its weights are present
@@ -190,8 +189,6 @@ def emotion_by_meaning(clause: str) -> Guess | None:
     feeling = _APPEARANCE.sub("", clause.strip()).strip()
     if not feeling or len(feeling.split()) > _MOST_WORDS:
         return None
-    from .emotion import emotion_paraphraser
-
     try:
         paraphraser = emotion_paraphraser()
         match = paraphraser.match(feeling) if paraphraser else None
