@@ -18,21 +18,11 @@ import hashlib
 import json
 from pathlib import Path
 
+from devtools.bench_worker import LINES as BENCH_LINES
 from model_runtime._data import load_json
 
 GOLDEN_FILE = Path(__file__).resolve().parent / "golden" / "generation.json"
 
-# The benchmark's lines (devtools/bench.py) with the emotion as typed.
-BENCH_LINES = [
-    ("I can't believe you did this to me.", "Her best friend just admitted reading her diary.", "Hurt, turning into anger"),
-    ("Well, that went better than expected!", "After a job interview.", "relieved"),
-    ("Don't touch that. Please, just... don't.", "A child reaches for a fragile heirloom.", "anxiety concealed by a restrained smile"),
-    ("We did it. We actually did it!", "The team wins the final.", "joy mixed with disbelief"),
-    ("You think this is funny?", "A prank went too far.", "irritated"),
-    ("I miss the way things used to be.", "Looking at an old photo.", "bittersweet"),
-    ("Get out. Now.", "An intruder in the kitchen.", "furious"),
-    ("Is anyone there?", "A dark corridor.", "fear"),
-]
 # Emotion fields tried on every benchmark line besides its own: deliveries, one-sided mouths,
 # masks, negation, an unknown word, and the empty field (the situation read).
 EXTRA_EMOTIONS = ["", "whispering", "shouting", "sarcastic amusement", "quiet grief, sobbing",
