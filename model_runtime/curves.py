@@ -18,42 +18,29 @@ _HANDLE_FACTOR = 2.5614
 def auto_clamped_handles(x: np.ndarray, y: np.ndarray):
     """Left and right handle coordinates Blender gives Auto Clamped keys at ``(x, y)``.
 
-    ``x`` must be strictly increasing. Returns ``(left_x, left_y, right_x, right_y)``.
+    ``x`` must be strictly increasing. Returns ``(left_x, left_y, right_x, right_y)``. ``y`` may
+    hold several curves keyed at the same ``x``, one per row (last axis along ``x``): every step
+    is elementwise, so each row gets exactly the handles it would get alone.
     """
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     n = len(x)
     if n == 0:
         empty = np.zeros(0)
-        return empty, empty, empty, empty
+        return empty, np.zeros(y.shape), empty, np.zeros(y.shape)
     if n == 1:
         return x - 1.0, y.copy(), x + 1.0, y.copy()
 
+    left_x, right_x, len_a, len_b, tvec_x, scale_a, scale_b = _handle_x(x)
     # Neighbours; the first and last keys mirror their only neighbour, as Blender does.
-    prev_x = np.empty(n)
-    prev_y = np.empty(n)
-    next_x = np.empty(n)
-    next_y = np.empty(n)
-    prev_x[1:], prev_y[1:] = x[:-1], y[:-1]
-    next_x[:-1], next_y[:-1] = x[1:], y[1:]
-    prev_x[0], prev_y[0] = 2 * x[0] - x[1], 2 * y[0] - y[1]
-    next_x[-1], next_y[-1] = 2 * x[-1] - x[-2], 2 * y[-1] - y[-2]
-
-    len_a = x - prev_x
-    len_b = next_x - x
-    len_a = np.where(len_a == 0.0, 1.0, len_a)
-    len_b = np.where(len_b == 0.0, 1.0, len_b)
-    tvec_x = (next_x - x) / len_b + (x - prev_x) / len_a
+    prev_y = np.empty(y.shape)
+    next_y = np.empty(y.shape)
+    prev_y[..., 1:] = y[..., :-1]
+    next_y[..., :-1] = y[..., 1:]
+    prev_y[..., 0] = 2 * y[..., 0] - y[..., 1]
+    next_y[..., -1] = 2 * y[..., -1] - y[..., -2]
     tvec_y = (next_y - y) / len_b + (y - prev_y) / len_a
-    length = tvec_x * _HANDLE_FACTOR
-    length = np.where(length == 0.0, 1.0, length)
-    len_a = np.minimum(len_a, 5.0 * len_b)
-    len_b = np.minimum(len_b, 5.0 * len_a)
-    scale_a = len_a / length
-    scale_b = len_b / length
-    left_x = x - tvec_x * scale_a
     left_y = y - tvec_y * scale_a
-    right_x = x + tvec_x * scale_b
     right_y = y + tvec_y * scale_b
 
     # Clamping ("keep horizontal if extrema", handles never beyond the neighbours' values)
@@ -83,8 +70,35 @@ def auto_clamped_handles(x: np.ndarray, y: np.ndarray):
 
     # First and last keys: flat handles (constant extrapolation).
     for end in (0, n - 1):
-        left_y[end] = right_y[end] = y[end]
+        left_y[..., end] = right_y[..., end] = y[..., end]
     return left_x, left_y, right_x, right_y
+
+
+def _handle_x(x: np.ndarray):
+    """The parts of Auto Clamped handles that depend on the key times alone (at least two keys):
+    ``(left_x, right_x, len_a, len_b, tvec_x, scale_a, scale_b)``."""
+    n = len(x)
+    prev_x = np.empty(n)
+    next_x = np.empty(n)
+    prev_x[1:] = x[:-1]
+    next_x[:-1] = x[1:]
+    prev_x[0] = 2 * x[0] - x[1]
+    next_x[-1] = 2 * x[-1] - x[-2]
+    len_a = x - prev_x
+    len_b = next_x - x
+    len_a = np.where(len_a == 0.0, 1.0, len_a)
+    len_b = np.where(len_b == 0.0, 1.0, len_b)
+    tvec_x = (next_x - x) / len_b + (x - prev_x) / len_a
+    length = tvec_x * _HANDLE_FACTOR
+    length = np.where(length == 0.0, 1.0, length)
+    # The divisions above use the unclamped lengths; the handle scales use clamped ones.
+    clamped_a = np.minimum(len_a, 5.0 * len_b)
+    clamped_b = np.minimum(len_b, 5.0 * clamped_a)
+    scale_a = clamped_a / length
+    scale_b = clamped_b / length
+    left_x = x - tvec_x * scale_a
+    right_x = x + tvec_x * scale_b
+    return left_x, right_x, len_a, len_b, tvec_x, scale_a, scale_b
 
 
 def evaluate(x, y, t) -> np.ndarray:
@@ -107,12 +121,11 @@ def evaluate_many(x, ys, t) -> np.ndarray:
         return np.zeros((len(ys), len(t)))
     if len(x) == 1:
         return np.array([np.full_like(t, y[0]) for y in ys])
-    handles = [auto_clamped_handles(x, y) for y in ys]
-    # Handle x positions do not depend on the values: the first curve's serve for all.
-    left_x, _, right_x, _ = handles[0]
+    ys = np.array(ys).reshape(len(ys), len(x))
+    # Handle x positions do not depend on the values: one set serves every curve.
+    left_x, left_y, right_x, right_y = auto_clamped_handles(x, ys)
     where = _parameter(x, left_x, right_x, t)
-    values = [_value(y, left_y, right_y, where) for y, (_, left_y, _, right_y) in zip(ys, handles)]
-    return np.array(values).reshape(len(ys), len(t))
+    return _value(ys, left_y, right_y, where).reshape(len(ys), len(t))
 
 
 def evaluate_bezier(x, y, left_x, left_y, right_x, right_y, t) -> np.ndarray:
@@ -158,13 +171,14 @@ def _parameter(x, left_x, right_x, t):
 
 
 def _value(y, left_y, right_y, where):
+    """Values at the solved parameters; ``y`` and its handles may hold one curve per row."""
     segment, factor, u, before, after = where
-    y0, y3 = y[segment], y[segment + 1]
-    y1 = y0 - factor * (y0 - right_y[segment])
-    y2 = y3 - factor * (y3 - left_y[segment + 1])
+    y0, y3 = y[..., segment], y[..., segment + 1]
+    y1 = y0 - factor * (y0 - right_y[..., segment])
+    y2 = y3 - factor * (y3 - left_y[..., segment + 1])
     value = _bezier(y0, y1, y2, y3, u)
-    value = np.where(before, y[0], value)
-    return np.where(after, y[-1], value)
+    value = np.where(before, y[..., :1], value)
+    return np.where(after, y[..., -1:], value)
 
 
 def _bezier(p0, p1, p2, p3, u):

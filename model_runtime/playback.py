@@ -106,7 +106,10 @@ def composed_keys(track: Track, fps: float | None = None, tolerance: float | Non
         required = sorted(set(keyframe_frames(track, fps)))
         blends = ("max", "add") if layers == "all" else ("max",)
         names = PARAMETERS
-        curve = lambda name: _channel(track, name, times, blends)  # noqa: E731
+        # The expression channels share their key times: evaluated together.
+        key_times = np.array([k.time for k in track.keyframes])
+        expression = dict(zip(PARAMETERS, evaluate_many(key_times, [_keyframe_values(track, name) for name in PARAMETERS], times)))
+        curve = lambda name: _channel(track, name, times, blends, expression=expression[name])  # noqa: E731
     else:
         required = []
         layer = track.layers[layers]
