@@ -30,23 +30,45 @@ def auto_clamped_handles(x: np.ndarray, y: np.ndarray):
         return empty, np.zeros(y.shape), empty, np.zeros(y.shape)
     if n == 1:
         return x - 1.0, y.copy(), x + 1.0, y.copy()
+    return _handles(x, y, np.array([0]), np.array([n - 1]))
 
-    left_x, right_x, len_a, len_b, tvec_x, scale_a, scale_b = _handle_x(x)
+
+def _handles(x: np.ndarray, y: np.ndarray, first: np.ndarray, last: np.ndarray):
+    """Auto Clamped handles of curves laid end to end in ``x`` and ``y`` (each at least two
+    keys; ``first`` and ``last`` index each curve's end keys). Each curve's handles are exactly
+    those it gets alone: every step is elementwise, ends handled per curve."""
+    n = len(x)
     # Neighbours; the first and last keys mirror their only neighbour, as Blender does.
+    prev_x = np.empty(n)
+    next_x = np.empty(n)
     prev_y = np.empty(y.shape)
     next_y = np.empty(y.shape)
-    prev_y[..., 1:] = y[..., :-1]
-    next_y[..., :-1] = y[..., 1:]
-    prev_y[..., 0] = 2 * y[..., 0] - y[..., 1]
-    next_y[..., -1] = 2 * y[..., -1] - y[..., -2]
+    prev_x[1:], prev_y[..., 1:] = x[:-1], y[..., :-1]
+    next_x[:-1], next_y[..., :-1] = x[1:], y[..., 1:]
+    prev_x[first], prev_y[..., first] = 2 * x[first] - x[first + 1], 2 * y[..., first] - y[..., first + 1]
+    next_x[last], next_y[..., last] = 2 * x[last] - x[last - 1], 2 * y[..., last] - y[..., last - 1]
+
+    len_a = x - prev_x
+    len_b = next_x - x
+    len_a = np.where(len_a == 0.0, 1.0, len_a)
+    len_b = np.where(len_b == 0.0, 1.0, len_b)
+    tvec_x = (next_x - x) / len_b + (x - prev_x) / len_a
     tvec_y = (next_y - y) / len_b + (y - prev_y) / len_a
+    length = tvec_x * _HANDLE_FACTOR
+    length = np.where(length == 0.0, 1.0, length)
+    len_a = np.minimum(len_a, 5.0 * len_b)
+    len_b = np.minimum(len_b, 5.0 * len_a)
+    scale_a = len_a / length
+    scale_b = len_b / length
+    left_x = x - tvec_x * scale_a
     left_y = y - tvec_y * scale_a
+    right_x = x + tvec_x * scale_b
     right_y = y + tvec_y * scale_b
 
     # Clamping ("keep horizontal if extrema", handles never beyond the neighbours' values)
     # applies to keys that have both neighbours.
-    interior = np.zeros(n, dtype=bool)
-    interior[1:-1] = True
+    interior = np.ones(n, dtype=bool)
+    interior[first] = interior[last] = False
     ydiff1 = prev_y - y
     ydiff2 = next_y - y
     extremum = interior & (((ydiff1 <= 0) & (ydiff2 <= 0)) | ((ydiff1 >= 0) & (ydiff2 >= 0)))
@@ -61,6 +83,7 @@ def auto_clamped_handles(x: np.ndarray, y: np.ndarray):
     right_y = np.where(right_violate, next_y, right_y)
 
     if left_violate.any() or right_violate.any():
+        # Keys without a violation keep their values: np.where picks them unchanged.
         h1_x = left_x - x
         h2_x = x - right_x
         safe_h1 = np.where(h1_x == 0.0, 1.0, h1_x)
@@ -69,36 +92,9 @@ def auto_clamped_handles(x: np.ndarray, y: np.ndarray):
         left_y = np.where(~left_violate & right_violate, y + ((y - right_y) / safe_h2) * h1_x, left_y)
 
     # First and last keys: flat handles (constant extrapolation).
-    for end in (0, n - 1):
+    for end in (first, last):
         left_y[..., end] = right_y[..., end] = y[..., end]
     return left_x, left_y, right_x, right_y
-
-
-def _handle_x(x: np.ndarray):
-    """The parts of Auto Clamped handles that depend on the key times alone (at least two keys):
-    ``(left_x, right_x, len_a, len_b, tvec_x, scale_a, scale_b)``."""
-    n = len(x)
-    prev_x = np.empty(n)
-    next_x = np.empty(n)
-    prev_x[1:] = x[:-1]
-    next_x[:-1] = x[1:]
-    prev_x[0] = 2 * x[0] - x[1]
-    next_x[-1] = 2 * x[-1] - x[-2]
-    len_a = x - prev_x
-    len_b = next_x - x
-    len_a = np.where(len_a == 0.0, 1.0, len_a)
-    len_b = np.where(len_b == 0.0, 1.0, len_b)
-    tvec_x = (next_x - x) / len_b + (x - prev_x) / len_a
-    length = tvec_x * _HANDLE_FACTOR
-    length = np.where(length == 0.0, 1.0, length)
-    # The divisions above use the unclamped lengths; the handle scales use clamped ones.
-    clamped_a = np.minimum(len_a, 5.0 * len_b)
-    clamped_b = np.minimum(len_b, 5.0 * clamped_a)
-    scale_a = clamped_a / length
-    scale_b = clamped_b / length
-    left_x = x - tvec_x * scale_a
-    right_x = x + tvec_x * scale_b
-    return left_x, right_x, len_a, len_b, tvec_x, scale_a, scale_b
 
 
 def evaluate(x, y, t) -> np.ndarray:
@@ -142,9 +138,20 @@ def evaluate_bezier(x, y, left_x, left_y, right_x, right_y, t) -> np.ndarray:
     return _value(y, np.asarray(left_y, dtype=np.float64), np.asarray(right_y, dtype=np.float64), where)
 
 
-def _parameter(x, left_x, right_x, t):
-    """Segment, handle correction factor and Bezier parameter of every time in ``t``."""
-    segment = np.clip(np.searchsorted(x, t, side="right") - 1, 0, len(x) - 2)
+def _parameter(x, left_x, right_x, t, layout=None):
+    """Segment, handle correction factor and Bezier parameter of every time in ``t``, and the
+    index of its curve's first and last key. ``layout`` (``_Layout``) when ``x`` holds several
+    curves end to end and ``t`` their sample times likewise; each curve is solved exactly as
+    alone (its own segments, its own Newton iteration count)."""
+    if layout is None:
+        segment = np.clip(np.searchsorted(x, t, side="right") - 1, 0, len(x) - 2)
+        first, last = np.zeros(len(t), dtype=np.int64), np.full(len(t), len(x) - 1)
+    else:
+        # Complex numbers order by real part, then imaginary: (curve, time) pairs in one search.
+        found = np.searchsorted(layout.curve_of_key + 1j * x, layout.curve_of_sample + 1j * t, side="right")
+        first = layout.first[layout.curve_of_sample]
+        last = layout.last[layout.curve_of_sample]
+        segment = np.clip(found - 1 - first, 0, last - first - 1) + first
     x0, x3 = x[segment], x[segment + 1]
     # BKE_fcurve_correct_bezpart: shorten handles that together exceed the segment.
     h1x, h2x = x0 - right_x[segment], x3 - left_x[segment + 1]
@@ -160,25 +167,77 @@ def _parameter(x, left_x, right_x, t):
     a = x3 - 3.0 * x2 + 3.0 * x1 - x0
     b = 3.0 * (x2 - 2.0 * x1 + x0)
     c = 3.0 * (x1 - x0)
+    moving = None  # samples of curves still iterating (all, for one curve)
     for _ in range(8):
         x_u = ((a * u + b) * u + c) * u + x0
         slope = np.maximum((3.0 * a * u + 2.0 * b) * u + c, 1e-12)
         step = (x_u - t) / slope
-        u = np.minimum(np.maximum(u - step, 0.0), 1.0)
-        if np.abs(step).max(initial=0.0) < 1e-12:
+        stepped = np.minimum(np.maximum(u - step, 0.0), 1.0)
+        u = stepped if moving is None else np.where(moving, stepped, u)
+        if layout is None:
+            if np.abs(step).max(initial=0.0) < 1e-12:
+                break
+            continue
+        # A curve stops once its own largest step is negligible, as it would alone.
+        converged = np.maximum.reduceat(np.abs(step), layout.sample_start) < 1e-12
+        still = ~converged if moving is None else moving[layout.sample_start] & ~converged
+        if not still.any():
             break
-    return segment, factor, u, t <= x[0], t >= x[-1]
+        moving = np.repeat(still, layout.samples)
+    return segment, factor, u, t <= x[first], t >= x[last], first, last
 
 
 def _value(y, left_y, right_y, where):
     """Values at the solved parameters; ``y`` and its handles may hold one curve per row."""
-    segment, factor, u, before, after = where
+    segment, factor, u, before, after, first, last = where
     y0, y3 = y[..., segment], y[..., segment + 1]
     y1 = y0 - factor * (y0 - right_y[..., segment])
     y2 = y3 - factor * (y3 - left_y[..., segment + 1])
     value = _bezier(y0, y1, y2, y3, u)
-    value = np.where(before, y[..., :1], value)
-    return np.where(after, y[..., -1:], value)
+    value = np.where(before, y[..., first], value)
+    return np.where(after, y[..., last], value)
+
+
+class _Layout:
+    """Several curves laid end to end: each with at least two keys and one sample time."""
+
+    def __init__(self, keys: list[int], samples: list[int]):
+        keys, self.samples = np.asarray(keys), np.asarray(samples)
+        self.first = np.concatenate([[0], np.cumsum(keys)[:-1]])
+        self.last = self.first + keys - 1
+        self.sample_start = np.concatenate([[0], np.cumsum(self.samples)[:-1]])
+        self.curve_of_key = np.repeat(np.arange(len(keys)), keys).astype(np.float64)
+        self.curve_of_sample = np.repeat(np.arange(len(keys)), self.samples)
+
+
+def evaluate_each(curves) -> list[np.ndarray]:
+    """``evaluate(x, y, t)`` for many independent curves ``[(x, y, t), ...]`` at once, each
+    result bit-identical to evaluating it alone: one pass of array operations instead of one
+    per curve (key reduction evaluates dozens of small curves per line)."""
+    results: list = [None] * len(curves)
+    batch = []
+    for i, (x, y, t) in enumerate(curves):
+        x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+        t = np.atleast_1d(np.asarray(t, dtype=np.float64))
+        if len(t) == 0:
+            results[i] = np.zeros(0)
+        elif len(x) < 2:
+            results[i] = evaluate(x, y, t)
+        else:
+            batch.append((i, x, y, t))
+    if len(batch) == 1:
+        i, x, y, t = batch[0]
+        results[i] = evaluate(x, y, t)
+    elif batch:
+        layout = _Layout([len(x) for _, x, _, _ in batch], [len(t) for _, _, _, t in batch])
+        x = np.concatenate([x for _, x, _, _ in batch])
+        y = np.concatenate([y for _, _, y, _ in batch])
+        t = np.concatenate([t for _, _, _, t in batch])
+        left_x, left_y, right_x, right_y = _handles(x, y, layout.first, layout.last)
+        values = _value(y, left_y, right_y, _parameter(x, left_x, right_x, t, layout))
+        for (i, *_), start, count in zip(batch, layout.sample_start, layout.samples):
+            results[i] = values[start: start + count]
+    return results
 
 
 def _bezier(p0, p1, p2, p3, u):
@@ -205,42 +264,84 @@ def reduce_curve(times, values, tolerance: float, required=(), polish: bool = Fa
     """
     times = np.asarray(times, dtype=np.float64)
     values = np.asarray(values, dtype=np.float64)
-    n = len(times)
-    if n <= 2:
-        return np.arange(n), 0.0
-    keep = np.zeros(n, dtype=bool)
-    keep[[0, n - 1]] = True
-    # Auto Clamped handles are flat at keys that are extremes, so the real peaks and troughs of
-    # the samples are needed as keys anyway: starting from them saves most refinement rounds.
-    # Wiggles smaller than the tolerance (capture noise) are not seeded.
-    rise = np.diff(values)
-    extremes = np.flatnonzero(((rise[:-1] > 0) & (rise[1:] <= 0)) | ((rise[:-1] < 0) & (rise[1:] >= 0))) + 1
-    if len(extremes):
-        around = np.concatenate([[0], extremes, [n - 1]])
-        drop = np.abs(np.diff(values[around]))
-        prominence = np.minimum(drop[:-1], drop[1:])
-        keep[extremes[prominence > 2.0 * tolerance]] = True
-    required = np.asarray(list(required), dtype=np.int64)
-    if len(required):
-        keep[np.clip(required, 0, n - 1)] = True
-    error = np.zeros(n)
-    dirty = np.ones(n, dtype=bool)
+    if not polish:
+        return reduce_curves([(times, values)], tolerance, required)[0]
+    refinement = _Refinement(times, values, tolerance, required)
+    if len(times) <= 2:
+        return refinement.result
+    while not refinement.done:
+        refinement.update(evaluate(*refinement.request()))
+    protected = np.zeros(len(times), dtype=bool)
+    protected[[0, len(times) - 1]] = True
+    if len(refinement.required):
+        protected[np.clip(refinement.required, 0, len(times) - 1)] = True
+    return _remove_spare_keys(times, values, refinement.keep, protected, tolerance, POLISH_PASSES)
+
+
+def reduce_curves(curves, tolerance: float, required=()) -> list[tuple[np.ndarray, float]]:
+    """``reduce_curve`` (without polish) of many curves ``[(times, values), ...]`` with the same
+    ``required`` indices: the refinement rounds of all curves run side by side and each round's
+    evaluations are one pass (``evaluate_each``); every curve's keys are exactly those it gets
+    alone."""
+    refinements = [_Refinement(np.asarray(t, dtype=np.float64), np.asarray(v, dtype=np.float64), tolerance, required)
+                   for t, v in curves]
     while True:
-        kept = np.flatnonzero(keep)
-        check = np.flatnonzero(dirty & ~keep)
-        if len(check):
-            error[check] = np.abs(evaluate(times[kept], values[kept], times[check]) - values[check])
+        active = [r for r in refinements if not r.done]
+        if not active:
+            return [r.result for r in refinements]
+        for refinement, errors in zip(active, evaluate_each([r.request() for r in active])):
+            refinement.update(errors)
+
+
+class _Refinement:
+    """One curve's greedy key refinement (see ``reduce_curve``), advanced a round at a time by
+    its caller so many curves can share each round's evaluation."""
+
+    def __init__(self, times, values, tolerance: float, required):
+        self.times, self.values, self.tolerance = times, values, tolerance
+        n = len(times)
+        self.required = np.asarray(list(required), dtype=np.int64)
+        self.done = n <= 2
+        self.result = (np.arange(n), 0.0)
+        if self.done:
+            return
+        keep = np.zeros(n, dtype=bool)
+        keep[[0, n - 1]] = True
+        # Auto Clamped handles are flat at keys that are extremes, so the real peaks and troughs of
+        # the samples are needed as keys anyway: starting from them saves most refinement rounds.
+        # Wiggles smaller than the tolerance (capture noise) are not seeded.
+        rise = np.diff(values)
+        extremes = np.flatnonzero(((rise[:-1] > 0) & (rise[1:] <= 0)) | ((rise[:-1] < 0) & (rise[1:] >= 0))) + 1
+        if len(extremes):
+            around = np.concatenate([[0], extremes, [n - 1]])
+            drop = np.abs(np.diff(values[around]))
+            prominence = np.minimum(drop[:-1], drop[1:])
+            keep[extremes[prominence > 2.0 * tolerance]] = True
+        if len(self.required):
+            keep[np.clip(self.required, 0, n - 1)] = True
+        self.keep = keep
+        self.error = np.zeros(n)
+        self.dirty = np.ones(n, dtype=bool)
+
+    def request(self):
+        """(key times, key values, sample times) whose curve the next round needs."""
+        self.kept = np.flatnonzero(self.keep)
+        self.check = np.flatnonzero(self.dirty & ~self.keep)
+        return self.times[self.kept], self.values[self.kept], self.times[self.check]
+
+    def update(self, evaluated) -> None:
+        """Take the round's curve values at the checked samples; add keys or finish."""
+        keep, error, n = self.keep, self.error, len(self.times)
+        if len(self.check):
+            error[self.check] = np.abs(evaluated - self.values[self.check])
         error[keep] = 0.0
-        bad = np.flatnonzero(error > tolerance)
+        bad = np.flatnonzero(error > self.tolerance)
         if not len(bad):
-            if not polish:
-                return kept, float(error.max(initial=0.0))
-            protected = np.zeros(n, dtype=bool)
-            protected[[0, n - 1]] = True
-            if len(required):
-                protected[np.clip(required, 0, n - 1)] = True
-            return _remove_spare_keys(times, values, keep, protected, tolerance, POLISH_PASSES)
+            self.done = True
+            self.result = (self.kept, float(error.max(initial=0.0)))
+            return
         # The worst sample of each span between kept keys, where that span is out of bounds.
+        kept = self.kept
         span = np.searchsorted(kept, bad, side="right") - 1
         order = np.lexsort((-error[bad], span))
         first_of_span = np.ones(len(order), dtype=bool)
@@ -254,8 +355,7 @@ def reduce_curve(times, values, tolerance: float, required=(), polish: bool = Fa
         change = np.zeros(n + 1, dtype=np.int64)
         np.add.at(change, low, 1)
         np.add.at(change, high + 1, -1)
-        dirty = np.cumsum(change[:-1]) > 0
-
+        self.dirty = np.cumsum(change[:-1]) > 0
 
 
 # Keys this far apart (in kept-key order) change disjoint parts of the curve when removed.
