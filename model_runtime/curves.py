@@ -230,14 +230,18 @@ def evaluate_each(curves) -> list[np.ndarray]:
         results[i] = evaluate(x, y, t)
     elif batch:
         layout = _Layout([len(x) for _, x, _, _ in batch], [len(t) for _, _, _, t in batch])
-        x = np.concatenate([x for _, x, _, _ in batch])
-        y = np.concatenate([y for _, _, y, _ in batch])
-        t = np.concatenate([t for _, _, _, t in batch])
-        left_x, left_y, right_x, right_y = _handles(x, y, layout.first, layout.last)
-        values = _value(y, left_y, right_y, _parameter(x, left_x, right_x, t, layout))
+        values = _evaluate_laid_out(np.concatenate([x for _, x, _, _ in batch]),
+                                    np.concatenate([y for _, _, y, _ in batch]),
+                                    np.concatenate([t for _, _, _, t in batch]), layout)
         for (i, *_), start, count in zip(batch, layout.sample_start, layout.samples):
             results[i] = values[start: start + count]
     return results
+
+
+def _evaluate_laid_out(x, y, t, layout: "_Layout") -> np.ndarray:
+    """Values of curves laid end to end (``_Layout``) at their sample times, laid out likewise."""
+    left_x, left_y, right_x, right_y = _handles(x, y, layout.first, layout.last)
+    return _value(y, left_y, right_y, _parameter(x, left_x, right_x, t, layout))
 
 
 def _bezier(p0, p1, p2, p3, u):
@@ -264,98 +268,111 @@ def reduce_curve(times, values, tolerance: float, required=(), polish: bool = Fa
     """
     times = np.asarray(times, dtype=np.float64)
     values = np.asarray(values, dtype=np.float64)
-    if not polish:
-        return reduce_curves([(times, values)], tolerance, required)[0]
-    refinement = _Refinement(times, values, tolerance, required)
-    if len(times) <= 2:
-        return refinement.result
-    while not refinement.done:
-        refinement.update(evaluate(*refinement.request()))
+    kept, error = reduce_curves([(times, values)], tolerance, required)[0]
+    if not polish or len(times) <= 2:
+        return kept, error
+    keep = np.zeros(len(times), dtype=bool)
+    keep[kept] = True
     protected = np.zeros(len(times), dtype=bool)
     protected[[0, len(times) - 1]] = True
-    if len(refinement.required):
-        protected[np.clip(refinement.required, 0, len(times) - 1)] = True
-    return _remove_spare_keys(times, values, refinement.keep, protected, tolerance, POLISH_PASSES)
+    required = np.asarray(list(required), dtype=np.int64)
+    if len(required):
+        protected[np.clip(required, 0, len(times) - 1)] = True
+    return _remove_spare_keys(times, values, keep, protected, tolerance, POLISH_PASSES)
 
 
 def reduce_curves(curves, tolerance: float, required=()) -> list[tuple[np.ndarray, float]]:
     """``reduce_curve`` (without polish) of many curves ``[(times, values), ...]`` with the same
-    ``required`` indices: the refinement rounds of all curves run side by side and each round's
-    evaluations are one pass (``evaluate_each``); every curve's keys are exactly those it gets
-    alone."""
-    refinements = [_Refinement(np.asarray(t, dtype=np.float64), np.asarray(v, dtype=np.float64), tolerance, required)
-                   for t, v in curves]
+    ``required`` indices, each curve's keys and error exactly those it gets alone. The curves
+    are laid end to end and refined side by side: each round is one pass of array operations
+    over all of them (a line has dozens of small curves; one at a time, numpy's per-call cost
+    was most of the work)."""
+    curves = [(np.asarray(t, dtype=np.float64), np.asarray(v, dtype=np.float64)) for t, v in curves]
+    results: list = [(np.arange(len(t)), 0.0) for t, _ in curves]
+    long = [i for i, (t, _) in enumerate(curves) if len(t) > 2]
+    if not long:
+        return results
+    counts = np.array([len(curves[i][0]) for i in long])
+    start = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    end = start + counts
+    times = np.concatenate([curves[i][0] for i in long])
+    values = np.concatenate([curves[i][1] for i in long])
+    curve_of = np.repeat(np.arange(len(long)), counts)
+    keep = _seed_keys(values, start, end, tolerance, np.asarray(list(required), dtype=np.int64))
+    error = np.zeros(len(times))
+    dirty = np.ones(len(times), dtype=bool)
+    active = np.ones(len(long), dtype=bool)
     while True:
-        active = [r for r in refinements if not r.done]
-        if not active:
-            return [r.result for r in refinements]
-        for refinement, errors in zip(active, evaluate_each([r.request() for r in active])):
-            refinement.update(errors)
-
-
-class _Refinement:
-    """One curve's greedy key refinement (see ``reduce_curve``), advanced a round at a time by
-    its caller so many curves can share each round's evaluation."""
-
-    def __init__(self, times, values, tolerance: float, required):
-        self.times, self.values, self.tolerance = times, values, tolerance
-        n = len(times)
-        self.required = np.asarray(list(required), dtype=np.int64)
-        self.done = n <= 2
-        self.result = (np.arange(n), 0.0)
-        if self.done:
-            return
-        keep = np.zeros(n, dtype=bool)
-        keep[[0, n - 1]] = True
-        # Auto Clamped handles are flat at keys that are extremes, so the real peaks and troughs of
-        # the samples are needed as keys anyway: starting from them saves most refinement rounds.
-        # Wiggles smaller than the tolerance (capture noise) are not seeded.
-        rise = np.diff(values)
-        extremes = np.flatnonzero(((rise[:-1] > 0) & (rise[1:] <= 0)) | ((rise[:-1] < 0) & (rise[1:] >= 0))) + 1
-        if len(extremes):
-            around = np.concatenate([[0], extremes, [n - 1]])
-            drop = np.abs(np.diff(values[around]))
-            prominence = np.minimum(drop[:-1], drop[1:])
-            keep[extremes[prominence > 2.0 * tolerance]] = True
-        if len(self.required):
-            keep[np.clip(self.required, 0, n - 1)] = True
-        self.keep = keep
-        self.error = np.zeros(n)
-        self.dirty = np.ones(n, dtype=bool)
-
-    def request(self):
-        """(key times, key values, sample times) whose curve the next round needs."""
-        self.kept = np.flatnonzero(self.keep)
-        self.check = np.flatnonzero(self.dirty & ~self.keep)
-        return self.times[self.kept], self.values[self.kept], self.times[self.check]
-
-    def update(self, evaluated) -> None:
-        """Take the round's curve values at the checked samples; add keys or finish."""
-        keep, error, n = self.keep, self.error, len(self.times)
-        if len(self.check):
-            error[self.check] = np.abs(evaluated - self.values[self.check])
+        kept = np.flatnonzero(keep)
+        check = np.flatnonzero(dirty & ~keep)
+        if len(check):
+            error[check] = np.abs(_evaluate_checked(times, values, kept, check, curve_of, len(long)) - values[check])
         error[keep] = 0.0
-        bad = np.flatnonzero(error > self.tolerance)
-        if not len(bad):
-            self.done = True
-            self.result = (self.kept, float(error.max(initial=0.0)))
-            return
-        # The worst sample of each span between kept keys, where that span is out of bounds.
-        kept = self.kept
+        bad = np.flatnonzero(error > tolerance)
+        still = np.zeros(len(long), dtype=bool)
+        still[curve_of[bad]] = True
+        for c in np.flatnonzero(active & ~still):
+            mine = kept[np.searchsorted(kept, start[c]): np.searchsorted(kept, end[c])]
+            results[long[c]] = (mine - start[c], float(error[start[c]: end[c]].max(initial=0.0)))
+        active = still
+        if not active.any():
+            return results
+        # The worst sample of each span between kept keys, where that span is out of bounds (a
+        # curve's end samples are always keys, so no span reaches into another curve).
         span = np.searchsorted(kept, bad, side="right") - 1
         order = np.lexsort((-error[bad], span))
         first_of_span = np.ones(len(order), dtype=bool)
         first_of_span[1:] = span[order][1:] != span[order][:-1]
         new = bad[order[first_of_span]]
         keep[new] = True
+        # A new key changes the curve up to its second kept neighbour either side (within its
+        # own curve): those samples are evaluated again.
         kept = np.flatnonzero(keep)
         position = np.searchsorted(kept, new)
-        low = kept[np.maximum(position - 2, 0)]
-        high = kept[np.minimum(position + 2, len(kept) - 1)]
-        change = np.zeros(n + 1, dtype=np.int64)
+        owner = curve_of[new]
+        low = kept[np.maximum(position - 2, np.searchsorted(kept, start[owner]))]
+        high = kept[np.minimum(position + 2, np.searchsorted(kept, end[owner]) - 1)]
+        change = np.zeros(len(times) + 1, dtype=np.int64)
         np.add.at(change, low, 1)
         np.add.at(change, high + 1, -1)
-        self.dirty = np.cumsum(change[:-1]) > 0
+        dirty = np.cumsum(change[:-1]) > 0
+
+
+def _seed_keys(values: np.ndarray, start: np.ndarray, end: np.ndarray, tolerance: float,
+               required: np.ndarray) -> np.ndarray:
+    """The keys refinement starts from, for curves laid end to end (each from ``start`` to
+    ``end``, at least three samples): the ends, ``required`` and the prominent extremes."""
+    keep = np.zeros(len(values), dtype=bool)
+    inside = np.ones(len(values), dtype=bool)
+    keep[start] = keep[end - 1] = True
+    inside[start] = inside[end - 1] = False
+    # Auto Clamped handles are flat at keys that are extremes, so the real peaks and troughs of
+    # the samples are needed as keys anyway: starting from them saves most refinement rounds.
+    # Wiggles smaller than the tolerance (capture noise) are not seeded.
+    rise = np.diff(values)
+    turning = ((rise[:-1] > 0) & (rise[1:] <= 0)) | ((rise[:-1] < 0) & (rise[1:] >= 0))
+    extremes = np.flatnonzero(turning & inside[1:-1]) + 1
+    if len(extremes):
+        # An extreme's neighbours among the ends and extremes are always in its own curve.
+        around = np.sort(np.concatenate([start, end - 1, extremes]))
+        drop = np.abs(np.diff(values[around]))
+        at = np.searchsorted(around, extremes)
+        prominence = np.minimum(drop[at - 1], drop[at])
+        keep[extremes[prominence > 2.0 * tolerance]] = True
+    if len(required):
+        keep[(np.clip(required[None, :], 0, (end - start - 1)[:, None]) + start[:, None]).ravel()] = True
+    return keep
+
+
+def _evaluate_checked(times, values, kept, check, curve_of, curves: int) -> np.ndarray:
+    """The curves through the ``kept`` samples at the ``check`` samples (both sorted global
+    indices of curves laid end to end), only for curves with something to check."""
+    checked_curve = curve_of[check]
+    with_checks = np.bincount(checked_curve, minlength=curves)
+    kept = kept[with_checks[curve_of[kept]] > 0]
+    batch = np.flatnonzero(with_checks)
+    layout = _Layout(np.bincount(curve_of[kept], minlength=curves)[batch], with_checks[batch])
+    return _evaluate_laid_out(times[kept], values[kept], times[check], layout)
 
 
 # Keys this far apart (in kept-key order) change disjoint parts of the curve when removed.
