@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from ..._data import load_json
 from .emotion import FAMILIES, LEXICON, emotion_face, restrict
@@ -88,7 +89,7 @@ _SIDE_DIRECTION = re.compile(r"\b(?:to|toward|towards|at)\s+(?:the\s+)?(?:left|r
 _SUMMARY = {"expression", "emotion"}
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Match:
     category: str
     key: str
@@ -119,7 +120,10 @@ class ParseResult:
         return notes
 
 
-def _find(clause: str) -> list[_Match]:
+# The same clauses are searched again and again (cutting clauses, idioms, parsing; the planner's
+# phrases recur from line to line): the matches of a text never change, so they are remembered.
+@lru_cache(maxsize=4096)
+def _find(clause: str) -> tuple[_Match, ...]:
     candidates = []
     for priority, category in enumerate(_CATEGORY_ORDER):
         for m in _PATTERNS[category].finditer(clause):
@@ -130,7 +134,7 @@ def _find(clause: str) -> list[_Match]:
     for _, _, match in candidates:
         if all(match.end <= t.start or match.start >= t.end for t in taken):
             taken.append(match)
-    return sorted(taken, key=lambda m: m.start)
+    return tuple(sorted(taken, key=lambda m: m.start))
 
 
 _PARTICLES = set(_LANGUAGE["particles"])
