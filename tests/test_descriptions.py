@@ -243,3 +243,21 @@ def test_eval_reports_the_fresh_test_set_when_present_and_says_when_not(backend,
     missing = run_paraphrased_descriptions(backend, tmp_path / "absent.json")
     assert "test" not in missing["summary"]
     assert "never seen): not present" in format_acting({"paraphrased_descriptions": missing})
+
+
+def test_python_m_model_runtime_eval_reports_the_fresh_set_and_names_a_malformed_one(tmp_path, monkeypatch, capsys):
+    import json
+
+    from model_runtime import cli, evaluation
+
+    fresh = tmp_path / "descriptions_test.json"
+    fresh.write_text(json.dumps({"descriptions": [
+        {"text": "His eyes narrow.", "present": ["eyeSquintLeft"], "absent": ["eyeWideLeft"], "split": "test"}]}))
+    monkeypatch.setattr(evaluation, "DESCRIPTIONS_TEST", fresh)
+    assert cli.main(["eval", "--only", "descriptions"]) == 0
+    assert "never seen): 1/1 = 100% solved to the shapes they name" in capsys.readouterr().out
+
+    fresh.write_text(json.dumps({"descriptions": [{"text": "His eyes narrow.", "present": ["eyeSquintLeftt"], "absent": []}]}))
+    assert cli.main(["eval", "--only", "descriptions"]) == 0
+    out = capsys.readouterr().out
+    assert "never seen): not measured: descriptions_test.json: description 1 needs 'present' as a list of ARKit shapes" in out
