@@ -105,13 +105,15 @@ def _frame_the_face(camera, mesh) -> None:
 # Shapes that speak rather than emote: left out when finding the expression's apex.
 _ARTICULATION = ("jawOpen", "mouthClose", "mouthFunnel", "mouthPucker", "mouthLowerDown", "mouthRoll", "mouthShrug",
                  "eyeBlink", "eyeLook", "tongueOut")
-# Lines whose point is the speaking mouth (delivery): shown at the widest opening instead.
-SPEAKING = ("whispered", "said", "shouted", "fearful whisper", "clenched teeth")
+# Lines whose point is the speaking mouth (delivery), or whose emotion opens the mouth (fear
+# stretches it, surprise drops the jaw; between words the lip sync closes it): shown at the
+# widest opening instead.
+SPEAKING = ("whispered", "said", "shouted", "fearful whisper", "clenched teeth", "fear", "surprise")
 
 
 def _moment(track, speaking: bool) -> float:
     """The time to show. For an emotion: the expression's apex between words, the moment the
-    face (articulation and blinks left out) is within 90% of its strongest with the mouth least
+    face (articulation and blinks left out) is within 80% of its strongest with the mouth least
     open, so the still shows the face, not a syllable. For delivery: the strongest spoken beat,
     moved to the widest mouth opening near it."""
     import numpy as np
@@ -125,10 +127,12 @@ def _moment(track, speaking: bool) -> float:
         face = [PARAMETERS.index(n) for n in BLENDSHAPES if not n.startswith(_ARTICULATION)]
         energy = np.linalg.norm(values[:, face], axis=1)
         blink = values[:, [PARAMETERS.index("eyeBlinkLeft"), PARAMETERS.index("eyeBlinkRight")]].max(axis=1)
-        candidates = np.flatnonzero((energy >= 0.9 * energy.max()) & (blink < 0.3))
+        candidates = np.flatnonzero((energy >= 0.8 * energy.max()) & (blink < 0.3))
         if len(candidates):
-            jaw = values[candidates, PARAMETERS.index("jawOpen")]
-            return float(times[candidates[int(np.argmin(jaw))]])
+            # The mouth least busy speaking: open, rounded or with the lower lip pulled down.
+            speech = [PARAMETERS.index(n) for n in ("jawOpen", "mouthFunnel", "mouthPucker", "mouthLowerDownLeft", "mouthLowerDownRight")]
+            busy = values[np.ix_(candidates, speech)].sum(axis=1)
+            return float(times[candidates[int(np.argmin(busy))]])
     beats = [k for k in track.keyframes if k.label in SPOKEN] or track.keyframes
     apex = max(beats, key=lambda k: float(np.linalg.norm([k.weights[n] for n in BLENDSHAPES])))
     times = np.clip(np.linspace(apex.time - 0.12, apex.time + 0.25, 12), 0.0, track.duration)
