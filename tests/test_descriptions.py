@@ -196,6 +196,9 @@ ARTIST_PHRASES = [
     ("Her brows bunch together in fear.", ["browDownLeft", "browInnerUp"], []),
     ("He sneers, the lip lifting on the right.", ["mouthUpperUpRight", "noseSneerRight"], ["noseSneerLeft"]),
     ("She tilts her chin up and glances down at him.", ["eyeLookDownLeft"], ["eyeLookUpLeft"]),
+    # A feeling denied takes nothing away from what another clause describes.
+    ("She scowls, though not really angry.", ["browDownLeft"], ["mouthSmileLeft"]),
+    ("A half smile, r side only.", ["mouthSmileRight"], ["mouthSmileLeft"]),
 ]
 
 

@@ -267,7 +267,11 @@ class DescriptionParser:
                 continue
             categories = {m.category for m in _find(clause)}
             target = summary if categories & _SUMMARY and not categories & {"region", "action"} else state
-            carried_region = self._parse_clause(clause, target, result, suppressed, carried_region, locked, summary)
+            # "He frowns slightly, not quite angry": a feeling denied adds nothing, and takes away
+            # nothing another clause describes (a denied expression, "not smiling", does).
+            denied_feeling = categories & _SUMMARY == {"emotion"} and "negation" in categories and target is summary
+            carried_region = self._parse_clause(clause, target, result, set() if denied_feeling else suppressed,
+                                                carried_region, locked, summary)
         if guess:
             for clause in list(result.ignored_clauses):
                 if _NEGATED.search(clause):
