@@ -77,8 +77,8 @@ def encoded_features(situations: list[dict], cache=ENCODED) -> np.ndarray:
         known.update(zip(missing, minilm.shared().encode(missing)))
         if cache:
             try:
-                kept = list(dict.fromkeys(texts))
-                np.savez(cache, texts=np.array(kept), vectors=np.stack([known[t] for t in kept]).astype(np.float32))
+                # Everything known is kept: a retrain on part of the corpus (a test) keeps the rest.
+                np.savez(cache, texts=np.array(list(known)), vectors=np.stack(list(known.values())).astype(np.float32))
             except OSError:
                 pass
     return np.stack([known[text] for text in texts]).reshape(len(situations), -1)
