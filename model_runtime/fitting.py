@@ -281,7 +281,7 @@ def _basis(longest: int) -> _Basis | None:
         return None
     built = _BASIS[0] if _BASIS else None
     if built is None or built.longest < longest:
-        built = _Basis(max(longest, 2 * CHUNK))
+        built = _Basis(max(longest, 3 * CHUNK))  # merged chunk cuts span up to three chunks
         _BASIS[:] = [built]
     return built
 
