@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from .arkit import BLENDSHAPE_INDEX, PARAMETERS, POSE_INDEX
-from .curves import evaluate, evaluate_many, reduce_keys
+from .curves import evaluate, evaluate_many, reduce_curves
 from .fitting import FittedCurve, fit_curves
 from .limits import check_fps, check_frames
 from .track import Track
@@ -124,7 +124,10 @@ def composed_keys(track: Track, fps: float | None = None, tolerance: float | Non
         required = sorted(set(keyframe_frames(track, fps)))
         blends = ("max", "add") if layers == "all" else ("max",)
         names = PARAMETERS
-        curve = lambda name: _channel(track, name, times, blends)  # noqa: E731
+        # The expression channels share their key times: evaluated together.
+        key_times = np.array([k.time for k in track.keyframes])
+        expression = dict(zip(PARAMETERS, evaluate_many(key_times, [_keyframe_values(track, name) for name in PARAMETERS], times)))
+        curve = lambda name: _channel(track, name, times, blends, expression=expression[name])  # noqa: E731
     else:
         required = []
         layer = track.layers[layers]
@@ -146,10 +149,10 @@ def composed_keys(track: Track, fps: float | None = None, tolerance: float | Non
     if reduced:
         rows = np.array([used[name] for name in reduced]).reshape(len(reduced), len(frames))
         result.update(zip(reduced, fit_curves(frames, rows, tolerance, required=required)))
-    for name, values in used.items():
-        if name not in dense:
-            kept = reduce_keys(frames, values, tolerance, required=required)
-            result[name] = (frames[kept].astype(np.int64), values[kept])
+    authored = [name for name in used if name not in dense]
+    kept = reduce_curves([(frames, used[name]) for name in authored], tolerance, required=required)
+    for name, (keep, _) in zip(authored, kept):
+        result[name] = (frames[keep].astype(np.int64), used[name][keep])
     return {name: result[name] for name in used}
 
 
