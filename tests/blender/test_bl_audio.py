@@ -89,3 +89,10 @@ def test_speak_line_writes_the_voice_as_a_sound_strip_and_times_the_take(blender
     strips = _sound_strips(bpy.context.scene)
     if strips:  # Blender 4.2's PyPI module has no Audaspace: the take still carries the timing
         assert bpy.path.abspath(strips[0].sound.filepath) == track.audio["file"] and strips[0].frame_start == 5
+
+
+def test_lead_property_is_held_to_the_runtime_limit(blender, scene):
+    limits = blender("model_runtime.limits")
+    settings = _settings(audio_lead=limits.MAX_LEAD_FRAMES + 15)
+    assert type(settings).bl_rna.properties["audio_lead"].hard_max == limits.MAX_LEAD_FRAMES
+    assert settings.audio_lead == limits.MAX_LEAD_FRAMES
