@@ -17,6 +17,7 @@ from model_runtime.audio.sync import with_alignment, with_recording
 from model_runtime.backends import GenerateRequest, get_backend
 from model_runtime.errors import InputError
 from model_runtime.track import Track
+from tests.conftest import COMPRESSED_FORMATS, spoken_line_as
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -47,6 +48,21 @@ def test_cli_generate_with_audio_records_the_alignment_and_closes_the_lips_on_ti
     assert [p[0] for p in words[1]["phones"]] == ["B", "AA", "B"]
 
     track = Track.load(out)
+    times, aperture = aperture_at(track)
+    for truth in spoken_line.bilabials:
+        near = np.abs(times - truth) <= 0.035
+        assert aperture[near].min() < CLOSED, f"lips not closed within 35 ms of the bilabial at {truth:.3f} s"
+
+
+@pytest.mark.parametrize("extension", sorted(COMPRESSED_FORMATS))
+def test_cli_generate_from_a_real_compressed_file_closes_the_lips_on_time(spoken_line, tmp_path, extension):
+    path = spoken_line_as(spoken_line, tmp_path, extension)
+    out = tmp_path / "line.json"
+    result = run("generate", "--script", spoken_line.script, "--audio", str(path), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert f"Timed by the recording line.{extension}" in result.stderr
+    track = Track.load(out)
+    assert [w["text"] for w in track.audio["alignment"]["words"]][:2] == ["Maybe", "Bob"]
     times, aperture = aperture_at(track)
     for truth in spoken_line.bilabials:
         near = np.abs(times - truth) <= 0.035
