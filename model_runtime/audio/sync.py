@@ -16,7 +16,7 @@ from ..stages import GenerateRequest
 from ..script_timing import time_script
 from .alignment import MIN_MATCH, Alignment, AlignmentError, align
 from .recording import Recording, read_recording, write_wav
-from .signal import measure
+from .signal import ALIGN_RATE, measure
 from .timing import annotate
 from .voice import VOICE_NAME, speak, speech_alignment
 
@@ -34,7 +34,7 @@ def with_recording(request: GenerateRequest, source: str | Path | bytes | Record
         if alignment.match < MIN_MATCH:
             raise AlignmentError(f"The recording {label} does not seem to say the script "
                                  f"(match {alignment.match:.2f}, needs {MIN_MATCH:.2f}): is it the right take?")
-        annotate(alignment, measure(recording.samples, recording.rate))
+        annotate(alignment, measure(recording.resampled(ALIGN_RATE), ALIGN_RATE))
     except AlignmentError as error:
         audio["notes"] = [f"{error} The line was timed from its text instead."]
         return replace(request, alignment=None, audio=audio)
@@ -72,7 +72,7 @@ def with_speech(request: GenerateRequest, wav_path: str | Path, lead_frames: flo
     alignment = speech_alignment(speech, [word.text for word in time_script(request.script).words])
     if alignment is None:  # the voice read the text differently (digits, abbreviations): listen to it
         return with_recording(request, recording, lead_frames=lead_frames)
-    annotate(alignment, measure(recording.samples, recording.rate))
+    annotate(alignment, measure(recording.resampled(ALIGN_RATE), ALIGN_RATE))
     audio = recording.describe()
     audio.update(alignment=alignment.to_dict(), lead_frames=float(lead_frames),
                  notes=[f"Spoken by the scratch voice ({VOICE_NAME}) at {rate:.2f}x; timed by its phones."])
