@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._data import load_json
+from ._data import DATA_DIR, load_json
 from .arkit import BLENDSHAPES, PARAMETERS
 from .backends import GenerateRequest, get_backend
 from .backends.builtin import BuiltinBackend
@@ -354,31 +354,75 @@ def format_paraphrases(results: dict) -> str:
     return "\n".join(out)
 
 
-SITUATION_SETS = (("own held-out split (data/situations.json, never trained on)", None),
-                  ("independent set (data/eval/situations_heldout.json, written apart)", "eval/situations_heldout.json"))
+# (name, file of {"situations": [{"script", "context", "family"}]}; None: our own held-out split).
+SITUATION_SETS = (
+    ("own held-out split (data/situations.json, never trained on)", None),
+    ("dev (data/eval/situations_dev.json: independent, used for tuning since stop 16)",
+     DATA_DIR / "eval" / "situations_dev.json"),
+    ("test (data/eval/situations_test.json: independent, never seen)", DATA_DIR / "eval" / "situations_test.json"),
+)
 SITUATION_TARGET = 0.85
+
+
+class SituationSetError(ValueError):
+    """A situation set file that is not ``{"situations": [{"script", "context", "family"}, ...]}``."""
+
+
+def read_situation_set(path: Path) -> list[dict]:
+    """The labelled situations of a set file, checked: every entry has a script, a context and
+    one of the reader's families."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise SituationSetError(f"{path.name} could not be read: {error}") from None
+    items = data.get("situations") if isinstance(data, dict) else None
+    if not isinstance(items, list) or not items:
+        raise SituationSetError(f"{path.name} has no list of situations under 'situations'")
+    for number, item in enumerate(items, 1):
+        if not isinstance(item, dict) or not all(isinstance(item.get(k), str) for k in ("script", "context", "family")):
+            raise SituationSetError(f"{path.name}: situation {number} needs the strings script, context and family")
+        if item["family"] not in situation.GENERATOR_FAMILY:
+            raise SituationSetError(f"{path.name}: situation {number} has the family '{item['family']}', "
+                                    f"not one of {', '.join(situation.GENERATOR_FAMILY)}")
+    return items
+
+
+def situation_confusion(items: list[dict], families: list[str]) -> np.ndarray:
+    """Labelled family x family the built-in reader shows (its strongest, emotion field empty)."""
+    shown_as = {generator: readout for readout, generator in situation.GENERATOR_FAMILY.items()}
+    confusion = np.zeros((len(families), len(families)), dtype=int)
+    for item in items:
+        mix = read_emotion("", item["script"], item["context"]).families()
+        read = shown_as.get(max(mix, key=mix.get), "neutral")
+        confusion[families.index(item["family"]), families.index(read)] += 1
+    return confusion
 
 
 def run_situations() -> dict | None:
     """Emotion from the situation with the emotion field empty: the family the built-in
-    reader shows (its strongest) against the labelled family, per set, with a confusion
-    matrix. None where the encoder's weights are missing."""
+    reader shows against the labelled family, per set, with a confusion matrix. A set whose
+    file is absent or malformed is reported as such. None where the encoder's weights are missing."""
     if not situation.available():
         return None
     families = list(situation.GENERATOR_FAMILY)
-    shown_as = {generator: readout for readout, generator in situation.GENERATOR_FAMILY.items()}
     results = {}
     for name, source in SITUATION_SETS:
-        items = [s for s in situation.corpus() if s["split"] == "heldout"] if source is None else load_json(source)["situations"]
-        confusion = np.zeros((len(families), len(families)), dtype=int)
+        if source is None:
+            items = [s for s in situation.corpus() if s["split"] == "heldout"]
+        elif not source.is_file():
+            results[name] = {"missing": f"not present ({source.name} is not in data/eval/)"}
+            continue
+        else:
+            try:
+                items = read_situation_set(source)
+            except SituationSetError as error:
+                results[name] = {"missing": f"not measured: {error}"}
+                continue
         started = time.perf_counter()
-        for item in items:
-            reading = read_emotion("", item["script"], item["context"])
-            mix = reading.families()
-            read = shown_as.get(max(mix, key=mix.get), "neutral")
-            confusion[families.index(item["family"]), families.index(read)] += 1
-        results[name] = {"situations": len(items), "accuracy": float(np.trace(confusion) / max(len(items), 1)),
-                         "confusion": confusion.tolist(), "ms_per_line": (time.perf_counter() - started) * 1000 / max(len(items), 1)}
+        confusion = situation_confusion(items, families)
+        results[name] = {"situations": len(items), "accuracy": float(np.trace(confusion) / len(items)),
+                         "confusion": confusion.tolist(), "ms_per_line": (time.perf_counter() - started) * 1000 / len(items)}
     return {"families": families, "sets": results}
 
 
@@ -389,13 +433,30 @@ def format_situations(results: dict | None) -> str:
     short = [f[:5] for f in families]
     out = ["", "Emotion from the situation, emotion field empty (all-MiniLM-L6-v2 in numpy + softmax head):"]
     for name, s in results["sets"].items():
+        if "missing" in s:
+            out += ["", f"{name}: {s['missing']}"]
+            continue
         out += ["", f"{name}: {s['accuracy']:.0%} of {s['situations']} (target >= {SITUATION_TARGET:.0%})",
                 "  labelled \\ read " + "".join(f"{f:>7}" for f in short)]
         out += [f"  {family:<16}" + "".join(f"{n:>7}" for n in row) for family, row in zip(families, s["confusion"])]
     return "\n".join(out)
 
 
+def _write_report(out: str | None, report: str, results: dict) -> None:
+    if out:
+        path = Path(out)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, "```\n" + report + "\n```\n")
+        atomic_write(path.with_suffix(".json"), json.dumps(results, indent=1))
+
+
 def main(args) -> int:
+    if getattr(args, "only", None) == "situations":
+        results = {"situations": run_situations()}
+        report = format_situations(results["situations"]).lstrip("\n")
+        print(report)
+        _write_report(args.out, report, results)
+        return 0
     results = run(args.backend, args.repeats)
     report = format_report(results)
     acting_backend = get_backend(args.backend)
@@ -409,9 +470,5 @@ def main(args) -> int:
         results["paraphrases"] = paraphrases
         report += "\n" + format_paraphrases(paraphrases)
     print(report)
-    if args.out:
-        path = Path(args.out)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(path, "```\n" + report + "\n```\n")
-        atomic_write(path.with_suffix(".json"), json.dumps(results, indent=1))
+    _write_report(args.out, report, results)
     return 0

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .arkit import BLENDSHAPE_INDEX, PARAMETERS, POSE_INDEX
-from .curves import evaluate, evaluate_many, reduce_keys
+from .curves import evaluate, evaluate_many, reduce_curves
 from .fitting import fit_curves
 from .limits import check_fps, check_frames
 from .track import Track
@@ -106,7 +106,10 @@ def composed_keys(track: Track, fps: float | None = None, tolerance: float | Non
         required = sorted(set(keyframe_frames(track, fps)))
         blends = ("max", "add") if layers == "all" else ("max",)
         names = PARAMETERS
-        curve = lambda name: _channel(track, name, times, blends)  # noqa: E731
+        # The expression channels share their key times: evaluated together.
+        key_times = np.array([k.time for k in track.keyframes])
+        expression = dict(zip(PARAMETERS, evaluate_many(key_times, [_keyframe_values(track, name) for name in PARAMETERS], times)))
+        curve = lambda name: _channel(track, name, times, blends, expression=expression[name])  # noqa: E731
     else:
         required = []
         layer = track.layers[layers]
@@ -121,8 +124,8 @@ def composed_keys(track: Track, fps: float | None = None, tolerance: float | Non
         rows = np.array(list(used.values())).reshape(len(used), len(frames))
         return dict(zip(used, fit_curves(frames, rows, tolerance, required=required)))
     result = {}
-    for name, values in used.items():
-        kept = reduce_keys(frames, values, tolerance, required=required)
+    reduced = reduce_curves([(frames, values) for values in used.values()], tolerance, required=required)
+    for (name, values), (kept, _) in zip(used.items(), reduced):
         result[name] = (frames[kept].astype(np.int64), values[kept])
     return result
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from ..._data import load_json
 from .emotion import FAMILIES, LEXICON, emotion_face, restrict
@@ -82,7 +83,7 @@ _NEGATED = _pattern(_LANGUAGE["negations"])
 _SIDE_DIRECTION = re.compile(r"\b(?:to|toward|towards|at)\s+(?:the\s+)?(?:left|right)\b|\b(?:left|right)ward\b")
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Match:
     category: str
     key: str
@@ -112,7 +113,10 @@ class ParseResult:
         return notes
 
 
-def _find(clause: str) -> list[_Match]:
+# The same clauses are searched again and again (cutting clauses, idioms, parsing; the planner's
+# phrases recur from line to line): the matches of a text never change, so they are remembered.
+@lru_cache(maxsize=4096)
+def _find(clause: str) -> tuple[_Match, ...]:
     candidates = []
     for priority, category in enumerate(_CATEGORY_ORDER):
         for m in _PATTERNS[category].finditer(clause):
@@ -123,7 +127,7 @@ def _find(clause: str) -> list[_Match]:
     for _, _, match in candidates:
         if all(match.end <= t.start or match.start >= t.end for t in taken):
             taken.append(match)
-    return sorted(taken, key=lambda m: m.start)
+    return tuple(sorted(taken, key=lambda m: m.start))
 
 
 def _clauses(text: str) -> list[str]:
