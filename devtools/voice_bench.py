@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from devtools.lip_measures import CLOSED, OPEN, lip_aperture
+from devtools.lip_measures import CLOSED, OPEN, closure_around, lip_aperture
 from model_runtime.audio.recording import read_recording, write_wav
 from model_runtime.audio.sync import with_recording
 from model_runtime.backends import GenerateRequest, get_backend
@@ -62,19 +62,12 @@ def _score(times: np.ndarray, aperture: np.ndarray, truth: dict) -> dict:
         return chosen if len(chosen) else aperture[-1:]
 
     closed, errors = [], []
-    shut = aperture < CLOSED
     for start, end in truth["bilabials"]:
         closed.append(window(start - WINDOW, end + WINDOW).min() < CLOSED)
-        centre = (start + end) / 2
         # The closure is the run of closed frames nearest the phone.
-        candidates = np.flatnonzero(shut & (np.abs(times - centre) <= 0.1))
-        if len(candidates):
-            nearest = candidates[np.argmin(np.abs(times[candidates] - centre))]
-            first, last = nearest, nearest
-            while first > 0 and shut[first - 1]:
-                first -= 1
-            while last + 1 < len(shut) and shut[last + 1]:
-                last += 1
+        run = closure_around(times, aperture, (start + end) / 2)
+        if run is not None:
+            first, last = run
             # Offset of the closure against the phone at its onset or its release (a closure
             # that runs on into a pause has no onset of its own to compare).
             errors.append(min(abs(times[first] - start), abs(times[last] - end)) * 1000.0)

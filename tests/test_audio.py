@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from devtools.lip_measures import CLOSED, aperture_at
+from devtools.lip_measures import CLOSED, aperture_at, closure_around
 from model_runtime.audio.recording import AudioError, read_recording, write_wav
 from model_runtime.audio.sync import with_alignment, with_recording
 from model_runtime.backends import GenerateRequest, get_backend
@@ -297,20 +297,6 @@ def test_the_mouth_closes_where_the_actor_paused(spoken_line, tmp_path):
     assert aperture[middle].max() < CLOSED, "the mouth hangs open in the actor's pause"
 
 
-def _closure_edges(times, aperture, start, end):
-    """First and last closed frame of the closure nearest a bilabial."""
-    shut = aperture < CLOSED
-    centre = (start + end) / 2
-    candidates = np.flatnonzero(shut & (np.abs(times - centre) <= 0.1))
-    assert len(candidates), f"no closure near the bilabial at {start:.2f} s"
-    first = last = candidates[np.argmin(np.abs(times[candidates] - centre))]
-    while first > 0 and shut[first - 1]:
-        first -= 1
-    while last + 1 < len(shut) and shut[last + 1]:
-        last += 1
-    return times[first], times[last]
-
-
 def test_each_recorded_bilabial_closes_and_opens_where_its_phone_starts_and_ends():
     from model_runtime.audio.alignment import AlignedWord, Alignment
     from model_runtime.script_timing import Phone
@@ -329,7 +315,9 @@ def test_each_recorded_bilabial_closes_and_opens_where_its_phone_starts_and_ends
                              {"alignment": alignment.to_dict()})
     times, aperture = aperture_at(get_backend("builtin").generate(request), 60.0)
     for start, end, runs_on in ((0.62, 0.68, False), (0.80, 0.90, False), (1.20, 1.28, False), (1.55, 1.65, True)):
-        first, last = _closure_edges(times, aperture, start, end)
+        run = closure_around(times, aperture, (start + end) / 2)
+        assert run is not None, f"no closure near the bilabial at {start:.2f} s"
+        first, last = times[run[0]], times[run[1]]
         assert abs(first - start) <= 0.035, f"the lips meet {1000 * (first - start):+.0f} ms off the closure at {start:.2f} s"
         if not runs_on:
             assert abs(last - end) <= 0.035, f"the lips part {1000 * (last - end):+.0f} ms off the release at {end:.2f} s"
