@@ -196,6 +196,11 @@ ARTIST_PHRASES = [
     ("Her brows bunch together in fear.", ["browDownLeft", "browInnerUp"], []),
     ("He sneers, the lip lifting on the right.", ["mouthUpperUpRight", "noseSneerRight"], ["noseSneerLeft"]),
     ("She tilts her chin up and glances down at him.", ["eyeLookDownLeft"], ["eyeLookUpLeft"]),
+    # A feeling denied takes nothing away from what another clause describes.
+    ("She scowls, though not really angry.", ["browDownLeft"], ["mouthSmileLeft"]),
+    ("A half smile, r side only.", ["mouthSmileRight"], ["mouthSmileLeft"]),
+    # An emotion adverb colours the action, never against it: a sad smile stays a smile.
+    ("She smiles sadly.", ["mouthSmileLeft", "browInnerUp"], ["mouthFrownLeft"]),
 ]
 
 
@@ -211,6 +216,7 @@ def test_artist_phrasing(backend, text, present, absent):
     ("Her eyes stay on the floor.", "down"),
     ("He checks the clock above the door.", "up"),
     ("She looks at the ceiling.", "up"),
+    ("He keeps his eyes fixed on the ground.", "down"),  # the place, not "fixed" (straight ahead)
 ])
 def test_looking_moves_the_eyes_only_where_the_clause_points(backend, text, where):
     pose = solve(backend, text).pose

@@ -43,6 +43,25 @@ DEFAULT_DEGREE = DEGREES["default"]
 _CATEGORY_ORDER = ("expression", "region", "cancel", "action", "degree", "negation", "side", "emotion")
 
 
+# Emotion adjectives (not nouns: "love" -> "lovely" is no manner) and the adverbs that only
+# intensify ("terribly sorry").
+_ADJECTIVE = re.compile(r"^[a-z-]*(?:ous|ful|ed|ent|ant|ive|ic|ish|ary|ile|id|y|al|ent|ing|less|ic|sad|mad|wry|glad|calm|warm|cold|fond|sly|shy|cross|stern|grim|bitter|tender|proud|smug|bored)$")
+_NOT_MANNER = {"awfully", "terribly", "dreadfully", "horribly", "frightfully", "wonderfully", "greatly", "deadly", "lovely",
+               "coolly", "really", "only", "early", "likely", "lively", "friendly", "silly", "jolly", "ugly", "holy",
+               "seriously", "hopefully", "thankfully", "curiously", "ironically", "madly", "beautifully"}
+
+
+def _adverb(word: str) -> str:
+    """The adverb of an emotion adjective ("peers suspiciously", "smiles sadly", "angrily")."""
+    if word.endswith("y") and not word.endswith("ey") and len(word) > 3:  # "angrily", but "wryly", "shyly"
+        return word[:-1] + "ily"
+    if word.endswith("le"):
+        return word[:-1] + "y"
+    if word.endswith("ic"):
+        return word + "ally"
+    return word + "ly"
+
+
 def _index(groups: dict[str, list[str]]) -> dict[str, str]:
     phrase_to_key = {}
     for key, phrases in groups.items():
@@ -59,7 +78,8 @@ _VOCABULARY = {
     "negation": {phrase: phrase for phrase in _LANGUAGE["negations"]},
     "cancel": {phrase: phrase for phrase in _LANGUAGE["cancels"]},
     "side": _index(SIDES),
-    "emotion": {phrase: phrase for phrase in LEXICON},
+    "emotion": {**{_adverb(word): word for word in LEXICON if _ADJECTIVE.search(word) and _adverb(word) not in _NOT_MANNER},
+                **{phrase: phrase for phrase in LEXICON}},
 }
 _DIRECTION_INDEX = _index(DIRECTIONS)
 
@@ -237,6 +257,14 @@ def _emotion_units(word: str, scale: float, side: str | None, region_names: set[
     return face.active(0.02)
 
 
+def _effect_unit(effect) -> str | None:
+    """The action unit an effect sets ("AU12:one", ["AU6", 0.6], ("AU4", l, r)), None for gaze,
+    head and relaxing effects."""
+    name = effect[0] if isinstance(effect, (list, tuple)) else effect
+    name = name.partition(":")[0]
+    return name if name in ACTION_UNITS else None
+
+
 def _one_side(state: FaceState) -> str | None:
     """'Left' or 'Right' when every one-sided action unit of ``state`` is on that side."""
     sides = {("Left" if entry["Left"] > entry["Right"] else "Right") for entry in state.aus.values() if entry["Left"] != entry["Right"]}
@@ -267,7 +295,11 @@ class DescriptionParser:
                 continue
             categories = {m.category for m in _find(clause)}
             target = summary if categories & _SUMMARY and not categories & {"region", "action"} else state
-            carried_region = self._parse_clause(clause, target, result, suppressed, carried_region, locked, summary)
+            # "He frowns slightly, not quite angry": a feeling denied adds nothing, and takes away
+            # nothing another clause describes (a denied expression, "not smiling", does).
+            denied_feeling = categories & _SUMMARY == {"emotion"} and "negation" in categories and target is summary
+            carried_region = self._parse_clause(clause, target, result, set() if denied_feeling else suppressed,
+                                                carried_region, locked, summary)
         if guess:
             for clause in list(result.ignored_clauses):
                 if _NEGATED.search(clause):
@@ -333,11 +365,16 @@ class DescriptionParser:
                 effects.append((effect, min(1.0, strength * scale), is_negated(match.start)))
         if effects and emotions and summary is not None:
             # "Her brows draw together in worry": the worry colours the regions the clause
-            # names (the whole face when it names the face), as a summing-up clause would.
+            # names (the whole face when it names the face), as a summing-up clause would, never
+            # against the clause's own action ("she squints suspiciously": no wide eyes).
+            own = {_effect_unit(effect) for effect, _, _ in effects} - {None}
+            blocked = own | {other for au in own for other in ANTAGONISTS.get(au, ())}
             for match in emotions:
                 if is_negated(match.start):
                     continue
                 for au, left, right in _emotion_units(match.key, scale, side, region_names):
+                    if au in blocked:
+                        continue
                     summary.raise_to(au, left, "Left")
                     summary.raise_to(au, right, "Right")
         if not effects and emotions:
@@ -413,7 +450,8 @@ class DescriptionParser:
     @staticmethod
     def _direction(clause: str) -> str | None:
         found = [_DIRECTION_INDEX[m.group(0)] for m in _DIRECTION_PATTERN.finditer(clause)]
-        for preferred in ("left", "right"):
+        # The most specific wins: "eyes fixed on the ground" look down, not straight ahead.
+        for preferred in ("left", "right", "up", "down", "away"):
             if preferred in found:
                 return preferred
         return found[0] if found else None
