@@ -11,18 +11,9 @@ import sys
 import time
 from pathlib import Path
 
+from devtools.bench_worker import LINES, Body
 from devtools.voice_bench import bench_voice
 
-LINES = [
-    ("I can't believe you did this to me.", "Her best friend just admitted reading her diary.", "Hurt, turning into anger"),
-    ("Well, that went better than expected!", "After a job interview.", "relieved"),
-    ("Don't touch that. Please, just... don't.", "A child reaches for a fragile heirloom.", "anxiety concealed by a restrained smile"),
-    ("We did it. We actually did it!", "The team wins the final.", "joy mixed with disbelief"),
-    ("You think this is funny?", "A prank went too far.", "irritated"),
-    ("I miss the way things used to be.", "Looking at an old photo.", "bittersweet"),
-    ("Get out. Now.", "An intruder in the kitchen.", "furious"),
-    ("Is anyone there?", "A dark corridor.", "fear"),
-]
 
 INTERACTIVE_BUDGET_MS = 10.0
 
@@ -36,20 +27,21 @@ def _median_ms(function, repeats: int) -> float:
     return statistics.median(samples)
 
 
-def bench_generation(repeats: int) -> list[tuple[str, str, str, str]]:
-    from model_runtime.backends import GenerateRequest, get_backend
-    from model_runtime.compose import compose_track
-    from model_runtime.playback import composed_keys
+def _medians(rounds: list[list[tuple[float, float]]]) -> tuple[float, float]:
+    """Median over items of each item's median over rounds: (wall ms, CPU ms)."""
+    per_item = list(zip(*rounds))
+    wall = statistics.median(statistics.median(w for w, _ in item) for item in per_item)
+    cpu = statistics.median(statistics.median(c for _, c in item) for item in per_item)
+    return wall, cpu
 
-    backend = get_backend("builtin")
-    requests = [GenerateRequest(script=s, context=c, emotion=e, seed=i) for i, (s, c, e) in enumerate(LINES)]
-    for request in requests:  # warm caches (regexes, tables) as a running Blender session has them
-        backend.generate(request)
-    per_line = [_median_ms(lambda r=r: backend.generate(r), repeats) for r in requests]
-    tracks = [backend.generate(r) for r in requests]
-    keys = [_median_ms(lambda t=t: composed_keys(t, 30), repeats) for t in tracks]
-    generation = statistics.median(per_line)
-    reduction = statistics.median(keys)
+
+def bench_generation(repeats: int) -> list[tuple[str, str, str, str]]:
+    from model_runtime.compose import compose_track
+
+    body = Body()
+    backend = body.backend
+    generation, generation_cpu = _medians([body.generation() for _ in range(repeats)])
+    reduction, reduction_cpu = _medians([body.keys() for _ in range(repeats)])
 
     def plain_mouth(request):
         # The same line with the mouth composed as before issue 10 (no delivery, no emotion's
@@ -60,15 +52,98 @@ def bench_generation(repeats: int) -> list[tuple[str, str, str, str]]:
         solved = backend.solve_all([k.description for k in plan.keyframes], request.context, request.emotion)
         return compose_track(request, plan, solved, backend.name)
 
-    plain = statistics.median([_median_ms(lambda r=r: plain_mouth(r), repeats) for r in requests])
+    plain = statistics.median([_median_ms(lambda r=r: plain_mouth(r), repeats) for r in body.requests])
     return [
-        ("generate one line (built-in, median of 8 lines)", f"{generation:.1f} ms",
+        ("generate one line (built-in, median of 8 lines)", f"{generation:.1f} ms (CPU {generation_cpu:.1f} ms)",
          f"interactive budget {INTERACTIVE_BUDGET_MS:.0f} ms", f"{generation / INTERACTIVE_BUDGET_MS:.2f}x"),
-        ("compose keys for Blender (layers + reduction)", f"{reduction:.1f} ms",
+        ("compose keys for Blender (layers + reduction)", f"{reduction:.1f} ms (CPU {reduction_cpu:.1f} ms)",
          "generate one line", f"{reduction / generation:.2f}x"),
         ("generate one line, mouth in character (delivery, emotion's mouth)", f"{generation:.1f} ms",
          f"plain mouth, same lines: {plain:.1f} ms", f"{generation / plain:.2f}x"),
     ]
+
+
+class _Worker:
+    """``devtools/bench_worker.py`` running against one source tree."""
+
+    def __init__(self, root: Path):
+        import subprocess
+
+        script = Path(__file__).resolve().parent / "bench_worker.py"
+        self.process = subprocess.Popen([sys.executable, str(script), str(root)], cwd=str(root), text=True,
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self._answer()  # ready: imports and warm-up done
+
+    def _answer(self) -> dict:
+        import json
+
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the benchmark worker stopped (exit code {self.process.wait()})")
+        return json.loads(line)
+
+    def ask(self, command: str) -> list[tuple[float, float]]:
+        self.process.stdin.write(command + "\n")
+        self.process.stdin.flush()
+        answer = self._answer()
+        return list(zip(answer["wall"], answer["cpu"]))
+
+    def close(self) -> None:
+        self.process.stdin.close()
+        self.process.wait(timeout=60)
+
+
+def _extract_commit(revision: str, into: Path) -> str:
+    """The tracked files of ``revision`` under ``into`` (``git archive``: no worktree entry in
+    the repository to clean up), with this checkout's extracted encoder weights linked in.
+    Returns the commit's short hash."""
+    import subprocess
+
+    root = Path(__file__).resolve().parent.parent
+    commit = subprocess.run(["git", "rev-parse", "--short", f"{revision}^{{commit}}"], cwd=root, check=True,
+                            capture_output=True, text=True).stdout.strip()
+    archive = subprocess.Popen(["git", "archive", "--format=tar", commit], cwd=root, stdout=subprocess.PIPE)
+    subprocess.run(["tar", "-x", "-C", str(into)], stdin=archive.stdout, check=True)
+    if archive.wait() != 0:
+        raise RuntimeError(f"git archive {commit} failed")
+    weights = root / "model_runtime" / "data" / "minilm"
+    if weights.is_dir():
+        (into / "model_runtime" / "data" / "minilm").symlink_to(weights, target_is_directory=True)
+    return commit
+
+
+def bench_against(revision: str, chosen: list[str], repeats: int) -> list[tuple[str, str, str, str]]:
+    """The worker's measures on this checkout and on ``revision`` in the same run, rounds
+    interleaved (ABBA) so the machine's load falls on both alike."""
+    import shutil
+    import tempfile
+
+    commands = {
+        "generation": [("generate one line (built-in, median of 8 lines)", lambda k: "generation"),
+                       ("compose keys for Blender (whole performance)", lambda k: "keys")],
+        "situation": [("read a new situation, empty emotion (median of 8 lines)", lambda k: f"situation {k}")],
+    }
+    measures = [m for name in chosen if name in commands for m in commands[name]]
+    folder = Path(tempfile.mkdtemp(prefix="kff-bench-baseline-"))
+    workers = []
+    try:
+        commit = _extract_commit(revision, folder)
+        workers = [_Worker(Path(__file__).resolve().parent.parent), _Worker(folder)]
+        rounds = {(label, side): [] for label, _ in measures for side in (0, 1)}
+        for k in range(repeats):
+            for label, command in measures:
+                for side in ((0, 1) if k % 2 == 0 else (1, 0)):
+                    rounds[(label, side)].append(workers[side].ask(command(k)))
+        rows = []
+        for label, _ in measures:
+            (wall, cpu), (old_wall, old_cpu) = _medians(rounds[(label, 0)]), _medians(rounds[(label, 1)])
+            rows.append((label, f"{wall:.1f} ms (CPU {cpu:.1f} ms)", f"{commit}: {old_wall:.1f} ms (CPU {old_cpu:.1f} ms)",
+                         f"{wall / old_wall:.2f}x (CPU {cpu / old_cpu:.2f}x)"))
+        return rows
+    finally:
+        for worker in workers:
+            worker.close()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 _PROCESS_COST = """
@@ -503,6 +578,8 @@ def main(argv=None) -> int:
     parser.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"), help="where local models run")
     parser.add_argument("--only", help="comma-separated: generation, situation, writing, capture, curves, batch, server, local, "
                                        "local-server, voice")
+    parser.add_argument("--baseline", metavar="REV",
+                        help="generation and situation: measure this commit too, in the same run (rounds interleaved)")
     parser.add_argument("--voice-split", default="test", choices=("dev", "test"),
                         help="voice benchmark lines: test (reported) or dev (tuning)")
     args = parser.parse_args(argv)
@@ -522,7 +599,11 @@ def main(argv=None) -> int:
     unknown = [name for name in chosen if name not in benches]
     if unknown:
         parser.error(f"unknown benchmark(s): {', '.join(unknown)}; choose from {', '.join(benches)}")
-    rows = [row for name in chosen for row in benches[name]()]
+    if args.baseline:
+        rows = bench_against(args.baseline, chosen, args.repeats)
+        rows += [row for name in chosen if name not in ("generation", "situation") for row in benches[name]()]
+    else:
+        rows = [row for name in chosen for row in benches[name]()]
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     header = ("benchmark", "figure", "baseline (same run)", "ratio")
     widths = [max(w, len(h)) for w, h in zip(widths, header)]

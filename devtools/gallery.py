@@ -70,6 +70,10 @@ def _face_mesh(target):
     return max(meshes, key=lambda o: len(o.data.shape_keys.key_blocks))
 
 
+# Camera distance in face sizes: the face fills the frame at contact-sheet size.
+CLOSENESS = 2.4
+
+
 def _frame_the_face(camera, mesh) -> None:
     """Aim at the part of the mesh its shape keys move (the face, not the neck or the body),
     close enough that the face fills the frame: heads differ in what else their mesh holds."""
@@ -94,18 +98,41 @@ def _frame_the_face(camera, mesh) -> None:
     high = Vector([max(p[i] for p in points) for i in range(3)])
     centre, size = (low + high) / 2.0, max(high - low)
     direction = (camera.location - centre).normalized()
-    camera.location = centre + direction * size * 3.0
+    camera.location = centre + direction * size * CLOSENESS
     camera.rotation_euler = (centre - camera.location).to_track_quat("-Z", "Y").to_euler()
 
 
-def _moment(track) -> float:
-    """The time to show: the strongest spoken beat, moved to the widest mouth opening near it
-    (the face as it speaks the stressed word)."""
+# Shapes that speak rather than emote: left out when finding the expression's apex.
+_ARTICULATION = ("jawOpen", "mouthClose", "mouthFunnel", "mouthPucker", "mouthLowerDown", "mouthRoll", "mouthShrug",
+                 "eyeBlink", "eyeLook", "tongueOut")
+# Lines whose point is the speaking mouth (delivery), or whose emotion opens the mouth (fear
+# stretches it, surprise drops the jaw; between words the lip sync closes it): shown at the
+# widest opening instead.
+SPEAKING = ("whispered", "said", "shouted", "fearful whisper", "clenched teeth", "fear", "surprise")
+
+
+def _moment(track, speaking: bool) -> float:
+    """The time to show. For an emotion: the expression's apex between words, the moment the
+    face (articulation and blinks left out) is within 80% of its strongest with the mouth least
+    open, so the still shows the face, not a syllable. For delivery: the strongest spoken beat,
+    moved to the widest mouth opening near it."""
     import numpy as np
 
     from model_runtime.arkit import BLENDSHAPES, PARAMETERS
-    from model_runtime.playback import sample
+    from model_runtime.playback import frame_times, sample
 
+    if not speaking:
+        _, times = frame_times(track, 30)
+        values = sample(track, times)
+        face = [PARAMETERS.index(n) for n in BLENDSHAPES if not n.startswith(_ARTICULATION)]
+        energy = np.linalg.norm(values[:, face], axis=1)
+        blink = values[:, [PARAMETERS.index("eyeBlinkLeft"), PARAMETERS.index("eyeBlinkRight")]].max(axis=1)
+        candidates = np.flatnonzero((energy >= 0.8 * energy.max()) & (blink < 0.3))
+        if len(candidates):
+            # The mouth least busy speaking: open, rounded or with the lower lip pulled down.
+            speech = [PARAMETERS.index(n) for n in ("jawOpen", "mouthFunnel", "mouthPucker", "mouthLowerDownLeft", "mouthLowerDownRight")]
+            busy = values[np.ix_(candidates, speech)].sum(axis=1)
+            return float(times[candidates[int(np.argmin(busy))]])
     beats = [k for k in track.keyframes if k.label in SPOKEN] or track.keyframes
     apex = max(beats, key=lambda k: float(np.linalg.norm([k.weights[n] for n in BLENDSHAPES])))
     times = np.clip(np.linspace(apex.time - 0.12, apex.time + 0.25, 12), 0.0, track.duration)
@@ -141,7 +168,8 @@ def perform_gallery(head_name: str, target, out: Path, width: int, height: int) 
             if "FINISHED" not in bpy.ops.keyframeface.generate():
                 raise RuntimeError(f"generation failed for {script!r}")
             track = takes.track_of(face.data.shape_keys.animation_data.action)
-            moment = _moment(track)
+            speaking = caption in SPEAKING
+            moment = _moment(track, speaking)
             frame = 1 + round(moment * channels.scene_fps(scene))
             values = sample(track, [moment])[0]
             scene.frame_set(frame)
@@ -154,7 +182,8 @@ def perform_gallery(head_name: str, target, out: Path, width: int, height: int) 
             captions.append((
                 f"{i + 1}. {caption}",
                 f'"{script}" emotion: {emotion or "(empty)"}; read {reading}; delivery {delivery}; '
-                f"frame {frame}; jaw {values[PARAMETERS.index('jawOpen')]:.2f}",
+                f"frame {frame} ({'speaking' if speaking else 'apex between words'}); "
+                f"jaw {values[PARAMETERS.index('jawOpen')]:.2f}",
             ))
         sheet = out / f"gallery_{Path(head_name).stem}.png"
         pictures.contact_sheet(renders, captions, sheet, f"KeyframeFace acting gallery: {head_name}")

@@ -206,6 +206,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--repeats", type=argument(positive_count("repeats", 1000)), default=5, help="timing repeats per line")
     evaluate.add_argument("--paraphrases", action="store_true",
                           help="also measure reading unknown emotion words by meaning (sentence embeddings)")
+    evaluate.add_argument("--only", choices=["situations", "descriptions"],
+                          help="measure only this part (situations: emotion from the situation, every set present; "
+                               "descriptions: descriptions phrased unlike the grammar, dev and the fresh test set)")
     evaluate.add_argument("--out", help="write the report (Markdown) and the full results (JSON beside it)")
     evaluate.set_defaults(run=_evaluate)
     return parser

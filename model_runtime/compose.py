@@ -12,7 +12,7 @@ import numpy as np
 
 from .arkit import BLENDSHAPE_RANGE, POSE_RANGE
 from .blinks import blink_channels, blink_times
-from .curves import evaluate_many, reduce_keys
+from .curves import evaluate_many, reduce_curves
 from .lipsync import PLAIN, lipsync_channels
 from .stages import GenerateRequest, Plan, SolvedKeyframe
 from .track import Keyframe, Layer, Track
@@ -30,13 +30,10 @@ def _clamp(values: dict[str, float], bounds) -> dict[str, float]:
 def reduce_layer(channels: dict[str, list[tuple[float, float]]], tolerance: float = LAYER_TOLERANCE):
     """Drop keys the Auto Clamped curve through the remaining ones reproduces within
     ``tolerance``; drop channels that never move."""
+    moving = {name: (np.array([t for t, _ in keys]), np.array([v for _, v in keys]))
+              for name, keys in channels.items() if keys and max(abs(v) for _, v in keys) >= 1e-4}
     reduced = {}
-    for name, keys in channels.items():
-        if not keys or max(abs(v) for _, v in keys) < 1e-4:
-            continue
-        times = np.array([t for t, _ in keys])
-        values = np.array([v for _, v in keys])
-        kept = reduce_keys(times, values, tolerance)
+    for (name, (times, values)), (kept, _) in zip(moving.items(), reduce_curves(list(moving.values()), tolerance)):
         reduced[name] = [(float(times[i]), float(values[i])) for i in kept]
     return reduced
 

@@ -196,11 +196,9 @@ def lipsync_channels(words: list[Word], energy: float = 1.0, expression_jaw=None
 
     channels: dict[str, list[tuple[float, float]]] = {}
     names = sorted({name for shape in shapes for name in shape})
+    times = [round(time, 4) for time, _ in events]
     for name in names:
-        keys = []
-        for (time, viseme), shape in zip(events, shapes):
-            value = shape.get(name, 0.0)
-            keys.append((round(time, 4), round(min(1.0, max(-1.0, value)), 4)))
+        keys = [(time, round(min(1.0, max(-1.0, shape.get(name, 0.0))), 4)) for time, shape in zip(times, shapes)]
         channels[name] = _dedupe(keys)
     return channels
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .arkit import BLENDSHAPE_INDEX, PARAMETERS, POSE_INDEX
-from .curves import evaluate, evaluate_many, reduce_keys
+from .curves import evaluate, evaluate_each, evaluate_many, reduce_curves
 from .fitting import fit_curves
 from .limits import check_fps, check_frames
 from .track import Track
@@ -38,13 +38,15 @@ def _expression(track: Track, name: str, times) -> np.ndarray:
     return evaluate(key_times, np.array(_keyframe_values(track, name)), times)
 
 
-def _channel(track: Track, name: str, times, blends=("max", "add"), expression=None) -> np.ndarray:
+def _channel(track: Track, name: str, times, blends=("max", "add"), expression=None, contributions=None) -> np.ndarray:
     # "max" layers (blinks) act on the expression, "add" layers (lip sync) go on top: the same
     # order as in Blender, where the lip-sync NLA track and the take's action are summed.
     value = _expression(track, name, times) if expression is None else expression
+    if contributions is None:
+        contributions = _layer_values(track, _blended(track, blends), times, [name])
     for blend in blends:
         for layer_name in layer_names(track, blend):
-            value = _apply_layer(value, track.layers[layer_name], name, times)
+            value = _apply_layer(value, track.layers[layer_name], contributions.get((layer_name, name)))
     low, high = _bounds(name)
     return np.clip(value, low, high)
 
@@ -58,11 +60,22 @@ def layer_names(track: Track, blend: str) -> list[str]:
     return [name for name, layer in track.layers.items() if layer.blend == blend]
 
 
-def _apply_layer(value, layer, name, times):
-    keys = layer.channels.get(name)
-    if not keys:
+def _blended(track: Track, blends) -> list[str]:
+    return [layer_name for blend in blends for layer_name in layer_names(track, blend)]
+
+
+def _layer_values(track: Track, layers: list[str], times, names=None) -> dict:
+    """``{(layer, parameter): its curve at times}`` for ``layers`` (for ``names`` only, when
+    given): all the layers' curves evaluated in one pass."""
+    wanted = [(layer_name, name, keys) for layer_name in layers
+              for name, keys in track.layers[layer_name].channels.items() if keys and (names is None or name in names)]
+    curves = [(np.array([t for t, _ in keys]), np.array([v for _, v in keys]), times) for _, _, keys in wanted]
+    return {(layer_name, name): values for (layer_name, name, _), values in zip(wanted, evaluate_each(curves))}
+
+
+def _apply_layer(value, layer, contribution):
+    if contribution is None:
         return value
-    contribution = evaluate(np.array([t for t, _ in keys]), np.array([v for _, v in keys]), times)
     return value + contribution if layer.blend == "add" else np.maximum(value, contribution)
 
 
@@ -73,7 +86,9 @@ def sample(track: Track, times) -> np.ndarray:
     curves = [_keyframe_values(track, name) for name in PARAMETERS]
     # The expression channels share their key times: evaluated together.
     expression = evaluate_many(key_times, curves, times)
-    return np.column_stack([_channel(track, name, times, expression=row) for row, name in zip(expression, PARAMETERS)])
+    contributions = _layer_values(track, _blended(track, ("max", "add")), times)
+    return np.column_stack([_channel(track, name, times, expression=row, contributions=contributions)
+                            for row, name in zip(expression, PARAMETERS)])
 
 
 def frame_times(track: Track, fps: float | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -106,12 +121,17 @@ def composed_keys(track: Track, fps: float | None = None, tolerance: float | Non
         required = sorted(set(keyframe_frames(track, fps)))
         blends = ("max", "add") if layers == "all" else ("max",)
         names = PARAMETERS
-        curve = lambda name: _channel(track, name, times, blends)  # noqa: E731
+        # The expression channels share their key times: evaluated together.
+        key_times = np.array([k.time for k in track.keyframes])
+        expression = dict(zip(PARAMETERS, evaluate_many(key_times, [_keyframe_values(track, name) for name in PARAMETERS], times)))
+        contributions = _layer_values(track, _blended(track, blends), times)
+        curve = lambda name: _channel(track, name, times, blends, expression[name], contributions)  # noqa: E731
     else:
         required = []
         layer = track.layers[layers]
         names = [name for name in PARAMETERS if name in layer.channels]
-        curve = lambda name: _apply_layer(np.zeros_like(times), layer, name, times)  # noqa: E731
+        alone = _layer_values(track, [layers], times)
+        curve = lambda name: _apply_layer(np.zeros_like(times), layer, alone.get((layers, name)))  # noqa: E731
     used = {}
     for name in names:
         values = curve(name)
@@ -121,8 +141,8 @@ def composed_keys(track: Track, fps: float | None = None, tolerance: float | Non
         rows = np.array(list(used.values())).reshape(len(used), len(frames))
         return dict(zip(used, fit_curves(frames, rows, tolerance, required=required)))
     result = {}
-    for name, values in used.items():
-        kept = reduce_keys(frames, values, tolerance, required=required)
+    reduced = reduce_curves([(frames, values) for values in used.values()], tolerance, required=required)
+    for (name, values), (kept, _) in zip(used.items(), reduced):
         result[name] = (frames[kept].astype(np.int64), values[kept])
     return result
 

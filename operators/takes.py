@@ -12,9 +12,18 @@ from .checks import ExplainsPoll
 from .generate import GenerationOperator
 
 
-def _rig_and_take(context, name: str = ""):
+def _rig_and_take(operator, context):
+    """The head and the take the operator names (the playing one by default), or a report saying why not."""
     rig = find_rig(context.active_object)
-    take = takes.Take.of(bpy.data.actions.get(name)) if name else takes.active_take(rig)
+    if not operator.take:
+        take = takes.active_take(rig)
+        if take is None:
+            operator.report({"ERROR"}, "No take is playing; pick one in the list")
+        return rig, take
+    take = takes.Take.of(bpy.data.actions.get(operator.take))
+    if take is None or take not in takes.takes_of(rig):
+        operator.report({"ERROR"}, f"'{operator.take}' is not a take of this head")
+        return rig, None
     return rig, take
 
 
@@ -38,9 +47,8 @@ class KEYFRAMEFACE_OT_take_switch(_TakeOperator, bpy.types.Operator):
     bl_label = "Switch Take"
 
     def execute(self, context):
-        rig, take = _rig_and_take(context, self.take)
-        if take is None or take not in takes.takes_of(rig):
-            self.report({"ERROR"}, f"'{self.take}' is not a take of this head")
+        rig, take = _rig_and_take(self, context)
+        if take is None:
             return {"CANCELLED"}
         takes.switch_take(context.scene, rig, take)
         self.report({"INFO"}, f"Playing take '{take.name}'")
@@ -54,9 +62,8 @@ class KEYFRAMEFACE_OT_take_duplicate(_TakeOperator, bpy.types.Operator):
     bl_label = "Duplicate Take"
 
     def execute(self, context):
-        rig, take = _rig_and_take(context, self.take)
+        rig, take = _rig_and_take(self, context)
         if take is None:
-            self.report({"ERROR"}, "No take is playing; pick one in the list")
             return {"CANCELLED"}
         copy = takes.duplicate_take(take)
         takes.switch_take(context.scene, rig, copy)
@@ -71,9 +78,8 @@ class KEYFRAMEFACE_OT_take_delete(_TakeOperator, bpy.types.Operator):
     bl_label = "Delete Take"
 
     def execute(self, context):
-        rig, take = _rig_and_take(context, self.take)
+        rig, take = _rig_and_take(self, context)
         if take is None:
-            self.report({"ERROR"}, "No take is playing; pick one in the list")
             return {"CANCELLED"}
         name = take.name
         now = takes.delete_take(context.scene, rig, take)

@@ -1,6 +1,7 @@
 import numpy as np
 
-from model_runtime.curves import auto_clamped_handles, evaluate, reduce_keys
+from model_runtime.curves import (auto_clamped_handles, evaluate, evaluate_each, evaluate_many, reduce_curve,
+                                  reduce_curves, reduce_keys)
 
 
 def test_curve_passes_through_keys_and_extrapolates_constant():
@@ -45,3 +46,36 @@ def test_reduce_keys_keeps_required_indices():
     values = np.zeros(50)
     kept = reduce_keys(t, values, 0.01, required=[7, 23])
     assert set(kept) == {0, 7, 23, 49}
+
+
+def _random_curves(seed: int, count: int):
+    """Curves of 1-12 keys, uneven spacing, flat runs and jumps (clamped handles), sampled
+    inside and outside their range, some not at all."""
+    rng = np.random.default_rng(seed)
+    curves = []
+    for _ in range(count):
+        n = int(rng.integers(1, 13))
+        x = np.cumsum(rng.choice([0.5, 1.0, 3.0, 17.0], n)) + rng.random()
+        y = np.where(rng.random(n) < 0.3, 0.5, rng.random(n) * rng.choice([0.01, 1.0, 5.0]))
+        t = np.sort(rng.uniform(x[0] - 2.0, x[-1] + 2.0, int(rng.integers(0, 40))))
+        curves.append((x, y, t))
+    return curves
+
+
+def test_many_curves_evaluated_at_once_are_bit_identical_to_each_alone():
+    curves = _random_curves(5, 300)
+    for (x, y, t), together in zip(curves, evaluate_each(curves)):
+        assert np.array_equal(together, evaluate(x, y, t))
+    x, _, t = curves[7]
+    rows = [y for _, y, _ in _random_curves(6, 40) if len(y) == len(x)] or [np.ones(len(x))]
+    assert all(np.array_equal(row, evaluate(x, y, t)) for row, y in zip(evaluate_many(x, rows, t), rows))
+
+
+def test_many_curves_reduced_together_keep_the_keys_each_gets_alone():
+    rng = np.random.default_rng(8)
+    frames = np.arange(90)
+    curves = [(frames, np.cumsum(rng.normal(0.0, rng.choice([0.001, 0.02, 0.1]), 90))) for _ in range(40)]
+    curves += [(frames, np.zeros(90)), (frames[:2], np.ones(2))]
+    for (times, values), (kept, error) in zip(curves, reduce_curves(curves, 0.005, required=[10, 45])):
+        alone_kept, alone_error = reduce_curve(times, values, 0.005, required=[10, 45])
+        assert np.array_equal(kept, alone_kept) and error == alone_error

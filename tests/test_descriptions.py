@@ -136,4 +136,134 @@ def test_similarity_is_pluggable_and_a_failing_encoder_degrades_to_words():
         result = DescriptionParser().parse("His face lights up.")
         assert result.guessed and result.guessed[0].by == "words"
     finally:
-        fallback.use_encoder(None)
+        fallback.use_encoder(fallback.DEFAULT)
+
+
+def test_a_description_the_grammar_reads_never_asks_the_encoder():
+    calls = []
+
+    def counting(texts):
+        calls.append(list(texts))
+        return np.ones((len(texts), 2), dtype=np.float32) / np.sqrt(2)
+
+    try:
+        fallback.use_encoder(counting)
+        parser = DescriptionParser()
+        # Read by the grammar (an idiom with leftover words is matched by its words only).
+        for text in ("The brows pull down and together, the eyes narrow.", "Tears well up in her eyes.",
+                     "She glances to the left, keeping her head still."):
+            assert not parser.parse(text).empty
+        assert calls == []
+        # A clause the grammar cannot read is what the encoder is for.
+        parser.parse("Her brows pull down, she ponders the offer.")
+        assert calls and calls[-1] == ["she ponders the offer"]
+    finally:
+        fallback.use_encoder(fallback.DEFAULT)
+
+
+@pytest.mark.skipif(not fallback._shipped_available(), reason="the sentence encoder's weights are not extracted (run ./kff)")
+def test_the_shipped_encoder_guesses_what_word_overlap_cannot(backend):
+    fallback.use_encoder(fallback.DEFAULT)
+    # No content word shared with any bank phrase: only meaning links it to being lost in thought.
+    clause = "absorbed in thought"
+    assert fallback.nearest(clause, by_meaning=False) is None
+    guess = fallback.nearest(clause)
+    assert guess is not None and guess.by == "encoder" and guess.phrase in ("lost in thought", "deep in concentration")
+    result = DescriptionParser().parse("Absorbed in thought.")
+    assert [g.phrase for g in result.guessed] == [guess.phrase]
+    assert any("by meaning" in note for note in result.notes())
+    # The backend's paraphrases=False (words only) leaves it out.
+    words_only = DescriptionParser().parse("Absorbed in thought.", by_meaning=False)
+    assert words_only.guessed == [] and words_only.empty
+
+
+# Written for this test (not from the evaluation sets): how artists phrase things the grammar
+# learnt this stop.
+ARTIST_PHRASES = [
+    # A summing-up clause keeps the detail another clause gives ("worried" lifts the inner brows
+    # but does not undo the pinch).
+    ("Her brows knit hard, anxious.", ["browDownLeft", "browInnerUp"], ["browOuterUpLeft", "browOuterUpRight"]),
+    ("A grin tugs at the left corner of her mouth.", ["mouthSmileLeft"], ["mouthSmileRight"]),
+    ("His forehead wrinkles.", ["browInnerUp", "browOuterUpLeft"], ["browDownLeft"]),
+    ("He clenches his teeth.", ["mouthPressLeft", "mouthStretchLeft"], ["jawOpen"]),
+    ("He stops grinning and purses his lips.", ["mouthPucker"], ["mouthSmileLeft", "mouthSmileRight"]),
+    ("The grin slips and the corners of her mouth droop.", ["mouthFrownLeft"], ["mouthSmileLeft"]),
+    ("Her tongue pokes between her teeth.", ["tongueOut"], []),
+    ("Brows high, mouth hanging open.", ["browInnerUp", "jawOpen"], ["browDownLeft"]),
+    ("She looks irate.", ["browDownLeft"], ["mouthSmileLeft"]),
+    ("A deep crease forms between his brows, a v.", ["browDownLeft"], ["browOuterUpLeft"]),
+    ("Eyes shut, face relaxed.", ["eyeBlinkLeft", "eyeBlinkRight"], ["browDownLeft"]),
+    ("Her brows bunch together in fear.", ["browDownLeft", "browInnerUp"], []),
+    ("He sneers, the lip lifting on the right.", ["mouthUpperUpRight", "noseSneerRight"], ["noseSneerLeft"]),
+    ("She tilts her chin up and glances down at him.", ["eyeLookDownLeft"], ["eyeLookUpLeft"]),
+    # A feeling denied takes nothing away from what another clause describes.
+    ("She scowls, though not really angry.", ["browDownLeft"], ["mouthSmileLeft"]),
+    ("A half smile, r side only.", ["mouthSmileRight"], ["mouthSmileLeft"]),
+    # An emotion adverb colours the action, never against it: a sad smile stays a smile.
+    ("She smiles sadly.", ["mouthSmileLeft", "browInnerUp"], ["mouthFrownLeft"]),
+]
+
+
+@pytest.mark.parametrize("text,present,absent", ARTIST_PHRASES)
+def test_artist_phrasing(backend, text, present, absent):
+    solved = solve(backend, text)
+    assert all(solved.weights[n] > 0.1 for n in present), {n: solved.weights[n] for n in present}
+    assert all(solved.weights[n] < 0.05 for n in absent), {n: solved.weights[n] for n in absent}
+
+
+@pytest.mark.parametrize("text,where", [
+    ("He looks grim.", None),  # how he appears: the eyes stay
+    ("Her eyes stay on the floor.", "down"),
+    ("He checks the clock above the door.", "up"),
+    ("She looks at the ceiling.", "up"),
+    ("He keeps his eyes fixed on the ground.", "down"),  # the place, not "fixed" (straight ahead)
+])
+def test_looking_moves_the_eyes_only_where_the_clause_points(backend, text, where):
+    pose = solve(backend, text).pose
+    if where is None:
+        assert abs(pose["leftEyeYaw"]) < 0.02  # not sideways ("looks" alone was a glance aside)
+    else:
+        assert (pose["leftEyePitch"] < -0.05) if where == "down" else (pose["leftEyePitch"] > 0.05)
+
+
+def test_eval_reports_the_fresh_test_set_when_present_and_says_when_not(backend, tmp_path):
+    import json
+
+    from model_runtime.evaluation import format_acting, run_paraphrased_descriptions
+
+    fresh = tmp_path / "descriptions_test.json"
+    fresh.write_text(json.dumps({"descriptions": [
+        {"text": "Her brows shoot up.", "present": ["browInnerUp"], "absent": ["browDownLeft"], "split": "test"},
+        {"text": "He keeps his head still and smiles.", "present": ["mouthSmileLeft"], "absent": [], "still": ["headYaw"], "split": "test"},
+        # Bound to fail: a smile does not close the eyes.
+        {"text": "A broad smile.", "present": ["eyeBlinkLeft"], "absent": [], "split": "test"},
+    ]}))
+    results = run_paraphrased_descriptions(backend, fresh)
+    assert results["summary"]["test"] == {"total": 3, "agree": 2}
+    assert results["summary"]["dev"]["total"] >= 150
+    report = format_acting({"paraphrased_descriptions": results})
+    assert "test (data/eval/descriptions_test.json, never seen): 2/3 = 67%" in report
+    assert "dev (independent, used for tuning since stop 16)" in report
+    assert "A broad smile" not in report  # the test set's misses stay unseen
+
+    missing = run_paraphrased_descriptions(backend, tmp_path / "absent.json")
+    assert "test" not in missing["summary"]
+    assert "never seen): not present" in format_acting({"paraphrased_descriptions": missing})
+
+
+def test_python_m_model_runtime_eval_reports_the_fresh_set_and_names_a_malformed_one(tmp_path, monkeypatch, capsys):
+    import json
+
+    from model_runtime import cli, evaluation
+
+    fresh = tmp_path / "descriptions_test.json"
+    fresh.write_text(json.dumps({"descriptions": [
+        {"text": "His eyes narrow.", "present": ["eyeSquintLeft"], "absent": ["eyeWideLeft"], "split": "test"}]}))
+    monkeypatch.setattr(evaluation, "DESCRIPTIONS_TEST", fresh)
+    assert cli.main(["eval", "--only", "descriptions"]) == 0
+    assert "never seen): 1/1 = 100% solved to the shapes they name" in capsys.readouterr().out
+
+    fresh.write_text(json.dumps({"descriptions": [{"text": "His eyes narrow.", "present": ["eyeSquintLeftt"], "absent": []}]}))
+    assert cli.main(["eval", "--only", "descriptions"]) == 0
+    out = capsys.readouterr().out
+    assert "never seen): not measured: descriptions_test.json: description 1 needs 'present' as a list of ARKit shapes" in out

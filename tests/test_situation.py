@@ -169,3 +169,52 @@ def test_training_command_writes_a_head_the_reader_loads(tmp_path, monkeypatch):
         assert [str(f) for f in shipped["families"]] == list(load_json(situation.CORPUS)["families"])
         assert shipped["weights"].shape == (8, 3 * minilm.WIDTH)
     json.dumps(report)
+
+
+def _with_test_set(monkeypatch, path):
+    from model_runtime import evaluation
+
+    names = [name for name, _ in evaluation.SITUATION_SETS]
+    assert any(name.startswith("dev") and "tuning" in name for name in names)
+    test = next(name for name in names if name.startswith("test"))
+    monkeypatch.setattr(evaluation, "SITUATION_SETS", ((test, path),))
+    return evaluation
+
+
+def test_the_eval_reports_a_test_set_file_with_a_confusion_matrix(tmp_path, monkeypatch):
+    """The coordinator adds data/eval/situations_test.json after the stop; the eval must read
+    that format ({"_about", "situations": [{"script", "context", "family"}]}) as it is."""
+    path = tmp_path / "situations_test.json"
+    path.write_text(json.dumps({"_about": "tiny", "situations": [
+        {"script": "We won! The whole cup, we actually won it!", "context": "The team lifts the trophy in the rain.",
+         "family": "happiness"},
+        {"script": "Something is scratching at the window. We're on the fourth floor.",
+         "context": "Two children alone in a flat at night.", "family": "fear"},
+        {"script": "Put it down here, next to the others.", "context": "A clerk sorting parcels in a mail room.",
+         "family": "surprise"}]}), encoding="utf-8")
+    evaluation = _with_test_set(monkeypatch, path)
+    results = evaluation.run_situations()
+    test = next(s for name, s in results["sets"].items() if name.startswith("test"))
+    assert test["situations"] == 3
+    assert abs(test["accuracy"] - 2 / 3) < 1e-9  # the parcel clerk is labelled surprise, read neutral
+    families = results["families"]
+    assert test["confusion"][families.index("surprise")][families.index("neutral")] == 1
+    assert sum(map(sum, test["confusion"])) == 3
+    report = evaluation.format_situations(results)
+    assert re.search(r"^test .*: 67% of 3", report, re.M)
+
+
+@pytest.mark.parametrize("content, message", [
+    (None, "not present"),
+    ("{not json", "could not be read"),
+    (json.dumps({"situations": [{"script": "Hi.", "context": "", "family": "glee"}]}), "'glee', not one of"),
+    (json.dumps({"items": []}), "no list of situations"),
+])
+def test_a_missing_or_malformed_test_set_is_reported_not_raised(tmp_path, monkeypatch, content, message):
+    path = tmp_path / "situations_test.json"
+    if content is not None:
+        path.write_text(content, encoding="utf-8")
+    evaluation = _with_test_set(monkeypatch, path)
+    report = evaluation.format_situations(evaluation.run_situations())
+    line = next(line for line in report.splitlines() if line.startswith("test"))
+    assert message in line and "%" not in line

@@ -150,29 +150,37 @@ class MiniLM:
 
     def _encode_batch(self, batch: list[list[int]]) -> np.ndarray:
         """Unit vectors for token id lists padded to one length (padding masked out of the
-        attention and the pooling, as the torch model does)."""
+        attention and the pooling, as the torch model does). The dense layers, nearly all of
+        the work, run on the real tokens only, packed into one matrix: the padding (a third of
+        the rows for a situation's three texts) is only laid out for the attention."""
         count, n = len(batch), max(len(ids) for ids in batch)
         ids = np.zeros((count, n), dtype=np.int64)
         mask = np.zeros((count, n), dtype=np.float32)
         for row, tokens in enumerate(batch):
             ids[row, : len(tokens)] = tokens
             mask[row, : len(tokens)] = 1.0
-        x = self.words[ids] + self.positions[:n] + self.token_type
+        real = mask.reshape(-1) > 0
+        x = (self.words[ids] + self.positions[:n] + self.token_type).reshape(count * n, WIDTH)[real]
         x = _layer_norm(x, *self.embedding_norm)
         size = WIDTH // HEADS
         padding = ((1.0 - mask) * -1e9)[:, None, None, :]
+        # Padded positions keep zero queries, keys and values: their attention weight is 0.
+        laid_out = np.zeros((count * n, 3 * WIDTH), dtype=np.float32)
         for layer in self.layers:
-            qkv = (x @ layer["qkv"] + layer["qkv_bias"]).reshape(count, n, 3, HEADS, size).transpose(2, 0, 3, 1, 4)
+            laid_out[real] = x @ layer["qkv"] + layer["qkv_bias"]
+            qkv = laid_out.reshape(count, n, 3, HEADS, size).transpose(2, 0, 3, 1, 4)
             query, key, value = qkv[0], qkv[1], qkv[2]
             scores = query @ key.transpose(0, 1, 3, 2) / np.sqrt(size) + padding
             scores = np.exp(scores - scores.max(-1, keepdims=True))
             scores /= scores.sum(-1, keepdims=True)
-            context = (scores @ value).transpose(0, 2, 1, 3).reshape(count, n, WIDTH)
+            context = (scores @ value).transpose(0, 2, 1, 3).reshape(count * n, WIDTH)[real]
             x = _layer_norm(x + context @ layer["out"] + layer["out_bias"], *layer["norm1"])
             hidden = x @ layer["up"] + layer["up_bias"]
             hidden = 0.5 * hidden * (1.0 + _erf(hidden / np.sqrt(2.0)))
             x = _layer_norm(x + hidden @ layer["down"] + layer["down_bias"], *layer["norm2"])
-        pooled = (x * mask[..., None]).sum(1) / mask.sum(1, keepdims=True)
+        tokens = np.zeros((count * n, WIDTH), dtype=np.float32)
+        tokens[real] = x
+        pooled = (tokens.reshape(count, n, WIDTH) * mask[..., None]).sum(1) / mask.sum(1, keepdims=True)
         return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
 
     def encode(self, texts: list[str], max_tokens: int = MAX_TOKENS) -> np.ndarray:

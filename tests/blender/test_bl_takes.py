@@ -56,3 +56,22 @@ def test_picking_a_take_in_the_list_plays_it(blender, demo_head):
     first, second = takes.takes_of(rig)
     bpy.context.scene.keyframeface.take_index = list(bpy.data.actions).index(second.action)
     assert takes.active_take(rig) == second
+
+
+def test_naming_something_that_is_not_a_take_changes_nothing(blender, demo_head):
+    import bpy
+    import pytest
+
+    takes = blender("keyframeface_addon.takes")
+    rig = blender("keyframeface_addon.rig").find_rig(demo_head)
+    bpy.ops.keyframeface.generate_variations(count=2)
+    playing = takes.active_take(rig)
+    artist = bpy.data.actions.new("Artist walk")
+    for operator in (bpy.ops.keyframeface.take_duplicate, bpy.ops.keyframeface.take_delete,
+                     bpy.ops.keyframeface.take_switch):
+        for name in ("Artist walk", "no such action"):
+            with pytest.raises(RuntimeError, match=f"'{name}' is not a take of this head"):
+                operator(take=name)
+    assert len(takes.takes_of(rig)) == 2 and takes.active_take(rig) == playing
+    assert "Artist walk" in bpy.data.actions
+    bpy.data.actions.remove(artist)

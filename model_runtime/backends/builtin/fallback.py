@@ -3,10 +3,13 @@ phrase of a bank (``data/action_bank.json``) by meaning.
 
 "His face lights up" has no (region, action) pair the grammar knows; the bank's "her face
 lights up" stands in for it with its description in the grammar's own words. Similarity is
-pluggable (``use_encoder``): a sentence encoder when one is available (it embeds the bank
-once), word overlap weighted by rarity otherwise, which needs nothing but Python and works in
-Blender. A clause near no phrase is left out, and the solve notes say so; an encoder that fails
-is dropped for word overlap, never a crash.
+pluggable (``use_encoder``): by default the shipped all-MiniLM-L6-v2 in numpy
+(``meaning/minilm.py``, works in Blender's Python) when its weights are present, with the bank's
+vectors computed once and kept beside the weights; word overlap weighted by rarity otherwise,
+which needs nothing but Python. The encoder is only asked about clauses the grammar could not
+read at all, so a description the grammar parses never loads it. A clause near no phrase is
+left out, and the solve notes say so; an encoder that fails is dropped for word overlap, never
+a crash.
 """
 
 from __future__ import annotations
@@ -19,6 +22,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..._data import load_json
+from ...embeddings import available as encoder_available
+from ...meaning import minilm
+from .emotion import emotion_paraphraser
 
 _BANK = load_json("action_bank.json")
 PHRASES: dict[str, str] = _BANK["phrases"]
@@ -39,21 +45,53 @@ _WORD = re.compile(r"[a-z]+")
 
 # An encoder: texts -> unit vectors (rows), e.g. all-MiniLM-L6-v2.
 Encoder = Callable[[list[str]], "object"]
-_encoder: Encoder | None = None
 
 
-def use_encoder(encoder: Encoder | None) -> None:
-    """Match by a sentence encoder from now on (None: back to word overlap)."""
+def shipped_encoder(texts: list[str]):
+    """The numpy all-MiniLM-L6-v2; the bank itself is read from the vectors cached beside the
+    weights (computed once), anything else is encoded."""
+    if texts == BANK_TEXTS:
+        return minilm.encode_vocabulary(texts)
+    return minilm.shared().encode(texts)
+
+
+def _shipped_available() -> bool:
+    # The weights are here and not switched off (KEYFRAMEFACE_PARAPHRASES=0).
+    return encoder_available()
+
+
+DEFAULT = "default"  # use_encoder(DEFAULT): the shipped encoder when its weights are present
+_encoder: Encoder | str | None = DEFAULT
+
+
+def use_encoder(encoder: Encoder | str | None) -> None:
+    """Match by ``encoder`` from now on: a function, ``DEFAULT`` (the shipped MiniLM when its
+    weights are present) or None (word overlap only)."""
     global _encoder
     _encoder = encoder
     _encoded.clear()
 
 
+def _active_encoder() -> Encoder | None:
+    global _encoder
+    if _encoder == DEFAULT:
+        _encoder = shipped_encoder if _shipped_available() else None
+    return _encoder
+
+
 def _stem(word: str) -> str:
-    for suffix, keep in (("ies", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("ly", ""), ("s", "")):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            word = word[: -len(suffix)] + keep
-            break
+    # One stem for "smile", "smiles", "smiled", "smiling" and for "kiss", "kisses".
+    if word.endswith("ies") and len(word) > 4:
+        word = word[:-3] + "y"
+    elif word.endswith(("sses", "shes", "ches", "xes", "zes")):
+        word = word[:-2]
+    else:
+        for suffix in ("ing", "ed", "ly", "s"):
+            if word.endswith(suffix) and not word.endswith("ss") and len(word) - len(suffix) >= 3:
+                word = word[: -len(suffix)]
+                break
+    if word.endswith("e") and len(word) > 3:
+        word = word[:-1]
     # "widen" and "wide", "tighten" and "tight" are one idea.
     if word.endswith("en") and len(word) > 4:
         word = word[:-2]
@@ -74,6 +112,7 @@ def _document_frequency() -> dict[str, int]:
 
 _DF = _document_frequency()
 _PHRASE_WORDS = {phrase: set(words(phrase)) for phrase in PHRASES}
+BANK_TEXTS = list(PHRASES)
 
 
 def _weight(word: str) -> float:
@@ -95,12 +134,13 @@ _encoded: dict[str, object] = {}
 
 def _encoder_scores(clause: str) -> dict[str, float] | None:
     global _encoder
-    if _encoder is None:
+    encoder = _active_encoder()
+    if encoder is None:
         return None
     try:
         if "bank" not in _encoded:
-            _encoded["bank"] = np.asarray(_encoder(list(PHRASES)), dtype=np.float32)
-        query = np.asarray(_encoder([clause]), dtype=np.float32)[0]
+            _encoded["bank"] = np.asarray(encoder(BANK_TEXTS), dtype=np.float32)
+        query = np.asarray(encoder([clause]), dtype=np.float32)[0]
         scores = _encoded["bank"] @ query
         return dict(zip(PHRASES, (float(s) for s in scores)))
     except Exception:  # an optional encoder that fails must not take the solver down
@@ -118,9 +158,10 @@ class Guess:
     by: str  # "encoder" or "words"
 
 
-def nearest(clause: str) -> Guess | None:
-    """The bank phrase nearest to ``clause`` by meaning, if near enough."""
-    scores = _encoder_scores(clause)
+def nearest(clause: str, by_meaning: bool = True) -> Guess | None:
+    """The bank phrase nearest to ``clause`` by meaning, if near enough; ``by_meaning=False``
+    compares words only (cheap: for clauses the grammar has already read)."""
+    scores = _encoder_scores(clause) if by_meaning else None
     by, threshold = "encoder", THRESHOLD_ENCODER
     if scores is None:
         scores = {phrase: lexical_similarity(clause, phrase) for phrase in PHRASES}
@@ -129,3 +170,31 @@ def nearest(clause: str) -> Guess | None:
     if scores[phrase] < threshold:
         return None
     return Guess(clause, phrase, PHRASES[phrase], scores[phrase], by)
+
+
+# Who acts and how they appear ("he looks", "she seems utterly"): what is left is the feeling.
+_APPEARANCE = re.compile(
+    r"^(?:(?:he|she|they|i|we|you|it|his face|her face|their faces|the face)\s+)?"
+    r"(?:(?:looks?|looking|seems?|appears?|is|was|are|goes|went|turns?|becomes?|grows?|gets?|sits?|stands?)\s+)?"
+    r"(?:(?:quite|rather|utterly|completely|totally|very|so|a bit|somewhat|all|suddenly)\s+)?")
+_MOST_WORDS = 3
+
+
+def emotion_by_meaning(clause: str) -> Guess | None:
+    """A clause that names a feeling the lexicon lacks ("he looks crestfallen"), read as the
+    nearest emotion word of the lexicon by meaning (the emotion reader's paraphraser over the
+    shipped encoder), or None. Only with the shipped encoder active."""
+    if _active_encoder() is not shipped_encoder:
+        return None
+    feeling = _APPEARANCE.sub("", clause.strip()).strip()
+    if not feeling or len(feeling.split()) > _MOST_WORDS:
+        return None
+    try:
+        paraphraser = emotion_paraphraser()
+        match = paraphraser.match(feeling) if paraphraser else None
+    except Exception:  # optional: never take the solver down
+        return None
+    if match is None:
+        return None
+    known, similarity = match
+    return Guess(clause, known, known, similarity, "emotion")

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from ..._data import load_json
 from .emotion import FAMILIES, LEXICON, emotion_face, restrict
 from .facs import ACTION_UNITS, DEGREES, HEAD, FaceState, au_regions
-from .fallback import STRONG_MATCH, Guess, nearest
+from .fallback import STRONG_MATCH, Guess, emotion_by_meaning, nearest
 from .fallback import words as fallback_words
 
 _LANGUAGE = load_json("facial_language.json")
@@ -34,11 +35,31 @@ DIRECTIONS = _public(_LANGUAGE["directions"])
 SIDES = _LANGUAGE["sides"]
 DEFAULT_REGIONS = _public(_LANGUAGE["default_regions"])
 REGION_FALLBACKS = _public(_LANGUAGE["region_fallbacks"])
+ANTAGONISTS = _public(_LANGUAGE["summary_antagonists"])
 DEGREE_WORDS = DEGREES["read"]
 DEFAULT_DEGREE = DEGREES["default"]
 
 # On equal length, earlier categories win a contested span.
 _CATEGORY_ORDER = ("expression", "region", "cancel", "action", "degree", "negation", "side", "emotion")
+
+
+# Emotion adjectives (not nouns: "love" -> "lovely" is no manner) and the adverbs that only
+# intensify ("terribly sorry").
+_ADJECTIVE = re.compile(r"^[a-z-]*(?:ous|ful|ed|ent|ant|ive|ic|ish|ary|ile|id|y|al|ent|ing|less|ic|sad|mad|wry|glad|calm|warm|cold|fond|sly|shy|cross|stern|grim|bitter|tender|proud|smug|bored)$")
+_NOT_MANNER = {"awfully", "terribly", "dreadfully", "horribly", "frightfully", "wonderfully", "greatly", "deadly", "lovely",
+               "coolly", "really", "only", "early", "likely", "lively", "friendly", "silly", "jolly", "ugly", "holy",
+               "seriously", "hopefully", "thankfully", "curiously", "ironically", "madly", "beautifully"}
+
+
+def _adverb(word: str) -> str:
+    """The adverb of an emotion adjective ("peers suspiciously", "smiles sadly", "angrily")."""
+    if word.endswith("y") and not word.endswith("ey") and len(word) > 3:  # "angrily", but "wryly", "shyly"
+        return word[:-1] + "ily"
+    if word.endswith("le"):
+        return word[:-1] + "y"
+    if word.endswith("ic"):
+        return word + "ally"
+    return word + "ly"
 
 
 def _index(groups: dict[str, list[str]]) -> dict[str, str]:
@@ -57,7 +78,8 @@ _VOCABULARY = {
     "negation": {phrase: phrase for phrase in _LANGUAGE["negations"]},
     "cancel": {phrase: phrase for phrase in _LANGUAGE["cancels"]},
     "side": _index(SIDES),
-    "emotion": {phrase: phrase for phrase in LEXICON},
+    "emotion": {**{_adverb(word): word for word in LEXICON if _ADJECTIVE.search(word) and _adverb(word) not in _NOT_MANNER},
+                **{phrase: phrase for phrase in LEXICON}},
 }
 _DIRECTION_INDEX = _index(DIRECTIONS)
 
@@ -79,10 +101,15 @@ _CONTENT = {"region", "action", "expression", "emotion"}
 _QUALIFIERS = {"side", "degree"}
 # A clause that denies something is not guessed at (better left out than read as its opposite).
 _NEGATED = _pattern(_LANGUAGE["negations"])
-_SIDE_DIRECTION = re.compile(r"\b(?:to|toward|towards|at)\s+(?:the\s+)?(?:left|right)\b|\b(?:left|right)ward\b")
+# ("at the right corner of his mouth" names a side of the face, not a direction).
+_SIDE_DIRECTION = re.compile(r"\b(?:to|toward|towards|at)\s+(?:the\s+)?(?:left|right)\b(?!\s+(?:%s)\b)|\b(?:left|right)ward\b"
+                             % "|".join(re.escape(p) for phrases in [*REGIONS.values(), ["side", "half"]] for p in phrases if " " not in p))
+# Clauses that only name an expression or an emotion ("..., a snarl", "..., worried") sum up;
+# the parts of the face another clause describes in detail keep that detail.
+_SUMMARY = {"expression", "emotion"}
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Match:
     category: str
     key: str
@@ -105,14 +132,18 @@ class ParseResult:
 
     def notes(self, prefix: str = "") -> list[str]:
         """What was guessed or left out, for the solve notes."""
-        notes = [f"{prefix}read '{g.clause}' as '{g.phrase}' (nearest known action by "
-                 f"{'meaning' if g.by == 'encoder' else 'its words'}, similarity {g.similarity:.2f})." for g in self.guessed]
+        how = {"encoder": "nearest known action by meaning", "words": "nearest known action by its words",
+               "emotion": "nearest emotion word by meaning"}
+        notes = [f"{prefix}read '{g.clause}' as '{g.phrase}' ({how[g.by]}, similarity {g.similarity:.2f})." for g in self.guessed]
         if self.ignored_clauses and not self.empty:
             notes.append(f"{prefix}not understood, left out: " + "; ".join(f"'{c}'" for c in self.ignored_clauses) + ".")
         return notes
 
 
-def _find(clause: str) -> list[_Match]:
+# The same clauses are searched again and again (cutting clauses, idioms, parsing; the planner's
+# phrases recur from line to line): the matches of a text never change, so they are remembered.
+@lru_cache(maxsize=4096)
+def _find(clause: str) -> tuple[_Match, ...]:
     candidates = []
     for priority, category in enumerate(_CATEGORY_ORDER):
         for m in _PATTERNS[category].finditer(clause):
@@ -123,7 +154,18 @@ def _find(clause: str) -> list[_Match]:
     for _, _, match in candidates:
         if all(match.end <= t.start or match.start >= t.end for t in taken):
             taken.append(match)
-    return sorted(taken, key=lambda m: m.start)
+    return tuple(sorted(taken, key=lambda m: m.start))
+
+
+_PARTICLES = set(_LANGUAGE["particles"])
+_SUBJECT = re.compile(r"^(?:(?:he|she|they|it|then|also|now)\s+)?")
+
+
+def _starts_with_action(piece: str) -> bool:
+    matches = _find(piece)
+    start = _SUBJECT.match(piece).end()
+    return (bool(matches) and matches[0].category == "action" and matches[0].start == start
+            and matches[0].text not in _PARTICLES)
 
 
 def _clauses(text: str) -> list[str]:
@@ -146,7 +188,13 @@ def _clauses(text: str) -> list[str]:
                 continue
             found = {m.category for m in _find(piece)}
             previous = {m.category for m in _find(merged[-1])} if merged else set()
-            if merged and not ("region" in found and {"region", "action"} <= previous):
+            # A denial ends at "and" when what follows acts on its own ("she stops smiling and
+            # presses her lips": the lips do press).
+            denial_ends = "negation" in previous and bool(found & {"action", "expression"})
+            # So does a complete clause when a new verb follows ("she lifts her chin and looks
+            # down at him": the look is not the chin's).
+            new_predicate = {"region", "action"} <= previous and _starts_with_action(piece)
+            if merged and not ("region" in found and {"region", "action"} <= previous) and not denial_ends and not new_predicate:
                 merged[-1] = f"{merged[-1]} and {piece}"
             else:
                 merged.append(piece)
@@ -177,36 +225,90 @@ def _idiom(clause: str) -> Guess | None:
                 if not any(start <= w.start() < end for start, end in spans)]
     if not any(fallback_words(w.group(0)) for w in leftover):
         return None
-    found = nearest(clause)
+    # Words only: a clause the grammar reads must not pay for the sentence encoder.
+    found = nearest(clause, by_meaning=False)
     return found if found is not None and found.similarity >= STRONG_MATCH else None
+
+
+def _merge_summary(state: FaceState, summary: FaceState, relaxed: set[str]) -> None:
+    """Add what summing-up clauses and guesses say to ``state``, except what the detailed
+    clauses already decided: the same action unit, its antagonists, a region they relaxed
+    ("his brows pinch together, worried": the inner brows lift, the outer brows stay down)."""
+    blocked = {other for au in state.aus for other in (au, *ANTAGONISTS.get(au, ()))}
+    mirror = _one_side(state) not in (None, _one_side(summary))
+    for au, sides in summary.aus.items():
+        if au in blocked or (set(au_regions(au)) | {"face"}) & relaxed:
+            continue
+        for side, value in sides.items():
+            # "He sneers, lip curling on the right": the sneer is on the right too.
+            state.raise_to(au, value, ({"Left": "Right", "Right": "Left"}[side]) if mirror else side)
+    if state.gaze == (0.0, 0.0):
+        state.gaze = summary.gaze
+    for axis, value in summary.head.items():
+        state.head.setdefault(axis, value)
+
+
+def _emotion_units(word: str, scale: float, side: str | None, region_names: set[str]):
+    """(au, left, right) of an emotion word's face, only in ``region_names`` when given."""
+    entry = LEXICON[word]
+    face = emotion_face(entry["mix"], min(1.0, entry["intensity"] * scale), 0, side if side in ("Left", "Right") else "Left")
+    if region_names:
+        face = restrict(face, region_names)
+    return face.active(0.02)
+
+
+def _effect_unit(effect) -> str | None:
+    """The action unit an effect sets ("AU12:one", ["AU6", 0.6], ("AU4", l, r)), None for gaze,
+    head and relaxing effects."""
+    name = effect[0] if isinstance(effect, (list, tuple)) else effect
+    name = name.partition(":")[0]
+    return name if name in ACTION_UNITS else None
+
+
+def _one_side(state: FaceState) -> str | None:
+    """'Left' or 'Right' when every one-sided action unit of ``state`` is on that side."""
+    sides = {("Left" if entry["Left"] > entry["Right"] else "Right") for entry in state.aus.values() if entry["Left"] != entry["Right"]}
+    return sides.pop() if len(sides) == 1 else None
 
 
 class DescriptionParser:
     """Parses descriptions; stateless and safe to share."""
 
-    def parse(self, description: str, guess: bool = True) -> ParseResult:
+    def parse(self, description: str, guess: bool = True, by_meaning: bool = True) -> ParseResult:
         """``guess``: read clauses the grammar does not parse as the nearest action phrase of
-        the bank (``fallback.py``)."""
+        the bank (``fallback.py``); ``by_meaning``: with the sentence encoder when it is there
+        (else by words only)."""
         text = " ".join(description.lower().replace("’", "'").split())
         state = FaceState()
         result = ParseResult(state)
         suppressed: set[str] = set()
         locked: set[str] = set()
         carried_region: str | None = None
+        # What summing-up clauses and guesses say, merged after the detailed clauses.
+        summary = FaceState()
         for clause in _clauses(text):
             idiom = _idiom(clause) if guess else None
             if idiom is not None:
                 # An idiom the bank knows well ("tears well up in her eyes") beats a partial
-                # reading of its words ("eyes ... up").
-                self._stand_in(idiom, state, result, suppressed, locked)
+                # reading of its words ("eyes ... up"); detailed clauses still beat the idiom.
+                self._stand_in(idiom, summary, result, suppressed, locked)
                 continue
-            carried_region = self._parse_clause(clause, state, result, suppressed, carried_region, locked)
+            categories = {m.category for m in _find(clause)}
+            target = summary if categories & _SUMMARY and not categories & {"region", "action"} else state
+            # "He frowns slightly, not quite angry": a feeling denied adds nothing, and takes away
+            # nothing another clause describes (a denied expression, "not smiling", does).
+            denied_feeling = categories & _SUMMARY == {"emotion"} and "negation" in categories and target is summary
+            carried_region = self._parse_clause(clause, target, result, set() if denied_feeling else suppressed,
+                                                carried_region, locked, summary)
         if guess:
             for clause in list(result.ignored_clauses):
-                found = None if _NEGATED.search(clause) else nearest(clause)
+                if _NEGATED.search(clause):
+                    continue
+                found = nearest(clause, by_meaning) or (emotion_by_meaning(clause) if by_meaning else None)
                 if found is not None:
                     result.ignored_clauses.remove(clause)
-                    self._stand_in(found, state, result, suppressed, locked)
+                    self._stand_in(found, summary, result, suppressed, locked)
+        _merge_summary(state, summary, {name[len("relaxed:"):] for name in locked if name.startswith("relaxed:")})
         state.clear_aus(suppressed)
         # "keeping her head still", "without moving his head": whatever else moved it.
         if "head" in locked:
@@ -222,7 +324,7 @@ class DescriptionParser:
             self._parse_clause(part, state, stand_in, suppressed, None, locked)
         result.guessed.append(found)
 
-    def _parse_clause(self, clause, state, result, suppressed, carried_region, locked):
+    def _parse_clause(self, clause, state, result, suppressed, carried_region, locked, summary=None):
         matches = _find(clause)
         regions = [m for m in matches if m.category == "region"]
         actions = [m for m in matches if m.category == "action"]
@@ -253,23 +355,34 @@ class DescriptionParser:
             rule = _rule(region, action)
             if rule:
                 level = degree if degree is not None else DEFAULT_DEGREE
-                effects.extend((effect, level, is_negated(position)) for effect in rule)
+                effects.extend((effect, level, is_negated(position)) for effect in rule
+                               if direction or "<>" not in str(effect))
         scale = (degree / DEFAULT_DEGREE) if degree is not None else 1.0
         # "A look of horror": the whole face, not a region of it.
         region_names = {m.key for m in regions} - {"face"}
         for match in expressions:
             for effect, strength in EXPRESSIONS[match.key]:
                 effects.append((effect, min(1.0, strength * scale), is_negated(match.start)))
+        if effects and emotions and summary is not None:
+            # "Her brows draw together in worry": the worry colours the regions the clause
+            # names (the whole face when it names the face), as a summing-up clause would, never
+            # against the clause's own action ("she squints suspiciously": no wide eyes).
+            own = {_effect_unit(effect) for effect, _, _ in effects} - {None}
+            blocked = own | {other for au in own for other in ANTAGONISTS.get(au, ())}
+            for match in emotions:
+                if is_negated(match.start):
+                    continue
+                for au, left, right in _emotion_units(match.key, scale, side, region_names):
+                    if au in blocked:
+                        continue
+                    summary.raise_to(au, left, "Left")
+                    summary.raise_to(au, right, "Right")
         if not effects and emotions:
             for match in emotions:
-                entry = LEXICON[match.key]
-                face = emotion_face(entry["mix"], min(1.0, entry["intensity"] * scale), 0, side if side in ("Left", "Right") else "Left")
-                if region_names:
-                    face = restrict(face, region_names)
-                for au, left, right in face.active(0.02):
+                for au, left, right in _emotion_units(match.key, scale, side, region_names):
                     effects.append(((au, left, right), 1.0, is_negated(match.start)))
                 if not region_names and not is_negated(match.start):
-                    self._emotion_tendencies(entry["mix"], state, scale)
+                    self._emotion_tendencies(LEXICON[match.key]["mix"], state, scale)
 
         if effects:
             result.understood.append(clause)
@@ -277,6 +390,8 @@ class DescriptionParser:
             result.ignored_clauses.append(clause)
         for effect, strength, negated in effects:
             name = effect[0] if isinstance(effect, list) else effect
+            if isinstance(name, str) and name.startswith("-") and not negated:
+                locked.add("relaxed:" + name[1:])  # a later summing-up clause leaves it relaxed
             if isinstance(name, str) and (name.startswith("=") or (negated and name.startswith("head:"))):
                 # Held still, or a head movement denied: the head (or gaze) stays put.
                 locked.add(name[1:] if name.startswith("=") else "head")
@@ -335,7 +450,8 @@ class DescriptionParser:
     @staticmethod
     def _direction(clause: str) -> str | None:
         found = [_DIRECTION_INDEX[m.group(0)] for m in _DIRECTION_PATTERN.finditer(clause)]
-        for preferred in ("left", "right"):
+        # The most specific wins: "eyes fixed on the ground" look down, not straight ahead.
+        for preferred in ("left", "right", "up", "down", "away"):
             if preferred in found:
                 return preferred
         return found[0] if found else None
@@ -385,7 +501,7 @@ class DescriptionParser:
 
     @staticmethod
     def _resolve(template: str, direction: str | None) -> str:
-        match = re.search(r"<(\w+)>", template)
+        match = re.search(r"<(\w*)>", template)
         if not match:
             return template
         chosen = direction or match.group(1)
@@ -419,7 +535,8 @@ class DescriptionParser:
     @staticmethod
     def _relax(region: str, state: FaceState) -> None:
         if region == "face":
-            state.aus.clear()
+            # "Eyes closed, face relaxed": what other clauses say stays; the rest is at rest
+            # (summing-up clauses are kept out, see _merge_summary).
             state.gaze = (0.0, 0.0)
             state.head.clear()
             return

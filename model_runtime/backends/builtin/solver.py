@@ -21,7 +21,7 @@ class BuiltinSolver:
 
     def solve(self, descriptions: list[str], index: int, background: str, emotion: str) -> SolvedKeyframe:
         description = descriptions[index]
-        result = _PARSER.parse(description)
+        result = _PARSER.parse(description, by_meaning=self.paraphrases is not False)
         notes = []
         state = result.state
         if result.empty and not _says_neutral(description):
