@@ -30,3 +30,18 @@ def aperture_at(track, fps: float = 60.0):
     """(frame times, aperture) of ``track`` sampled per frame, as its CSV export holds it."""
     times = np.arange(0, int(round(track.duration * fps)) + 1) / fps
     return times, lip_aperture(sample(track, times))
+
+
+def closure_around(times: np.ndarray, aperture: np.ndarray, centre: float, reach: float = 0.1):
+    """(first, last) frame index of the run of closed frames nearest ``centre`` (within
+    ``reach`` seconds), or None when the lips do not close there."""
+    shut = aperture < CLOSED
+    candidates = np.flatnonzero(shut & (np.abs(times - centre) <= reach))
+    if not len(candidates):
+        return None
+    first = last = candidates[np.argmin(np.abs(times[candidates] - centre))]
+    while first > 0 and shut[first - 1]:
+        first -= 1
+    while last + 1 < len(shut) and shut[last + 1]:
+        last += 1
+    return first, last

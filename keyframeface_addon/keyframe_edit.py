@@ -11,7 +11,7 @@ from ..model_runtime.arkit import BLENDSHAPE_INDEX, POSE
 from ..model_runtime.audio.sync import with_alignment
 from ..model_runtime.backends import GenerateRequest, get_backend
 from ..model_runtime.errors import KeyframeFaceError
-from ..model_runtime.playback import composed_keys
+from ..model_runtime.playback import composed_keys, key_arrays
 from ..model_runtime.track import Track
 from . import anim_compat
 from .rig import RigMapping
@@ -111,10 +111,13 @@ def apply_keyframe(scene, rig: RigMapping, take: Take, index: int, description: 
     local = frame - take.start_frame
     changed = 0
     for name, fcurves in curves.items():
-        frames, values = base.get(name, (np.array([local]), np.array([0.0])))
+        frames, values, _ = key_arrays(base.get(name, (np.array([local]), np.array([0.0]))))
         value = float(np.interp(local, frames, values))
         for fcurve in fcurves:
-            fcurve.keyframe_points.insert(frame, value, options={"REPLACE", "FAST"})
+            point = fcurve.keyframe_points.insert(frame, value, options={"REPLACE", "FAST"})
+            # A key with fitted handles (a channel blinks move) moved with its handles; Auto
+            # Clamped ones are recomputed around the new value and never overshoot it.
+            point.handle_left_type = point.handle_right_type = "AUTO_CLAMPED"
             fcurve.update()
             changed += 1
     missing = [n for n in base if n not in curves and (n in BLENDSHAPE_INDEX or n in POSE)]
@@ -132,8 +135,9 @@ def _add_curves(rig: RigMapping, take: Take, base, names) -> None:
         paths = channel_paths(rig, mesh)
         for name in names:
             if name in paths:
-                frames, values = base[name]
-                fill_keys(container.fcurves.new(paths[name][0], index=0), frames + take.start_frame, values)
+                frames, values, handles = key_arrays(base[name])
+                handles = handles.shifted(take.start_frame) if handles is not None else None
+                fill_keys(container.fcurves.new(paths[name][0], index=0), frames + take.start_frame, values, handles)
 
 
 def nudge_keyframe(scene, rig: RigMapping, take: Take, index: int, delta: int) -> int:

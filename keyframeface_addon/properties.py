@@ -6,6 +6,7 @@ import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 
 from ..model_runtime.arkit import CONVENTIONS
+from ..model_runtime.limits import MAX_LEAD_FRAMES
 from .audio import AUDIO_SOURCES
 from .generation import WRITE_MODES
 from .rig import find_rig
@@ -92,7 +93,7 @@ class KeyframeFaceSettings(bpy.types.PropertyGroup):
     audio_lead: IntProperty(
         name="Lead",
         description="Frames the face leads the sound (many animators put the mouth a frame or two early)",
-        default=0, min=0, max=10,
+        default=0, min=0, max=MAX_LEAD_FRAMES,
     )
     dialogue_text: bpy.props.PointerProperty(
         name="Text",

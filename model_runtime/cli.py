@@ -38,6 +38,7 @@ from .limits import argument, positive_count
 # Numeric flags are checked where they are parsed: a bad value is a usage error naming the limit.
 FPS = argument(limits.check_fps)
 INTENSITY = argument(lambda value: limits.number(value, "intensity", 0.0, 2.0))
+LEAD = argument(limits.check_lead)
 GAP = argument(lambda value: limits.number(value, "gap", 0.0, 10.0, "s"))
 
 
@@ -135,7 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
                                           "the performance is timed by it")
     generate.add_argument("--speak", metavar="WAV", help="speak the line with the offline scratch voice into "
                                                           "this WAV file and time the performance by it")
-    generate.add_argument("--lead", type=float, default=0.0, help="frames the face leads the recording (default 0)")
+    generate.add_argument("--lead", type=LEAD, default=0.0,
+                          help=f"frames the face leads the recording, 0 to {limits.MAX_LEAD_FRAMES} (default 0)")
     generate.add_argument("--backend", default="builtin", help="builtin, local, server, openai")
     _backend_flags(generate)
     generate.add_argument("--out", help="track JSON to write (default: print to stdout)")

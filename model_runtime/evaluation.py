@@ -29,7 +29,7 @@ from .curves import evaluate
 from .embeddings import available as paraphrases_available
 from .files import atomic_write
 from .meaning import situation
-from .playback import composed_keys, frame_times, sample
+from .playback import composed_keys, frame_times, key_arrays, sample
 
 _READOUT = load_json("eval/readout_prototypes.json")
 _UPPER = tuple(_READOUT["upper_prefixes"])
@@ -275,7 +275,7 @@ def _plausibility(track, totals: Plausibility) -> None:
         totals.openings_per_syllable.append(openings / syllables)
     for layers, store in (("base", totals.keys_per_second), ):
         keys = composed_keys(track, 30, layers=layers)
-        store.append(sum(len(f) for f, _ in keys.values()) / max(track.duration, 1e-6))
+        store.append(sum(len(key_arrays(entry)[0]) for entry in keys.values()) / max(track.duration, 1e-6))
     if lip:
         keys = composed_keys(track, 30, layers="lipsync")
         totals.lip_keys_per_second.append(sum(len(f) for f, _ in keys.values()) / max(track.duration, 1e-6))

@@ -50,9 +50,8 @@ _FIT_MARGIN = 0.995
 # First trial length of a segment before anything is known about the curve.
 _FIRST_GUESS = 16
 # Windows whose least-squares fit misses the bound by less than this factor are refitted
-# towards the smallest worst error, this many rounds.
+# once towards the smallest worst error.
 _REFINE_REACH = 1.3
-_REFINE_ROUNDS = 1
 # Inputs this large are fitted on threads, a group of channels each.
 _PARALLEL_SAMPLES = 200_000
 _MAX_THREADS = 4
@@ -249,20 +248,67 @@ class _Samples:
         return self.values[channel, index]
 
 
+class _Basis:
+    """The Bezier basis at every sample of a window of every length up to ``longest`` samples
+    (uniform sampling: it depends on the length only), flat, a window of length L at
+    ``offsets[L]``: what a window's samples gather instead of computing it again each round,
+    and the normal equations' sums per length."""
+
+    def __init__(self, longest: int):
+        self.longest = longest
+        lengths = np.arange(1, longest + 1)
+        self.offsets = np.zeros(longest + 2, dtype=np.int64)
+        self.offsets[2:] = np.cumsum(lengths + 1)
+        per_sample = np.repeat(lengths, lengths + 1)
+        u = (np.arange(len(per_sample)) - self.offsets[per_sample]) / per_sample
+        v = 1.0 - u
+        self.base0 = (u * v * v).astype(np.float32)
+        self.base1 = (-u * u * v).astype(np.float32)
+        self.hold0 = (v * v * (1.0 + 2.0 * u)).astype(np.float32)  # the straight part's weight of y0
+        starts = self.offsets[1:longest + 1]
+        self.a00 = np.r_[0.0, np.add.reduceat(self.base0.astype(np.float64) ** 2, starts)]
+        self.a01 = np.r_[0.0, np.add.reduceat(self.base0.astype(np.float64) * self.base1, starts)]
+        self.a11 = np.r_[0.0, np.add.reduceat(self.base1.astype(np.float64) ** 2, starts)]
+
+
+_BASIS: list[_Basis] = []  # the one built so far (threads may race to build it: both are right)
+# Windows longer than this (never, with chunked pieces) compute their basis instead.
+_BASIS_LONGEST = 4096
+
+
+def _basis(longest: int) -> _Basis | None:
+    if longest > _BASIS_LONGEST:
+        return None
+    built = _BASIS[0] if _BASIS else None
+    if built is None or built.longest < longest:
+        built = _Basis(max(longest, 3 * CHUNK))  # merged chunk cuts span up to three chunks
+        _BASIS[:] = [built]
+    return built
+
+
 def _window_samples(data: _Samples, channel, start, end):
     """Every sample of each window ``start..end`` (inclusive) of ``channel``, flattened:
-    (window id per sample, first row of each window, residual after the straight part, the
-    two tangent bases, end values)."""
+    (first row of each window, residual after the straight part, the
+    two tangent bases, end values, the normal equations' sums per window or None)."""
     counts = end - start + 1
     first = np.cumsum(counts) - counts
-    window = np.repeat(np.arange(len(start), dtype=np.int32), counts)
-    local = np.arange(counts.sum(), dtype=np.int32) - first[window]
     y0, y3 = data.at(channel, start), data.at(channel, end)
-    if data.uniform:
-        u = local * (1.0 / (end - start)).astype(np.float32)[window]
-    else:
-        t0, t3 = data.times[start], data.times[end]
-        u = ((data.times[start[window] + local] - t0[window]) / (t3 - t0)[window]).astype(np.float32)
+    basis = _basis(int((end - start).max())) if data.uniform and len(start) else None
+    step = np.arange(counts.sum(), dtype=np.int64)
+    samples = data.flat[np.repeat(channel * data.n + start - first, counts) + step]
+    if basis is not None:
+        lengths = end - start
+        rows = np.repeat(basis.offsets[lengths] - first, counts) + step
+        base0, base1, hold0 = basis.base0[rows], basis.base1[rows], basis.hold0[rows]
+        # The straight part y0 h0 + y3 (1 - h0), h0 + h1 = 1 for the Hermite ends.
+        residual = samples - np.repeat(y3.astype(np.float32), counts)
+        residual -= np.repeat((y0 - y3).astype(np.float32), counts) * hold0
+        normal = (basis.a00[lengths], basis.a01[lengths], basis.a11[lengths])
+        return first, residual, base0, base1, y0, y3, normal
+    window = np.repeat(np.arange(len(start), dtype=np.int32), counts)
+    local = step - first[window]
+    t0, t3 = data.times[start], data.times[end]
+    u = ((data.times[start[window] + local] - t0[window]) / (t3 - t0)[window]).astype(np.float32)
     v = np.float32(1.0) - u
     uv = u * v
     base0 = uv * v
@@ -270,24 +316,28 @@ def _window_samples(data: _Samples, channel, start, end):
     # Hermite basis of the straight part: v^2 (1 + 2u) y0 + u^2 (3 - 2u) y3.
     straight = (v * v * (np.float32(1.0) + 2.0 * u)) * y0.astype(np.float32)[window]
     straight += (u * u * (np.float32(3.0) - 2.0 * u)) * y3.astype(np.float32)[window]
-    residual = data.flat[(channel * data.n + start - first).astype(np.int64)[window] + np.arange(len(window))] - straight
-    return window, first, residual, base0, base1, y0, y3
+    return first, samples - straight, base0, base1, y0, y3, None
 
 
-def _solve_tangents(window, residual, base0, base1, y0, y3, windows: int, weight=None):
-    """(Weighted) least-squares end tangents per window with both handles between the end
-    values (box constraint solved exactly: the optimum is inside, or on an edge at its 1-D
-    optimum)."""
+def _solve_tangents(first, residual, base0, base1, y0, y3, weight=None, normal=None):
+    """(Weighted) least-squares end tangents per window (samples from ``first``, contiguous)
+    with both handles between the end values (box constraint solved exactly: the optimum is
+    inside, or on an edge at its 1-D optimum). ``normal``: the bases' sums per window when
+    known (unweighted, uniform)."""
     change = y3 - y0
     ridge = 1e-9  # a whisker of pull towards the straight line settles windows of 2-3 samples
     if weight is not None:
         base0, base1 = base0 * weight, base1 * weight
         residual = residual * weight
-    a00 = np.bincount(window, base0 * base0, windows) + ridge
-    a01 = np.bincount(window, base0 * base1, windows)
-    a11 = np.bincount(window, base1 * base1, windows) + ridge
-    g0 = np.bincount(window, residual * base0, windows) + ridge * change
-    g1 = np.bincount(window, residual * base1, windows) + ridge * change
+
+    def total(values):
+        return np.add.reduceat(values, first, dtype=np.float64)
+
+    if normal is None or weight is not None:
+        normal = (total(base0 * base0), total(base0 * base1), total(base1 * base1))
+    a00, a01, a11 = normal[0] + ridge, normal[1], normal[2] + ridge
+    g0 = total(residual * base0) + ridge * change
+    g1 = total(residual * base1) + ridge * change
     low, high = np.minimum(y0, y3), np.maximum(y0, y3)
     lo0, hi0 = 3.0 * (low - y0), 3.0 * (high - y0)
     lo1, hi1 = 3.0 * (y3 - high), 3.0 * (y3 - low)
@@ -321,35 +371,34 @@ def _fit_windows(data: _Samples, channel, start, end, tolerance: float):
     Least squares spreads the error; the bound is on the worst sample. Windows that miss it
     by a little are refitted with weights grown where the error is large (Lawson's iteration
     towards the smallest worst error), which lets segments reach further."""
-    window, first, residual, base0, base1, y0, y3 = _window_samples(data, channel, start, end)
-    d0, d1 = _solve_tangents(window, residual, base0, base1, y0, y3, len(start))
-    error = np.abs(residual - base0 * d0[window] - base1 * d1[window])
+    first, residual, base0, base1, y0, y3, normal = _window_samples(data, channel, start, end)
+    d0, d1 = _solve_tangents(first, residual, base0, base1, y0, y3, normal=normal)
+    counts = end - start + 1
+    error = _errors(residual, base0, base1, d0, d1, counts)
     worst = np.maximum.reduceat(error, first)
-    weight = None
-    for _ in range(_REFINE_ROUNDS):
-        retry = np.flatnonzero((worst > tolerance) & (worst < _REFINE_REACH * tolerance))
-        if not len(retry):
-            break
-        picked = np.zeros(len(start), dtype=bool)
-        picked[retry] = True
-        samples = picked[window]
-        renumber = np.cumsum(picked) - 1
-        sub_window = renumber[window[samples]]
-        sub_error = error[samples]
-        grown = sub_error if weight is None else weight[samples] * sub_error
-        grown = grown / np.maximum(np.bincount(sub_window, grown, len(retry))[sub_window], 1e-300) + 1e-3
-        weight = np.ones(len(window)) if weight is None else weight
-        weight[samples] = grown
-        w0, w1 = _solve_tangents(sub_window, residual[samples], base0[samples], base1[samples], y0[retry], y3[retry],
-                                 len(retry), np.sqrt(grown))
-        new_error = np.abs(residual[samples] - base0[samples] * w0[sub_window] - base1[samples] * w1[sub_window])
-        sub_first = np.cumsum(np.bincount(sub_window, minlength=len(retry))) - np.bincount(sub_window, minlength=len(retry))
-        new_worst = np.maximum.reduceat(new_error, sub_first)
+    retry = np.flatnonzero((worst > tolerance) & (worst < _REFINE_REACH * tolerance))
+    if len(retry):
+        # The retried windows' samples, gathered (windows are contiguous runs of samples).
+        retry_counts = counts[retry]
+        retry_first = np.cumsum(retry_counts) - retry_counts
+        rows = np.repeat(first[retry] - retry_first, retry_counts) + np.arange(retry_counts.sum())
+        retry_error = error[rows]
+        weight = retry_error / np.repeat(np.add.reduceat(retry_error, retry_first, dtype=np.float64), retry_counts)
+        weight = np.sqrt(weight + 1e-3).astype(np.float32)
+        residual, base0, base1 = residual[rows], base0[rows], base1[rows]
+        w0, w1 = _solve_tangents(retry_first, residual, base0, base1, y0[retry], y3[retry], weight)
+        new_worst = np.maximum.reduceat(_errors(residual, base0, base1, w0, w1, retry_counts), retry_first)
         better = new_worst < worst[retry]
         rows = retry[better]
         d0[rows], d1[rows], worst[rows] = w0[better], w1[better], new_worst[better]
-        error[samples] = np.where(better[sub_window], new_error, error[samples])
     return worst <= tolerance, d0, d1
+
+
+def _errors(residual, base0, base1, d0, d1, counts):
+    """|sample - fitted segment| at every sample of windows of ``counts`` samples."""
+    error = residual - base0 * np.repeat(d0.astype(np.float32), counts)
+    error -= base1 * np.repeat(d1.astype(np.float32), counts)
+    return np.abs(error, out=error)
 
 
 def _place_keys(data: _Samples, required_mask, tolerance: float) -> _Segments:
@@ -459,8 +508,10 @@ class _SegmentSamples:
     """The samples of every segment, gathered once for the alignment passes."""
 
     def __init__(self, data: _Samples, segments: _Segments):
-        (self.window, self.first, self.residual, self.base0, self.base1, y0, y3) = _window_samples(
+        (self.first, self.residual, self.base0, self.base1, y0, y3, _) = _window_samples(
             data, segments.channel, segments.start, segments.end)
+        self.counts = segments.end - segments.start + 1
+        self.last = self.first + self.counts - 1
         self.span = data.times[segments.end] - data.times[segments.start]
         low, high = np.minimum(y0, y3), np.maximum(y0, y3)
         self.box0 = (3.0 * (low - y0), 3.0 * (high - y0))
@@ -469,19 +520,18 @@ class _SegmentSamples:
     def interval(self, segments: _Segments, which: int, tolerance: float):
         """Per segment, the range of its start (``which=0``) or end (1) tangent that keeps
         every sample within ``tolerance`` with the other tangent as it is."""
-        w = self.window
         if which == 0:
-            base, rest = self.base0, self.residual - self.base1 * segments.d1[w]
-            box = self.box0
+            base, other, tangent, box = self.base0, self.base1, segments.d1, self.box0
         else:
-            base, rest = self.base1, self.residual - self.base0 * segments.d0[w]
-            box = self.box1
+            base, other, tangent, box = self.base1, self.base0, segments.d0, self.box1
+        rest = self.residual - other * np.repeat(tangent.astype(np.float32), self.counts)
         # |rest - base * d| <= tol; base is 0 only at the segment's ends, which always fit.
-        moving = base != 0.0
-        safe = np.where(moving, base, 1.0)
-        one, two = (rest - tolerance) / safe, (rest + tolerance) / safe
-        low = np.where(moving, np.minimum(one, two), -np.inf)
-        high = np.where(moving, np.maximum(one, two), np.inf)
+        tolerance = np.float32(tolerance)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            one, two = (rest - tolerance) / base, (rest + tolerance) / base
+        low, high = np.minimum(one, two), np.maximum(one, two)
+        low[self.first] = low[self.last] = -np.inf
+        high[self.first] = high[self.last] = np.inf
         low = np.maximum(np.maximum.reduceat(low, self.first), box[0])
         high = np.minimum(np.minimum.reduceat(high, self.first), box[1])
         return low, high

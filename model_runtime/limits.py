@@ -30,6 +30,8 @@ MAX_ANSWER_BYTES = 8 * 1024 * 1024
 MAX_BODY_BYTES = 256 * 1024
 MAX_BODY_LIMIT = 64 * 1024 * 1024
 MAX_RATE_PER_MINUTE = 1_000_000.0
+# The face leads its recording by at most this many frames (an animator's nudge, not a resync).
+MAX_LEAD_FRAMES = 10
 # Waiting for a server that asks to be retried later (Retry-After), at most.
 MAX_RETRY_AFTER_SECONDS = 60.0
 
@@ -64,6 +66,11 @@ def check_duration(seconds, name: str = "duration") -> float:
         raise InputError(f"{name} is {_hours(seconds)}; a performance lasts at most "
                          f"{_hours(MAX_DURATION_SECONDS)} ({MAX_DURATION_SECONDS:g} s)")
     return seconds
+
+
+def check_lead(value, name: str = "lead") -> float:
+    """Frames the face leads its recording (0 to ``MAX_LEAD_FRAMES``)."""
+    return number(value, name, 0.0, MAX_LEAD_FRAMES, "frames")
 
 
 def check_frames(duration: float, fps: float, what: str = "the performance") -> int:

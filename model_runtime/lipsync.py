@@ -44,7 +44,12 @@ REST_GAP = 0.12
 # A pause at least this long closes the mouth, whatever the expression holds.
 PAUSE_CLOSE = 0.3
 # How far inside a long recorded bilabial its closure keys sit.
-CLOSURE_HOLD = 0.03
+CLOSURE_HOLD = 0.02
+# Around a recorded closure its neighbours' shapes are keyed this close to it as well as at
+# their centres (when those lie CLOSURE_EDGE_GAP further away), so the lips meet and part
+# where the sound says, not somewhere along a slow blend between phone centres.
+CLOSURE_EDGE = 0.03
+CLOSURE_EDGE_GAP = 0.02
 
 
 @lru_cache(maxsize=8192)
@@ -122,12 +127,21 @@ def _timed_visemes(words: list[Word]) -> list[tuple[float, str, float]]:
         if word.phones:
             for phone in word.phones:
                 viseme = PHONEME_VISEMES.get(phone.phone, "nn")
-                if viseme == "PP" and phone.end - phone.start > 2 * CLOSURE_HOLD:
-                    # A long closure (a held m, the silence of a p) keeps the lips shut through it.
-                    events.append((phone.start + CLOSURE_HOLD, viseme, phone.gain))
-                    events.append((phone.end - CLOSURE_HOLD, viseme, phone.gain))
-                else:
-                    events.append(((phone.start + phone.end) / 2, viseme, phone.gain))
+                centre = (phone.start + phone.end) / 2
+                last_time, last_viseme, last_gain = events[-1] if events else (0.0, "sil", 1.0)
+                if viseme == "PP":
+                    if last_viseme not in ("PP", "sil") and last_time < phone.start - CLOSURE_EDGE - CLOSURE_EDGE_GAP:
+                        # The lips stay apart until the recorded closure starts...
+                        events.append((phone.start - CLOSURE_EDGE, last_viseme, last_gain))
+                    # ...shut from its start to its release (a held m, a p's silence)...
+                    hold = min(CLOSURE_HOLD, (phone.end - phone.start) / 4)
+                    events.append((phone.start + hold, viseme, phone.gain))
+                    events.append((phone.end - hold, viseme, phone.gain))
+                    continue
+                if last_viseme == "PP" and centre > phone.start + CLOSURE_EDGE + CLOSURE_EDGE_GAP:
+                    # ...and part where it ends, not only by the next phone's centre.
+                    events.append((phone.start + CLOSURE_EDGE, viseme, phone.gain))
+                events.append((centre, viseme, phone.gain))
             continue
         if word.latin:
             visemes = [PHONEME_VISEMES.get(p, "nn") for p in phonemes_for(word.text)] or ["nn"]

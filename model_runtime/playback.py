@@ -4,6 +4,13 @@ keys the writer puts on F-curves.
 Every curve (keyframes and layers) is an Auto Clamped Bezier through its keys, exactly as
 Blender interpolates them (``curves.py``), so the Live Link Face export and the keys written
 into Blender show the same performance.
+
+Which keys are authored and which are reduced: the plan's expression keyframes are the
+artist's editable keys, sparse by design, so a channel only the expression moves keeps Auto
+Clamped keys (keyframe edits reshape it key by key). A channel a generated layer moves (the
+blinks on the lids, lip sync on the mouth) is dense, and goes through the one reducer every
+dense curve uses (``fitting.py``: fewest keys, fitted handles), with the keyframes' frames
+still keys.
 """
 
 from __future__ import annotations
@@ -12,7 +19,7 @@ import numpy as np
 
 from .arkit import BLENDSHAPE_INDEX, PARAMETERS, POSE_INDEX
 from .curves import evaluate, evaluate_each, evaluate_many, reduce_curves
-from .fitting import fit_curves
+from .fitting import FittedCurve, fit_curves
 from .limits import check_fps, check_frames
 from .track import Track
 
@@ -103,16 +110,27 @@ def keyframe_frames(track: Track, fps: float | None = None) -> list[int]:
     return [int(round(k.time * fps)) for k in track.keyframes]
 
 
+def key_arrays(entry) -> tuple[np.ndarray, np.ndarray, FittedCurve | None]:
+    """Frames, values and fitted handles of a channel's keys, given as ``(frames, values)``
+    (Auto Clamped) or as a ``FittedCurve``."""
+    if isinstance(entry, FittedCurve):
+        return entry.x, entry.y, entry
+    frames, values = entry
+    return frames, values, None
+
+
 def composed_keys(track: Track, fps: float | None = None, tolerance: float | None = None,
                   layers: str = "all", fitted: bool = False) -> dict:
-    """Sparse keys per used parameter: ``{name: (frames, values)}``, frames relative to the
-    track start, within ``tolerance`` of the played curve: Auto Clamped keys (the take's
-    curves, which keyframe edits reshape key by key), or with ``fitted`` the fewest keys with
-    fitted handles (``fitting.FittedCurve`` per name; layers the artist replaces whole).
+    """Sparse keys per used parameter, frames relative to the track start, within
+    ``tolerance`` of the played curve: ``(frames, values)`` for Auto Clamped keys (a channel
+    only the expression keyframes move: the artist's keys, reshaped key by key), a
+    ``fitting.FittedCurve`` (the fewest keys with fitted handles) for a channel a generated
+    layer moves, and for every channel with ``fitted`` (layers the artist replaces whole).
 
-    ``layers="all"``: the whole performance in one set of curves. ``layers="base"``: the
-    expression with its "max" layers (blinks). In both, the semantic keyframes' frames are
-    always keys. ``layers=<name>``: one "add" layer alone (its offsets, which may be negative).
+    ``layers="all"``: the whole performance in one set of curves (the channels any layer moves
+    fitted). ``layers="base"``: the expression with its "max" layers. In both, the semantic
+    keyframes' frames are always keys. ``layers=<name>``: one "add" layer alone (its offsets,
+    which may be negative).
     """
     frames, times = frame_times(track, fps)
     if tolerance is None:
@@ -138,13 +156,26 @@ def composed_keys(track: Track, fps: float | None = None, tolerance: float | Non
         if np.abs(values).max(initial=0.0) > UNUSED:
             used[name] = values
     if fitted:
-        rows = np.array(list(used.values())).reshape(len(used), len(frames))
-        return dict(zip(used, fit_curves(frames, rows, tolerance, required=required)))
+        dense = set(used)
+    elif layers in ("all", "base"):
+        dense = _layered(track, "max") | (_layered(track, "add") if layers == "all" else set())
+    else:
+        dense = set()
+    reduced = [name for name in used if name in dense]
     result = {}
-    reduced = reduce_curves([(frames, values) for values in used.values()], tolerance, required=required)
-    for (name, values), (kept, _) in zip(used.items(), reduced):
-        result[name] = (frames[kept].astype(np.int64), values[kept])
-    return result
+    if reduced:
+        rows = np.array([used[name] for name in reduced]).reshape(len(reduced), len(frames))
+        result.update(zip(reduced, fit_curves(frames, rows, tolerance, required=required)))
+    authored = [name for name in used if name not in dense]
+    kept = reduce_curves([(frames, used[name]) for name in authored], tolerance, required=required)
+    for name, (keep, _) in zip(authored, kept):
+        result[name] = (frames[keep].astype(np.int64), used[name][keep])
+    return {name: result[name] for name in used}
+
+
+def _layered(track: Track, blend: str) -> set[str]:
+    """The channels a layer of this blend moves."""
+    return {channel for name in layer_names(track, blend) for channel in track.layers[name].channels}
 
 
 def parameter_index(name: str) -> int:

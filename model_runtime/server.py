@@ -267,7 +267,7 @@ def create_app(backend: str = "builtin", token: str | None = None, backend_optio
         backend_options: dict = Field(default_factory=dict)
         audio: str | None = Field(None, max_length=MAX_AUDIO_BYTES * 4 // 3 + 4, description="the line's recording, base64")
         audio_name: str = Field("audio.wav", max_length=200)
-        lead_frames: float = Field(0.0, ge=0.0, le=10.0)
+        lead_frames: float = Field(0.0, ge=0.0, le=limits.MAX_LEAD_FRAMES)
 
     class SolveBody(BaseModel):
         description: str | None = Field(None, max_length=4000)

@@ -90,3 +90,19 @@ def spoken_line(tmp_path_factory):
     write_wav(path, speech.samples, speech.rate)
     bilabials = [(start + end) / 2 for phone, start, end in speech.phones if phone in "pbm"]
     return SimpleNamespace(script=SPOKEN_SCRIPT, path=path, speech=speech, cache=folder / "voices", bilabials=bilabials)
+
+
+# The compressed formats a sound strip can hold, as soundfile (libsndfile) writes them.
+COMPRESSED_FORMATS = {"flac": ("FLAC", "PCM_16"), "ogg": ("OGG", "VORBIS"), "mp3": ("MP3", "MPEG_LAYER_III")}
+
+
+def spoken_line_as(spoken_line, folder: Path, extension: str) -> Path:
+    """The spoken line written as a real FLAC, OGG Vorbis or MP3 file; skips, saying why, where
+    this soundfile cannot write that format."""
+    soundfile = pytest.importorskip("soundfile", reason="reading FLAC/OGG/MP3 needs soundfile, not installed here")
+    container, subtype = COMPRESSED_FORMATS[extension]
+    if container not in soundfile.available_formats() or subtype not in soundfile.available_subtypes(container):
+        pytest.skip(f"this libsndfile ({soundfile.__libsndfile_version__}) cannot write {container}/{subtype}")
+    path = folder / f"line.{extension}"
+    soundfile.write(path, spoken_line.speech.samples, spoken_line.speech.rate, format=container, subtype=subtype)
+    return path

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from devtools.bench_worker import LINES as BENCH_LINES
 from model_runtime._data import load_json
+from model_runtime.fitting import FittedCurve
 
 GOLDEN_FILE = Path(__file__).resolve().parent / "golden" / "generation.json"
 
@@ -55,13 +56,18 @@ def descriptions() -> list[str]:
 
 
 def _keys(keys: dict) -> dict:
-    return {name: [frames.tolist(), values.tolist()] for name, (frames, values) in keys.items()}
+    """Auto Clamped keys as [frames, values], the channels a layer moves as their fitted curve."""
+    return {name: _curve(entry) if isinstance(entry, FittedCurve) else [entry[0].tolist(), entry[1].tolist()]
+            for name, entry in keys.items()}
+
+
+def _curve(curve: FittedCurve) -> dict:
+    fields = ("indices", "x", "y", "left_x", "left_y", "right_x", "right_y", "aligned")
+    return {field: getattr(curve, field).tolist() for field in fields} | {"max_error": curve.max_error}
 
 
 def _fitted(curves: dict) -> dict:
-    fields = ("indices", "x", "y", "left_x", "left_y", "right_x", "right_y", "aligned")
-    return {name: {field: getattr(curve, field).tolist() for field in fields} | {"max_error": curve.max_error}
-            for name, curve in curves.items()}
+    return {name: _curve(curve) for name, curve in curves.items()}
 
 
 def generation_output(backend, fields: dict) -> dict:

@@ -11,11 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from devtools.lip_measures import CLOSED, aperture_at
+from devtools.lip_measures import CLOSED, aperture_at, closure_around
 from model_runtime.audio.recording import AudioError, read_recording, write_wav
 from model_runtime.audio.sync import with_alignment, with_recording
 from model_runtime.backends import GenerateRequest, get_backend
+from model_runtime.errors import InputError
 from model_runtime.track import Track
+from tests.conftest import COMPRESSED_FORMATS, spoken_line_as
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -46,6 +48,21 @@ def test_cli_generate_with_audio_records_the_alignment_and_closes_the_lips_on_ti
     assert [p[0] for p in words[1]["phones"]] == ["B", "AA", "B"]
 
     track = Track.load(out)
+    times, aperture = aperture_at(track)
+    for truth in spoken_line.bilabials:
+        near = np.abs(times - truth) <= 0.035
+        assert aperture[near].min() < CLOSED, f"lips not closed within 35 ms of the bilabial at {truth:.3f} s"
+
+
+@pytest.mark.parametrize("extension", sorted(COMPRESSED_FORMATS))
+def test_cli_generate_from_a_real_compressed_file_closes_the_lips_on_time(spoken_line, tmp_path, extension):
+    path = spoken_line_as(spoken_line, tmp_path, extension)
+    out = tmp_path / "line.json"
+    result = run("generate", "--script", spoken_line.script, "--audio", str(path), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert f"Timed by the recording line.{extension}" in result.stderr
+    track = Track.load(out)
+    assert [w["text"] for w in track.audio["alignment"]["words"]][:2] == ["Maybe", "Bob"]
     times, aperture = aperture_at(track)
     for truth in spoken_line.bilabials:
         near = np.abs(times - truth) <= 0.035
@@ -97,6 +114,27 @@ def test_a_lead_puts_the_mouth_ahead_of_the_sound(spoken_line):
     plain = with_recording(request, spoken_line.path)
     ahead = with_recording(request, spoken_line.path, lead_frames=2)
     assert ahead.alignment.words[1].start == pytest.approx(plain.alignment.words[1].start - 2 / 30, abs=1e-6)
+
+
+@pytest.mark.parametrize("lead, message", [("11", "lead = 11 frames is outside the limits 0 to 10 frames"),
+                                           ("-1", "lead = -1 frames is outside the limits 0 to 10 frames"),
+                                           ("nan", "lead is nan; it must be a finite number"),
+                                           ("two", "lead must be a number, not 'two'")])
+def test_cli_lead_outside_its_limit_is_refused_before_anything_is_read(tmp_path, lead, message):
+    out = tmp_path / "line.json"
+    result = run("generate", "--script", "Hi there.", "--audio", str(tmp_path / "missing.wav"), "--lead", lead,
+                 "--out", str(out))
+    assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+    assert not out.exists()
+
+
+def test_lead_limit_holds_for_the_core_and_a_track_s_alignment(spoken_line):
+    request = GenerateRequest(script=spoken_line.script, fps=30).validated()
+    with pytest.raises(InputError, match="lead = 10.5 frames is outside"):
+        with_recording(request, spoken_line.path, lead_frames=10.5)
+    audio = with_recording(request, spoken_line.path).audio
+    with pytest.raises(InputError, match="the audio's lead_frames = 1e\\+06 frames is outside"):
+        with_alignment(request, dict(audio, lead_frames=1e6))
 
 
 def test_stereo_96khz_is_converted(spoken_line, tmp_path):
@@ -223,6 +261,8 @@ def test_server_generate_accepts_base64_audio_and_refuses_bad_audio_with_a_4xx(s
         assert status == 200 and track["audio"]["file"] == "bob.wav" and track["audio"]["alignment"]["words"]
         status, answer = post(url, {"script": "Hi.", "audio": base64.b64encode(b"not audio").decode()})
         assert status == 422 and "not audio" in answer["error"]
+        status, answer = post(url, {"script": "Hi.", "audio": encoded, "lead_frames": 11})
+        assert status == 422 and answer["error"].startswith("lead_frames") and "10" in answer["error"]
         status, answer = post(url, {"script": "Hi.", "audio": "%%%"})
         assert status == 422 and "base64" in answer["error"]
         status, answer = post(url, {"script": "Hi.", "audio": "A" * (MAX_AUDIO_BYTES * 4 // 3 + 8)})
@@ -255,3 +295,29 @@ def test_the_mouth_closes_where_the_actor_paused(spoken_line, tmp_path):
     times, aperture = aperture_at(track)
     middle = (times > words[3]["end"] + 0.15) & (times < words[4]["start"] - 0.15)
     assert aperture[middle].max() < CLOSED, "the mouth hangs open in the actor's pause"
+
+
+def test_each_recorded_bilabial_closes_and_opens_where_its_phone_starts_and_ends():
+    from model_runtime.audio.alignment import AlignedWord, Alignment
+    from model_runtime.script_timing import Phone
+
+    def word(text, *phones):
+        timed = [Phone(name, start, end) for name, start, end in phones]
+        return AlignedWord(text, timed[0].start, timed[-1].end, timed)
+
+    # "Maybe me, Mom." with long vowels after the closures: the lips must part where each
+    # closure ends, not somewhere along the slow blend to the next vowel's centre.
+    alignment = Alignment([word("Maybe", ("M", 0.30, 0.38), ("EY", 0.38, 0.62), ("B", 0.62, 0.68), ("IY", 0.68, 0.80)),
+                           word("me", ("M", 0.80, 0.90), ("IY", 0.90, 1.20)),
+                           word("Mom", ("M", 1.20, 1.28), ("AA", 1.28, 1.55), ("M", 1.55, 1.65))],
+                          2.2, 1.0, "test")
+    request = with_alignment(GenerateRequest(script="Maybe me, Mom.", emotion="calm", fps=60).validated(),
+                             {"alignment": alignment.to_dict()})
+    times, aperture = aperture_at(get_backend("builtin").generate(request), 60.0)
+    for start, end, runs_on in ((0.62, 0.68, False), (0.80, 0.90, False), (1.20, 1.28, False), (1.55, 1.65, True)):
+        run = closure_around(times, aperture, (start + end) / 2)
+        assert run is not None, f"no closure near the bilabial at {start:.2f} s"
+        first, last = times[run[0]], times[run[1]]
+        assert abs(first - start) <= 0.035, f"the lips meet {1000 * (first - start):+.0f} ms off the closure at {start:.2f} s"
+        if not runs_on:
+            assert abs(last - end) <= 0.035, f"the lips part {1000 * (last - end):+.0f} ms off the release at {end:.2f} s"

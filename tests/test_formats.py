@@ -36,6 +36,69 @@ def test_written_header_is_the_one_real_recordings_have(name, tmp_path):
     assert path.read_text(encoding="utf-8").splitlines()[0] == real
 
 
+def _crafted_take() -> str:
+    """Live Link Face rows with what real takes have: tracking-loss rows, negative pose values,
+    a blank row of commas, CRLF line ends, a ';' drop-frame separator, values of every width."""
+    rng = np.random.default_rng(3)
+    header = "Timecode,BlendShapeCount," + ",".join(f"C{i}" for i in range(61))
+    names = ["JawOpen", "MouthClose", "HeadYaw", "EyeBlinkLeft"]
+    header = "Timecode,BlendShapeCount," + ",".join(names)
+    lines = [header]
+    for row in range(400):
+        seconds = 3600 * 23 + 59 * 60 + 59 + row / 60.0  # runs past midnight
+        whole = int(seconds) % 86400
+        frame = (seconds - int(seconds)) * 60
+        stamp = f"{whole // 3600:02d}:{whole // 60 % 60:02d}:{whole % 60:02d}{';' if row % 7 == 0 else ':'}{frame:06.3f}"
+        if row % 50 == 13:
+            lines.append(f"{stamp},0")  # tracking loss
+            continue
+        if row == 77:
+            lines.append(",,,,,")
+        digits = int(rng.integers(0, 11))
+        values = [f"{v:.{digits}f}" for v in (rng.random(), rng.random(), rng.uniform(-1, 1), 1.0)]
+        lines.append(f"{stamp},4," + ",".join(values))
+    return "\r\n".join(lines) + "\r\n"
+
+
+@pytest.mark.parametrize("source", ["crafted", "MySlate_3_Jason_Millers_iPhone.csv", "alex_rom_4.csv", "apfel.csv"])
+def test_whole_table_reading_matches_row_by_row_reading(source, monkeypatch):
+    """The numpy whole-table reader (what makes a 10-minute take load fast) reads exactly what
+    the row-by-row reader reads: every value bit for bit, times, skipped rows, notes."""
+    from model_runtime.formats import llf_csv
+
+    text = _crafted_take() if source == "crafted" else shared_file(f"recordings/{source}").read_text(encoding="utf-8-sig")
+    with monkeypatch.context() as patch:
+        def refuse(*args):
+            raise AssertionError("the whole-table reader fell back to reading rows")
+
+        patch.setattr(llf_csv, "_read_standard_rows", refuse)
+        patch.setattr(llf_csv, "_read_rows", refuse)
+        whole = read_llf_csv(io.StringIO(text))
+    with monkeypatch.context() as patch:
+        patch.setattr(llf_csv, "_read_standard_table", lambda *args: None)
+        rows = read_llf_csv(io.StringIO(text))
+    assert np.array_equal(whole.values, rows.values, equal_nan=True)
+    assert np.array_equal(whole.times, rows.times)
+    assert (whole.fps, whole.skipped_rows, whole.notes, whole.present) == (rows.fps, rows.skipped_rows, rows.notes, rows.present)
+    if source == "crafted":
+        assert whole.skipped_rows == 8 and len(whole.times) == 392
+        assert whole.values[:, PARAMETERS.index("headYaw")].min() < -0.5
+
+
+@pytest.mark.parametrize("cell", ["1e-05", " 0.5", '"0.5"', "", "-", ".", "0.12345678901234567", "nan"])
+def test_cells_the_whole_table_reader_refuses_are_read_row_by_row(cell):
+    """Exponents, blanks, quotes, empty or sign-only cells, more digits than a float holds:
+    the file is read as before, row by row, with the same result."""
+    text = "Timecode,BlendShapeCount,JawOpen,MouthClose\n00:00:01:00.000,2,0.25,{}\n00:00:01:02.000,2,0.5,0.75\n"
+    capture = read_llf_csv(io.StringIO(text.format(cell)))
+    expected = {"1e-05": 1e-05, " 0.5": 0.5, '"0.5"': 0.5, "0.12345678901234567": 0.12345678901234567}
+    close = capture.values[:, PARAMETERS.index("mouthClose")]
+    if cell in expected:
+        assert len(capture.times) == 2 and close[0] == expected[cell]
+    else:  # not a number: the row is skipped and said so
+        assert len(capture.times) == 1 and close[0] == 0.75 and capture.skipped_rows == 1
+
+
 def test_values_above_one_and_columns_by_name():
     capture = read_llf_csv(shared_file("recordings/alex_rom_4.csv"))
     look_in = capture.values[:, PARAMETERS.index("eyeLookInLeft")]

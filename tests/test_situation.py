@@ -218,3 +218,30 @@ def test_a_missing_or_malformed_test_set_is_reported_not_raised(tmp_path, monkey
     report = evaluation.format_situations(evaluation.run_situations())
     line = next(line for line in report.splitlines() if line.startswith("test"))
     assert message in line and "%" not in line
+
+
+def test_a_retrain_reads_encodings_back_and_keeps_what_it_did_not_use(tmp_path, monkeypatch):
+    from model_runtime.meaning import train
+
+    cache = tmp_path / "encoded.npz"
+    few = situation.corpus()[:3]
+    first = train.encoded_features(few, cache)
+    assert first.shape == (3, 3 * minilm.WIDTH)
+
+    def no_encoding(texts, *args):
+        raise AssertionError(f"encoded again: {texts}")
+
+    monkeypatch.setattr(minilm.shared(), "encode", no_encoding)
+    assert np.array_equal(train.encoded_features(few[1:], cache), first[1:])
+    assert np.array_equal(train.encoded_features(few, cache), first)  # the first one is still known
+
+
+def test_the_neutral_threshold_is_the_highest_that_costs_no_accuracy():
+    from model_runtime.meaning import train
+
+    neutral = 2
+    labels = np.array([0, 1, 2, 2])
+    probabilities = np.array([[0.9, 0.05, 0.05], [0.3, 0.5, 0.2], [0.45, 0.1, 0.45], [0.1, 0.3, 0.6]])
+    # Up to 0.45 every reading is right (the unsure third row becomes neutral from 0.5 on, the
+    # second row is lost above 0.5): the threshold is 0.5.
+    assert train.fit_threshold(probabilities, labels, neutral) == 0.5

@@ -19,7 +19,7 @@ import numpy as np
 from ...model_runtime.arkit import BLENDSHAPE_INDEX, POSE, region_of
 from ...model_runtime.errors import KeyframeFaceError
 from ...model_runtime.fitting import FittedCurve
-from ...model_runtime.playback import composed_keys, layer_names
+from ...model_runtime.playback import composed_keys, key_arrays, layer_names
 from .. import anim_compat
 from ..rig import RigMapping
 
@@ -78,15 +78,6 @@ def fill_keys(fcurve: bpy.types.FCurve, frames: np.ndarray, values: np.ndarray,
     # Classic auto handles: the curve the model runtime evaluates is exactly what Blender plays.
     fcurve.auto_smoothing = "NONE"
     fcurve.update()
-
-
-def key_arrays(entry) -> tuple[np.ndarray, np.ndarray, FittedCurve | None]:
-    """Frames, values and fitted handles of a channel's keys, given as ``(frames, values)``
-    (Auto Clamped) or as a ``FittedCurve``."""
-    if isinstance(entry, FittedCurve):
-        return entry.x, entry.y, entry
-    frames, values = entry
-    return frames, values, None
 
 
 def channel_paths(rig: RigMapping, mesh) -> dict[str, tuple[str, str]]:

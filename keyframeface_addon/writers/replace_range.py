@@ -6,7 +6,7 @@ from __future__ import annotations
 from .. import anim_compat
 from ..pose_bones import write_pose_bones
 from ..rig import RigMapping
-from .channels import ComposedTrack, PlaceOptions, Placement, WriteError, ensure_pose_properties, route
+from .channels import ComposedTrack, PlaceOptions, Placement, WriteError, ensure_pose_properties, key_arrays, route
 
 
 def replace_range(rig: RigMapping, keys: dict, start_frame: int) -> tuple[int, int, int]:
@@ -15,7 +15,7 @@ def replace_range(rig: RigMapping, keys: dict, start_frame: int) -> tuple[int, i
     routed, _ = route(rig, keys, start_frame)
     if not routed:
         raise WriteError("None of the generated shapes exist on this rig.")
-    end_frame = start_frame + int(max(frames.max() for frames, _ in keys.values()))
+    end_frame = start_frame + int(max(key_arrays(entry)[0].max() for entry in keys.values()))
     targets = []
     for mesh, curves in routed:
         action, slot = anim_compat.current_assignment(mesh.key)
@@ -26,7 +26,7 @@ def replace_range(rig: RigMapping, keys: dict, start_frame: int) -> tuple[int, i
     written = 0
     for mesh, curves, container in targets:
         existing = {fc.data_path: fc for fc in container.fcurves}
-        for data_path, group, frames, values, _handles in curves:
+        for data_path, group, frames, values, handles in curves:
             fcurve = existing.get(data_path)
             if fcurve is None:
                 fcurve = container.fcurves.new(data_path, index=0)
@@ -36,10 +36,15 @@ def replace_range(rig: RigMapping, keys: dict, start_frame: int) -> tuple[int, i
                     fcurve.keyframe_points.remove(point, fast=True)
             first = len(fcurve.keyframe_points)
             fcurve.keyframe_points.add(len(frames))
-            for point, frame, value in zip(list(fcurve.keyframe_points)[first:], frames, values):
-                point.co = (float(frame), float(value))
+            kinds = handles.handle_types() if handles is not None else ["AUTO_CLAMPED"] * len(frames)
+            for i, point in enumerate(list(fcurve.keyframe_points)[first:]):
+                point.co = (float(frames[i]), float(values[i]))
                 point.interpolation = "BEZIER"
-                point.handle_left_type = point.handle_right_type = "AUTO_CLAMPED"
+                # Types first: Blender recomputes the handles of the types it owns, not fitted ones.
+                point.handle_left_type = point.handle_right_type = kinds[i]
+                if handles is not None:
+                    point.handle_left = (handles.left_x[i], handles.left_y[i])
+                    point.handle_right = (handles.right_x[i], handles.right_y[i])
             fcurve.auto_smoothing = "NONE"
             fcurve.update()
             written += len(frames)

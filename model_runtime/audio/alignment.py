@@ -23,7 +23,7 @@ from ..errors import KeyframeFaceError
 from ..lipsync import phonemes_for
 from ..script_timing import Phone
 from .recording import Recording
-from .signal import ALIGN_RATE, HOP_SECONDS, resample
+from .signal import ALIGN_RATE, HOP_SECONDS
 
 # Mean acoustic score per 10 ms frame (pocketsphinx's scaled log-likelihood) of a clean
 # matching take and of a take saying something else, measured on the dev lines.
@@ -121,7 +121,7 @@ def align(recording: Recording, words: list[str]) -> Alignment:
         raise AlignmentError(f"The word {bad!r} cannot be aligned (only English words in Latin letters can); "
                              "spell numbers out." if bad else "The script has no words to align.")
     started = time.perf_counter()
-    pcm = (np.clip(resample(recording.samples, recording.rate, ALIGN_RATE), -1, 1) * 32767).astype("<i2").tobytes()
+    pcm = (np.clip(recording.resampled(ALIGN_RATE), -1, 1) * 32767).astype("<i2").tobytes()
     with _lock:
         decoder = _decoder()
         for token in set(tokens):

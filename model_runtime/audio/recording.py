@@ -9,12 +9,13 @@ from __future__ import annotations
 import hashlib
 import io
 import wave
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import InputError
+from .signal import resample
 
 # A line of dialogue, not a radio play: longer recordings are cut into lines first.
 MAX_SECONDS = 120.0
@@ -35,10 +36,17 @@ class Recording:
     rate: int
     name: str
     sha256: str
+    _resampled: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def duration(self) -> float:
         return len(self.samples) / self.rate
+
+    def resampled(self, rate: int) -> np.ndarray:
+        """The samples at ``rate``, computed once (the aligner and the measures share them)."""
+        if rate not in self._resampled:
+            self._resampled[rate] = resample(self.samples, self.rate, rate)
+        return self._resampled[rate]
 
     def describe(self) -> dict:
         """What a track records about its audio so a later re-solve keeps the sync."""

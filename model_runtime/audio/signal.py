@@ -49,8 +49,9 @@ def pitch_hz(samples: np.ndarray, rate: int, loudness: np.ndarray | None = None)
     frames = _frames(samples, rate, 0.04).astype(np.float64)
     frames -= frames.mean(axis=1, keepdims=True)
     size = frames.shape[1]
-    spectrum = np.fft.rfft(frames, n=2 * size, axis=1)
-    correlation = np.fft.irfft(np.abs(spectrum) ** 2, axis=1)[:, :size]
+    padded = 1 << (2 * size - 1).bit_length()  # no wrap-around, and a fast FFT length
+    spectrum = np.fft.rfft(frames, n=padded, axis=1)
+    correlation = np.fft.irfft(np.abs(spectrum) ** 2, n=padded, axis=1)[:, :size]
     energy = np.maximum(correlation[:, :1], 1e-12)
     low, high = int(rate / 400), min(size - 1, int(rate / 70))
     lags = correlation[:, low:high] / energy

@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import math
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +28,8 @@ from ..playback import frame_times, sample
 TIMECODE_RATES = (24, 25, 30, 48, 50, 60, 120)
 MAX_FILE_BYTES = 512 * 1024 * 1024
 _TIMECODE = re.compile(r"^\s*(\d{1,6}):(\d{1,2}):(\d{1,2})[:;.](\d{1,3})(?:\.(\d{1,9}))?\s*$")
+# Every line break ``str.splitlines`` knows.
+_LINE_END = re.compile("\r\n|[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
 _SWAPPED = {"mouthLeft": "mouthRight", "mouthRight": "mouthLeft", "jawLeft": "jawRight", "jawRight": "jawLeft"}
 
 
@@ -47,13 +50,14 @@ class Capture:
         return float(self.times[-1] - self.times[0]) if len(self.times) else 0.0
 
 
-def _parse_timecode(text: str) -> tuple[int, int, int, int, float]:
+def _parse_timecode(text: str) -> tuple[int, int, int, float]:
+    """(hours, minutes, seconds, timecode frames with their sub-frame fraction)."""
     match = _TIMECODE.match(text)
     if not match:
         raise ValueError(text)
     hours, minutes, seconds, frames = (int(match.group(i)) for i in range(1, 5))
     fraction = float("0." + match.group(5)) if match.group(5) else 0.0
-    return hours, minutes, seconds, frames, fraction
+    return hours, minutes, seconds, frames + fraction
 
 
 def read_llf_csv(source, swap_mouth_left_right: bool = False, max_bytes: int = MAX_FILE_BYTES) -> Capture:
@@ -73,18 +77,16 @@ def read_llf_csv(source, swap_mouth_left_right: bool = False, max_bytes: int = M
 
 def _read(handle, swap: bool, name: str) -> Capture:
     try:
-        lines = handle.read().splitlines()
+        text = handle.read()
     except UnicodeDecodeError as error:
         raise FormatError(f"{name} is not a text CSV: {error}") from None
-    while lines and not lines[0].strip():
-        lines.pop(0)
-    if not lines:
+    header_line, body_text = _split_header(text)
+    if header_line is None:
         raise FormatError(f"{name} is empty")
     try:
-        header = next(csv.reader(lines[:1]))
+        header = next(csv.reader([header_line]))
     except csv.Error as error:
         raise FormatError(f"{name} is not a readable CSV: {error}") from None
-    body = lines[1:]
     header = [h.strip() for h in header]
     lowered = [h.lower() for h in header]
     if "timecode" not in lowered:
@@ -107,17 +109,35 @@ def _read(handle, swap: bool, name: str) -> Capture:
         raise FormatError(f"{name} has no ARKit columns (found: {', '.join(header[:6])}...)")
 
     width = len(header)
-    parsed = _read_standard_rows(body, width, columns) if (time_column, count_column) == (0, 1) else None
+    parsed = None
+    if (time_column, count_column) == (0, 1):
+        parsed = _read_standard_table(body_text, width, columns)
+        if parsed is None:
+            parsed = _read_standard_rows(body_text.splitlines(), width, columns)
     if parsed is None:
-        parsed = _read_rows(csv.reader(body), width, time_column, columns, name)
+        parsed = _read_rows(csv.reader(body_text.splitlines()), width, time_column, columns, name)
     return _capture(parsed, columns, unknown, [header[i] for i in sorted(columns)], name)
+
+
+def _split_header(text: str) -> tuple[str | None, str]:
+    """The first non-blank line and the text after it (what ``splitlines`` would give)."""
+    position = 0
+    while position < len(text):
+        match = _LINE_END.search(text, position)
+        end, after = (match.start(), match.end()) if match else (len(text), len(text))
+        line = text[position:end]
+        if line.strip():
+            return line, text[after:]
+        position = after
+    return None, ""
 
 
 @dataclass
 class _Rows:
-    """Rows as read: timecodes, values (NaN where a cell is not a number) and what was odd."""
+    """Rows as read: timecodes (hours, minutes, seconds, frames per row), values (NaN where
+    a cell is not a number) and what was odd."""
 
-    stamps: list
+    stamps: np.ndarray
     values: np.ndarray
     short: int = 0  # fewer cells than the header: Live Link Face's tracking-loss rows
     long: int = 0  # more cells than the header (a trailing comma, extra cells): extra cells ignored
@@ -125,6 +145,111 @@ class _Rows:
 
 def _is_blank(line: str) -> bool:
     return not line.strip(", \t\r")
+
+
+_COMMA, _NEWLINE, _COLON, _SEMICOLON = (ord(c) for c in ",\n:;")
+# Cells parsed at once by the whole-table path (bounds the temporary arrays).
+_CELLS_PER_PASS = 1 << 18
+
+
+def _read_standard_table(text: str, width: int, columns: dict[int, int]) -> _Rows | None:
+    """The standard layout read as one table, no Python work per row: the timecode's fields
+    (``HH:MM:SS:FF.fff``) and the values are cells between separators (commas, the timecode's
+    colons, line ends), found and parsed by numpy over the whole text. Returns None when a
+    line is not plain (quotes, spaces, empty cells, extra cells, exponents, another timecode
+    form): the row paths read those files and say what is wrong."""
+    text = text.replace("\r\n", "\n").rstrip("\n")
+    if not text or any(mark in text for mark in ' \t\r"'):
+        return None  # blanks or quotes: cells and blank rows need the row paths' care
+    try:
+        raw = np.frombuffer(text.encode("ascii"), dtype=np.uint8)
+    except UnicodeEncodeError:
+        return None
+    separator_at = np.flatnonzero((raw == _COMMA) | (raw == _NEWLINE) | (raw == _COLON) | (raw == _SEMICOLON))
+    separator = raw[separator_at]
+    separator[separator == _SEMICOLON] = _COLON
+    ends_line = separator == _NEWLINE
+    newline = np.flatnonzero(ends_line)  # separator index ending each line but the last
+    lines = len(newline) + 1
+    line_of = np.cumsum(ends_line) - ends_line
+    commas = np.bincount(line_of[separator == _COMMA], minlength=lines)
+    colons = np.bincount(line_of[separator == _COLON], minlength=lines)
+    if (commas > width - 1).any():
+        return None  # extra cells: the row path reads and counts them
+    line_length = np.diff(np.r_[-1, separator_at[newline], len(raw)]) - 1
+    blank = line_length == commas + colons  # a row of bare commas is no row at all
+    full = (commas == width - 1) & ~blank
+    first_cell = np.r_[0, newline + 1][full]
+    # The timecode: three colons between its four fields, then commas only.
+    if (colons[full] != 3).any() or (separator[first_cell[:, None] + np.arange(3)] != _COLON).any():
+        return None
+    cell_start = np.r_[0, separator_at + 1]
+    cell_length = np.r_[separator_at, len(raw)] - cell_start
+    cells = first_cell[:, None] + np.arange(width + 3)
+    numbers = _parse_cells(raw, cell_start[cells].ravel(), cell_length[cells].ravel())
+    if numbers is None:
+        return None
+    numbers = numbers.reshape(len(cells), width + 3)
+    stamps = numbers[:, :4]
+    field_length = cell_length[cells[:, :4]]
+    unsigned = raw[cell_start[cells[:, :4]]] - np.uint8(ord("0")) <= 9
+    whole = stamps[:, :3] == np.floor(stamps[:, :3])
+    if not (unsigned.all() and whole.all() and (field_length[:, :3] <= (6, 2, 2)).all() and (stamps[:, 3] < 1000).all()):
+        return None  # the row path names the bad timecode
+    values = np.full((len(cells), len(PARAMETERS)), np.nan)
+    for column, parameter in columns.items():
+        values[:, parameter] = numbers[:, column + 3]
+    return _Rows(stamps, values, int((~full & ~blank).sum()), 0)
+
+
+def _parse_cells(raw: np.ndarray, start: np.ndarray, length: np.ndarray) -> np.ndarray | None:
+    """The numbers in plain decimal cells (``[-+]digits[.digits]``, at most 15 digits) of
+    ``raw`` bytes, exactly as ``float`` reads them (the digits as one integer, divided by a
+    power of ten: both exact, so the quotient is correctly rounded); None if a cell is not one.
+    Cells of one layout (length, point) are read together as a matrix of digits."""
+    if not len(start):
+        return np.zeros(0)
+    if length.min() < 1 or length.max() > 16:
+        return None
+    numbers = np.empty(len(start))
+    zero, point = np.uint8(ord("0")), ord(".")
+    padded = np.concatenate([raw, np.zeros(int(length.max()), dtype=np.uint8)])
+    for size in np.flatnonzero(np.bincount(length)):
+        size = int(size)
+        windows = np.lib.stride_tricks.sliding_window_view(padded, size)
+        rows = np.flatnonzero(length == size)
+        for first in range(0, len(rows), _CELLS_PER_PASS):
+            chosen = rows[first:first + _CELLS_PER_PASS]
+            block = windows[start[chosen]]
+            negative = block[:, 0] == ord("-")
+            signed = negative | (block[:, 0] == ord("+"))
+            block[signed, 0] = zero  # a sign reads as a leading zero
+            value = np.empty(len(block))
+            pending = np.arange(len(block))
+            while len(pending):
+                # The layout of the first row not read yet: cells of a column share it.
+                points = np.flatnonzero(block[pending[0]] == point)
+                at = int(points[0]) if len(points) else size
+                if at < size:
+                    same = block[pending, at] == point
+                else:
+                    same = ~(block[pending] == point).any(axis=1)
+                picked = pending[same] if not same.all() else pending
+                cells = block[picked] if len(picked) < len(block) else block
+                places = np.arange(size - 1, -1, -1)
+                if at < size:
+                    cells[:, at] = zero
+                    places[:at] -= 1
+                if places[0] > 14 or size - (at < size) - int(signed[picked].any()) < 1:
+                    return None  # more digits than a float holds exactly, or no digit at all
+                digits = cells - zero
+                if digits.max() > 9:
+                    return None
+                weight = np.where(np.arange(size) == at, 0.0, 10.0 ** places)
+                value[picked] = digits.astype(np.float64) @ weight / 10.0 ** max(size - 1 - at, 0)
+                pending = pending[~same]
+            numbers[chosen] = np.where(negative, -value, value)
+    return numbers
 
 
 def _read_standard_rows(lines: list[str], width: int, columns: dict[int, int]) -> _Rows | None:
@@ -150,20 +275,21 @@ def _read_standard_rows(lines: list[str], width: int, columns: dict[int, int]) -
             return None
         numeric.append(rest)
     if not numeric:
-        return _Rows([], np.zeros((0, len(PARAMETERS))), short, long)
-    import warnings
-
+        return _Rows(np.zeros((0, 4)), np.zeros((0, len(PARAMETERS))), short, long)
     with warnings.catch_warnings():
         # numpy's text parser is what makes large takes load in well under a second.
         warnings.simplefilter("ignore", DeprecationWarning)
-        flat = np.fromstring(",".join(numeric), dtype=np.float64, sep=",")
+        try:
+            flat = np.fromstring(",".join(numeric), dtype=np.float64, sep=",")
+        except ValueError:
+            return None  # numpy 2 refuses an empty cell outright
     if flat.size != len(numeric) * (width - 2):
         return None  # an empty or non-number cell: the careful path reads it as missing
     table = flat.reshape(len(numeric), width - 2)
     values = np.full((len(numeric), len(PARAMETERS)), np.nan)
     for column, parameter in columns.items():
         values[:, parameter] = table[:, column - 2]
-    return _Rows(stamps, values, short, long)
+    return _Rows(np.array(stamps, dtype=np.float64), values, short, long)
 
 
 def _cell_number(text: str) -> float:
@@ -174,7 +300,7 @@ def _cell_number(text: str) -> float:
 
 
 def _read_rows(reader, width: int, time_column: int, columns: dict[int, int], name: str) -> _Rows:
-    stamps: list[tuple[int, int, int, int, float]] = []
+    stamps: list[tuple[int, int, int, float]] = []
     rows: list[list[float]] = []
     short = long = 0
     try:
@@ -197,7 +323,8 @@ def _read_rows(reader, width: int, time_column: int, columns: dict[int, int], na
             rows.append(values)
     except csv.Error as error:
         raise FormatError(f"{name} is not a readable CSV: {error}") from None
-    return _Rows(stamps, np.array(rows, dtype=np.float64).reshape(len(rows), len(PARAMETERS)), short, long)
+    return _Rows(np.array(stamps, dtype=np.float64).reshape(len(stamps), 4),
+                 np.array(rows, dtype=np.float64).reshape(len(rows), len(PARAMETERS)), short, long)
 
 
 # A take's clock runs forward: rows may lag by a little (out of order) or jump ahead by a
@@ -221,7 +348,7 @@ def _capture(rows: _Rows, columns: dict[int, int], unknown: list[str], titles: l
     unreadable = int((~good).sum())
     if not good.any():
         raise FormatError(f"{name} has a header but no usable rows: {_why_no_rows(rows, unreadable, empty, used)}")
-    stamps = [stamp for stamp, ok in zip(rows.stamps, good) if ok]
+    stamps = rows.stamps[good]
     values = values[good]
     values[:, [p for p in range(len(PARAMETERS)) if p not in used]] = np.nan
 
@@ -270,7 +397,7 @@ def _take_seconds(stamps) -> tuple[np.ndarray, np.ndarray]:
     rows are glitches: isolated timecodes far from both neighbours, or rows outside the longest
     run of close rows."""
     rate = _timecode_rate(stamps)
-    clock = np.array([h * 3600 + m * 60 + s + (f + frac) / rate for h, m, s, f, frac in stamps]) % DAY
+    clock = (stamps[:, 0] * 3600 + stamps[:, 1] * 60 + stamps[:, 2] + stamps[:, 3] / rate) % DAY
     glitch = np.zeros(len(clock), dtype=bool)
 
     def step(a, b):  # the shortest signed step on a 24-hour clock
@@ -303,8 +430,9 @@ def _take_seconds(stamps) -> tuple[np.ndarray, np.ndarray]:
 def _timecode_rate(stamps) -> int:
     """Timecode frames per second: the smallest standard rate above every FF seen, once the
     take crosses a second boundary; Live Link Face's 60 for takes shorter than that."""
-    crosses_second = len({s[:3] for s in stamps}) > 1
-    max_frame = max(s[3] for s in stamps)
+    whole_seconds = stamps[:, 0] * 3600 + stamps[:, 1] * 60 + stamps[:, 2]
+    crosses_second = bool((whole_seconds != whole_seconds[0]).any())
+    max_frame = int(np.floor(stamps[:, 3].max()))
     if not crosses_second:
         return max(60, max_frame + 1)
     return next((r for r in TIMECODE_RATES if r > max_frame), max_frame + 1)

@@ -197,3 +197,46 @@ def test_generated_lip_sync_layer_is_fitted_within_its_bound(blender, demo_head)
         assert np.abs(played - reference).max() <= 2 * LAYER_KEY_TOLERANCE + FLOAT32, name
         fitted_keys += len(fcurve.keyframe_points)
     assert fitted_keys < sum(len(f) for f, _ in auto.values())
+
+
+def test_generated_blinks_are_fitted_close_the_lids_and_stay_in_range(blender, demo_head):
+    """The blink layer goes through the same reducer as the lip sync: the lids' curves in the
+    take have fitted handles, fewer keys than Auto Clamped keys at the same bound, play the
+    composed lids within the bound at every frame (so every blink closes when the track says),
+    and never leave 0..1 between frames."""
+    import bpy
+
+    from model_runtime.curves import reduce_keys
+    from model_runtime.playback import KEY_TOLERANCE, keyframe_frames, sample_channel
+
+    scene = bpy.context.scene
+    scene.render.fps, scene.render.fps_base = 30, 1.0
+    scene.keyframeface.script = ("I waited all night by the phone. You never called, not once, and I kept telling myself "
+                                 "you were busy. Now you walk in here and want to talk about it like nothing happened? "
+                                 "No. Not tonight. I am done waiting for you.")
+    scene.keyframeface.seed = 7
+    assert bpy.ops.keyframeface.generate() == {"FINISHED"}
+    takes = blender("keyframeface_addon.takes")
+    anim_compat = blender("keyframeface_addon.anim_compat")
+    key = demo_head.data.shape_keys
+    track = takes.track_of(key.animation_data.action)
+    blinks = track.layers["blinks"].channels["eyeBlinkLeft"]
+    assert len(blinks) >= 6  # at least two blinks to check
+    start = scene.keyframeface.start_frame
+    frames = np.arange(0, round(track.duration * 30) + 1)
+    curves = {fc.data_path: fc for fc in anim_compat.fcurves_for(key)}
+    for name in ("eyeBlinkLeft", "eyeBlinkRight"):
+        fcurve = curves[f'key_blocks["{name}"].value']
+        assert {p.handle_left_type for p in fcurve.keyframe_points} <= {"ALIGNED", "FREE"}
+        truth = sample_channel(track, name, frames / 30.0)
+        played = _played(fcurve, frames + start)
+        assert np.abs(played - truth).max() <= KEY_TOLERANCE + FLOAT32, name
+        for time, value in blinks:
+            if value == 1.0:  # a blink's apex: the lids close on the nearest frames as composed
+                nearest = int(round(time * 30))
+                assert played[nearest] >= truth[nearest] - KEY_TOLERANCE - FLOAT32
+                assert truth[nearest] > 0.6
+        between = _played(fcurve, np.linspace(start, start + frames[-1], 20 * len(frames)))
+        assert between.min() >= -FLOAT32 and between.max() <= 1.0 + FLOAT32
+        auto = reduce_keys(frames, truth, KEY_TOLERANCE, required=sorted(set(keyframe_frames(track, 30))))
+        assert len(fcurve.keyframe_points) < len(auto), name

@@ -69,3 +69,30 @@ def test_keyframe_tools_need_a_generated_take(blender, demo_head):
     import bpy
 
     assert not bpy.types.KEYFRAMEFACE_OT_keyframe_nudge.poll(bpy.context)
+
+
+def test_resolving_a_keyframe_on_the_fitted_lids_keeps_them_in_range(blender, demo_head):
+    """The lids carry the blinks, so their keys have fitted handles; a re-solved keyframe that
+    shuts the eyes moves its key there, which becomes Auto Clamped (its fitted handles belonged
+    to the old value): the lids play the new value at that frame and never leave 0..1."""
+    import bpy
+    import numpy as np
+
+    takes = blender("keyframeface_addon.takes")
+    anim_compat = blender("keyframeface_addon.anim_compat")
+    assert bpy.ops.keyframeface.generate() == {"FINISHED"}
+    take = demo_head.data.shape_keys.animation_data.action
+    track = takes.track_of(take)
+    frame = 1 + round(track.keyframes[1].time * 30)
+    path = 'key_blocks["eyeBlinkLeft"].value'
+    lids = next(fc for fc in anim_compat.fcurves_for(demo_head.data.shape_keys) if fc.data_path == path)
+    assert {p.handle_left_type for p in lids.keyframe_points} <= {"ALIGNED", "FREE"}
+    before = lids.evaluate(frame)
+    description = "The eyes squeeze shut tight, the brows pull down hard."
+    assert bpy.ops.keyframeface.keyframe_resolve(index=1, description=description) == {"FINISHED"}
+    point = next(p for p in lids.keyframe_points if round(p.co[0]) == frame)
+    assert point.handle_left_type == point.handle_right_type == "AUTO_CLAMPED"
+    assert point.co[1] > before + 0.3 and lids.evaluate(frame) == pytest.approx(point.co[1], abs=1e-6)
+    first, last = lids.range()
+    played = np.array([lids.evaluate(f) for f in np.linspace(first, last, 4000)])
+    assert played.min() >= -1e-6 and played.max() <= 1.0 + 1e-6

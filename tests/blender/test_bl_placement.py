@@ -36,6 +36,34 @@ def test_replace_range_keeps_keys_outside(blender, demo_head):
     assert any(60 <= f <= end for f in after) and "browDownLeft" in str([fc.data_path for fc in blender("keyframeface_addon.anim_compat").fcurves_for(demo_head.data.shape_keys)])
 
 
+def test_replace_range_writes_the_channels_layers_move_with_the_fitted_reducer(blender, demo_head):
+    """Inside the replaced range, channels a generated layer moves (lip sync on the jaw, blinks
+    on the lids) get the reducer's fitted handles and play the performance within the bound;
+    a channel only the expression keyframes move keeps Auto Clamped keys."""
+    import bpy
+
+    from model_runtime.playback import KEY_TOLERANCE, sample_channel
+
+    _artist_jaw(demo_head)
+    scene = bpy.context.scene
+    settings = scene.keyframeface
+    settings.write_mode, settings.start_frame = "REPLACE_RANGE", 60
+    settings.script = "I waited all night by the phone. You never called, not once. Now you want to talk?"
+    result = blender("keyframeface_addon.generation").generate_onto(scene, demo_head, settings)
+    track = result.track
+    fps = scene.render.fps / scene.render.fps_base
+    frames = np.arange(60, result.end_frame + 1)
+    layered = set(track.layers["lipsync"].channels) | set(track.layers["blinks"].channels)
+    assert {"jawOpen", "eyeBlinkLeft"} <= layered and "browDownLeft" not in layered
+    for name in ("jawOpen", "eyeBlinkLeft", "browDownLeft"):
+        fcurve = _fcurve(blender, demo_head, name)
+        inside = {p.handle_left_type for p in fcurve.keyframe_points if 60 <= p.co[0] <= result.end_frame}
+        assert inside <= ({"ALIGNED", "FREE"} if name in layered else {"AUTO_CLAMPED"}), name
+        played = np.array([fcurve.evaluate(float(f)) for f in frames])
+        truth = sample_channel(track, name, (frames - 60) / fps)
+        assert np.abs(played - truth).max() <= KEY_TOLERANCE + 2e-6, name
+
+
 def test_layer_on_top_adds_to_the_artists_animation(blender, demo_head):
     import bpy
 
