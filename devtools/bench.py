@@ -471,18 +471,21 @@ LOCAL_DESCRIPTIONS = ["The inner brows lift and the lips part.", "A broad smile,
                       "The jaw drops open in surprise.", "The brows pull down and together.", "The face relaxes."]
 
 
-def _decode_figures(stats, seconds: float) -> str:
-    return (f"{seconds:.2f} s, {stats.steps} steps, {stats.decoded_tokens} tokens decoded + {stats.fed_tokens} fed; "
+def _decode_figures(stats, seconds: float, cpu: float) -> str:
+    return (f"{seconds:.2f} s (CPU {cpu:.2f} s), {stats.steps} steps ({1000 * seconds / max(stats.steps, 1):.0f} ms a step), "
+            f"{stats.decoded_tokens} tokens decoded + {stats.fed_tokens} fed; "
             f"forward {stats.forward_seconds:.2f} s, engine {stats.engine_seconds:.2f} s")
 
 
 def _timed(backend, function):
+    """What ``function`` returns, the backend's decode figures, wall and CPU seconds (this
+    process, all threads: a shared machine inflates the wall figure, less the CPU one)."""
     from model_runtime.backends.decoding import DecodeStats
 
     backend.stats = DecodeStats()
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     result = function()
-    return result, backend.stats, time.perf_counter() - started
+    return result, backend.stats, time.perf_counter() - started, time.process_time() - cpu
 
 
 def bench_local_model(model_path: str | None = None, device: str = "cpu") -> list[tuple[str, str, str, str]]:
@@ -520,25 +523,32 @@ def _bench_one_local_model(label, path, device, script, context, emotion) -> lis
 
     rows = []
     backend = get_backend("local", model_path=path, device=device)
-    where = f"{backend.device}" + (f", {torch.get_num_threads()} thread(s)" if backend.device == "cpu" else
-                                   f" {str(backend.dtype).replace('torch.', '')}")
+    where = f"{backend.device}" + (f", {torch.get_num_threads()} thread(s), {backend.precision}" if backend.device == "cpu"
+                                   else f" {backend.precision}")
     backend.solve(LOCAL_DESCRIPTIONS, 0, "", "joy")  # warm up
-    _, one, seconds = _timed(backend, lambda: backend.solve(LOCAL_DESCRIPTIONS, 1, "", "joy"))
+    _, one, seconds, cpu = _timed(backend, lambda: backend.solve(LOCAL_DESCRIPTIONS, 1, "", "joy"))
     unbatched = one.decoded_tokens + one.fed_tokens
-    rows.append((f"local {label} ({where}): one keyframe", _decode_figures(one, seconds),
+    rows.append((f"local {label} ({where}): one keyframe", _decode_figures(one, seconds, cpu),
                  f"without fast-forward: {unbatched} steps", f"{unbatched / max(one.steps, 1):.1f}x fewer steps"))
+    if backend.device == "cpu" and backend.precision == "int8":
+        full = get_backend("local", model_path=path, device=device, precision="float32")
+        _, same, full_seconds, full_cpu = _timed(full, lambda: full.solve(LOCAL_DESCRIPTIONS, 1, "", "joy"))
+        del full
+        rows.append((f"local {label} ({where.replace('int8', 'float32')}): one keyframe", _decode_figures(same, full_seconds, full_cpu),
+                     f"int8: {seconds:.2f} s, CPU {cpu:.2f} s", f"int8 {full_seconds / seconds:.1f}x wall, "
+                                                                 f"{full_cpu / max(cpu, 1e-9):.1f}x CPU"))
     if label.startswith("tiny"):
         reference = get_backend("local", model_path=path, device=device, engine="reference")
-        _, slow, slow_seconds = _timed(reference, lambda: reference.solve(LOCAL_DESCRIPTIONS, 1, "", "joy"))
+        _, slow, slow_seconds, slow_cpu = _timed(reference, lambda: reference.solve(LOCAL_DESCRIPTIONS, 1, "", "joy"))
         rows.append((f"local {label} ({where}): one keyframe, pure-Python grammar, no fast-forward",
-                     _decode_figures(slow, slow_seconds), f"llguidance: {seconds:.2f} s",
+                     _decode_figures(slow, slow_seconds, slow_cpu), f"llguidance: {seconds:.2f} s",
                      f"{slow_seconds / seconds:.1f}x"))
-    track, line, line_seconds = _timed(backend, lambda: backend.generate(
+    track, line, line_seconds, line_cpu = _timed(backend, lambda: backend.generate(
         GenerateRequest(script=script, context=context, emotion=emotion)))
     unbatched = line.decoded_tokens + line.fed_tokens
     honest = "degenerate parts replaced" if any("degenerate" in n for n in track.notes) else "model's own"
     rows.append((f"local {label} ({where}): line of {len(track.keyframes)} keyframes, model plans ({honest})",
-                 _decode_figures(line, line_seconds),
+                 _decode_figures(line, line_seconds, line_cpu),
                  f"one at a time, no fast-forward: {unbatched} steps",
                  f"{unbatched / max(line.steps, 1):.1f}x fewer steps"))
     return rows

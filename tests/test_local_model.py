@@ -170,3 +170,62 @@ def test_smollm2_from_its_wheel_plans_and_solves_a_constrained_line_end_to_end()
     solved_by_model = len(track.keyframes) - sum("was degenerate" in note for note in track.notes)
     assert all("solved with the built-in solver instead" in n for n in track.notes if "was degenerate" in n)
     assert 0 <= solved_by_model <= len(track.keyframes)
+
+
+def _two_passes_with_padding(model, layer):
+    """Logits of two cached passes over three rows, one of them left-padded, on ``layer``."""
+    import torch
+    from transformers import DynamicCache
+
+    generator = torch.Generator().manual_seed(0)
+    ids = torch.randint(0, model.config.vocab_size, (3, 12), generator=generator)
+    mask = torch.ones(3, 12, dtype=torch.long)
+    mask[1, :4] = 0
+    cache = DynamicCache()
+    cache.layer_class_to_replicate = layer
+    with torch.inference_mode():
+        first = model(ids[:, :8], attention_mask=mask[:, :8], cache=cache, use_cache=True).logits
+        second = model(ids[:, 8:], attention_mask=mask, cache=cache, use_cache=True).logits
+    return first[mask[:, :8].bool()], second[mask[:, 8:].bool()]
+
+
+def test_grouped_attention_and_the_growing_cache_compute_what_transformers_computes():
+    # A model whose query heads share key/value heads (grouped-query attention, as SmolLM2).
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+    from transformers.cache_utils import DynamicLayer
+
+    from model_runtime.backends.decoding import GROUPED_ATTENTION, growing_cache_layer, use_grouped_attention
+
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2)
+    model = LlamaForCausalLM(config).eval()
+    model.set_attn_implementation("sdpa")
+    theirs = _two_passes_with_padding(model, DynamicLayer)
+    assert use_grouped_attention(model) and model.config._attn_implementation == GROUPED_ATTENTION
+    ours = _two_passes_with_padding(model, growing_cache_layer())
+    for expected, got in zip(theirs, ours):
+        assert torch.allclose(expected, got, atol=1e-5)
+
+
+def test_int8_weights_on_the_cpu_unless_float32_is_asked_for_and_logits_for_one_position_a_row(tiny_model):
+    import torch
+
+    int8 = get_backend("local", model_path=str(tiny_model), device="cpu")
+    full = get_backend("local", model_path=str(tiny_model), device="cpu", precision="float32")
+    assert int8.precision == "int8" and full.precision == "float32"
+    assert not any(type(m) is torch.nn.Linear for m in int8.model.modules())
+    assert any(type(m) is torch.nn.Linear for m in full.model.modules())
+    with pytest.raises(BackendError, match="precision must be one of int8, float32"):
+        get_backend("local", model_path=str(tiny_model), precision="half")
+    # Whatever the rows feed in a pass, the vocabulary's logits are computed at one position a row.
+    positions = []
+    hook = full.model.get_output_embeddings().register_forward_hook(lambda m, args, out: positions.append(out.shape[1]))
+    try:
+        _answers(full, range(3))
+    finally:
+        hook.remove()
+    assert positions and set(positions) == {1}
+    for index, text in zip(range(3), _answers(int8, range(3))):
+        assert parse_keyframe_answer(text).key == keyframe_key(index)

@@ -18,6 +18,7 @@ torch and llguidance are imported lazily; ``DecodeStats`` counts what the benchm
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 import time
@@ -166,6 +167,76 @@ def _choose(logits, allowed, temperature: float, generator):
     return int(torch.multinomial(probabilities.cpu(), 1, generator=generator))
 
 
+@functools.cache
+def growing_cache_layer():
+    """A KV-cache layer that appends into room reserved ahead (doubling when full) instead of
+    concatenating: transformers' ``DynamicLayer`` copies the whole cache at every step, which
+    on a CPU cost as much as the attention itself for a line's rows."""
+    from transformers.cache_utils import DynamicLayer
+
+    class GrowingLayer(DynamicLayer):
+        def update(self, key_states, value_states, *args, **kwargs):
+            if not self.is_initialized:
+                self.lazy_initialization(key_states, value_states)
+            used = self.keys.shape[-2] if self.keys.numel() else 0
+            end = used + key_states.shape[-2]
+            room = getattr(self, "room", None)
+            # First update, full, or the base class replaced the tensors (repeat_interleave, crop).
+            if room is None or self.keys is not self.view or end > room[0].shape[-2]:
+                capacity = max(2 * end, 256)
+                room = tuple(states.new_empty(states.shape[:-2] + (capacity, states.shape[-1]))
+                             for states in (key_states, value_states))
+                if used:
+                    room[0][..., :used, :] = self.keys
+                    room[1][..., :used, :] = self.values
+                self.room = room
+            room[0][..., used:end, :] = key_states
+            room[1][..., used:end, :] = value_states
+            self.keys, self.values = room[0][..., :end, :], room[1][..., :end, :]
+            self.view = self.keys
+            return self.keys, self.values
+
+    return GrowingLayer
+
+
+def grouped_attention(module, query, key, value, attention_mask, dropout=0.0, scaling=None, is_causal=None, **kwargs):
+    """Scaled dot-product attention that reads each key/value head once for the query heads
+    sharing it (grouped-query attention) instead of copying the cache once per query head:
+    transformers' CPU path repeats the keys and values in memory at every layer and step."""
+    import torch
+
+    batch, heads, length, dim = query.shape
+    groups = heads // key.shape[1]
+    grouped = query.reshape(batch, key.shape[1], groups * length, dim)
+    mask = attention_mask
+    if mask is None and length > 1:
+        mask = torch.ones(length, key.shape[-2], dtype=torch.bool, device=query.device).tril(key.shape[-2] - length)
+    if mask is not None and groups > 1:
+        mask = mask.repeat(*([1] * (mask.dim() - 2)), groups, 1)  # the query rows are grouped head by head
+    output = torch.nn.functional.scaled_dot_product_attention(grouped, key, value, attn_mask=mask, scale=scaling)
+    return output.reshape(batch, heads, length, dim).transpose(1, 2).contiguous(), None
+
+
+GROUPED_ATTENTION = "keyframeface_grouped"
+
+
+def use_grouped_attention(model) -> bool:
+    """Switch a model that uses transformers' sdpa attention to ``grouped_attention``; False
+    when this transformers or model cannot (it then keeps its own)."""
+    try:
+        from transformers import AttentionInterface
+        from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, sdpa_mask
+
+        if getattr(model.config, "_attn_implementation", None) != "sdpa":
+            return False
+        AttentionInterface.register(GROUPED_ATTENTION, grouped_attention)
+        ALL_MASK_ATTENTION_FUNCTIONS.register(GROUPED_ATTENTION, sdpa_mask)
+        model.set_attn_implementation(GROUPED_ATTENTION)
+        return True
+    except (ImportError, AttributeError, ValueError, TypeError):
+        return False
+
+
 def decode(model, prompts: list[list[int]], constraints: list, *, pad_id: int, max_new_tokens: int = 4096,
            temperature: float = 0.0, seed: int = 0, stats: DecodeStats | None = None) -> list[list[int]]:
     """Decode one answer per prompt, each held to its constraint; returns each row's answer
@@ -178,7 +249,6 @@ def decode(model, prompts: list[list[int]], constraints: list, *, pad_id: int, m
     device = model.device
     rows = len(prompts)
     generator = torch.Generator().manual_seed(seed)
-    vocab_size = model.get_output_embeddings().weight.shape[0]
     # The fixed text each answer starts with ('{"Keyframe_one": {"EyeBlinkLeft": ') goes in with the prompt.
     starts = [c.forced() for c in constraints]
     for constraint, forced in zip(constraints, starts):
@@ -191,9 +261,11 @@ def decode(model, prompts: list[list[int]], constraints: list, *, pad_id: int, m
     stats.shared_prompt_tokens += shared
 
     cache = DynamicCache()
+    if hasattr(cache, "layer_class_to_replicate"):
+        cache.layer_class_to_replicate = growing_cache_layer()
     # transformers renamed past_key_values to cache (5.2x); older ones know only the first.
     cache_argument = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
-    with torch.no_grad():
+    with torch.inference_mode():
         if shared:
             tick = time.perf_counter()
             model(torch.tensor([prompts[0][:shared]], device=device), use_cache=True, logits_to_keep=1,
@@ -207,19 +279,22 @@ def decode(model, prompts: list[list[int]], constraints: list, *, pad_id: int, m
         pending = [p[shared:] for p in prompts]
         decoded = [0] * rows
         while any(pending):
+            # Rows end at the pass's last column (padding goes in front, masked out), so the
+            # vocabulary's logits are computed for one position a row, not for every fed token.
             width = max(len(p) for p in pending)
-            ids = torch.full((rows, width), pad_id, dtype=torch.long, device=device)
-            real = torch.zeros((rows, width), dtype=torch.long, device=device)
-            position_ids = torch.zeros((rows, width), dtype=torch.long, device=device)
+            ids = torch.full((rows, width), pad_id, dtype=torch.long)
+            real = torch.zeros((rows, width), dtype=torch.long)
+            position_ids = torch.zeros((rows, width), dtype=torch.long)
             for row, tokens in enumerate(pending):
+                pad = width - len(tokens)
                 if tokens:
-                    ids[row, : len(tokens)] = torch.tensor(tokens, device=device)
-                    real[row, : len(tokens)] = 1
-                position_ids[row] = torch.arange(positions[row], positions[row] + width, device=device)
-            visible = torch.cat([visible, real], dim=1)
+                    ids[row, pad:] = torch.tensor(tokens)
+                    real[row, pad:] = 1
+                position_ids[row, pad:] = torch.arange(positions[row], positions[row] + len(tokens))
+            visible = torch.cat([visible, real.to(device)], dim=1)
             tick = time.perf_counter()
-            logits = model(ids, attention_mask=visible, position_ids=position_ids, use_cache=True,
-                           **{cache_argument: cache}).logits
+            logits = model(ids.to(device), attention_mask=visible, position_ids=position_ids.to(device),
+                           use_cache=True, logits_to_keep=1, **{cache_argument: cache}).logits[:, -1]
             stats.forward_seconds += time.perf_counter() - tick
             stats.steps += 1
             tick = time.perf_counter()
@@ -234,8 +309,8 @@ def decode(model, prompts: list[list[int]], constraints: list, *, pad_id: int, m
                 if decoded[row] >= max_new_tokens:
                     raise BackendError(f"The model stopped before finishing the JSON (max_new_tokens={max_new_tokens} "
                                        "may be too small).")
-                allowed = torch.from_numpy(constraint.allowed(vocab_size)).to(logits.device)
-                token = _choose(logits[row, len(tokens) - 1], allowed, temperature, generator)
+                allowed = torch.from_numpy(constraint.allowed(logits.shape[-1])).to(logits.device)
+                token = _choose(logits[row], allowed, temperature, generator)
                 constraint.consume([token])
                 decoded[row] += 1
                 forced = [] if constraint.done() else constraint.forced()

@@ -23,7 +23,8 @@ from . import smollm2
 from .base import Backend, GenerateRequest, Plan, SolvedKeyframe
 from .builtin import BuiltinBackend
 from .constrained import TokenTable, keyframe_grammar, plan_grammar
-from .decoding import ENGINE_HINT, DecodeStats, EngineConstraint, ReferenceConstraint, decode, engine_tokenizer
+from .decoding import (ENGINE_HINT, DecodeStats, EngineConstraint, ReferenceConstraint, decode, engine_tokenizer,
+                       use_grouped_attention)
 from .llm import (LABELS, build_messages, check_on_degenerate, degenerate_plan, degenerate_solve, parse_plan_answer,
                   plan_messages, read_solve_answer)
 
@@ -35,6 +36,7 @@ INSTALL_HINT = (
 )
 DEVICES = ("auto", "cpu", "cuda")
 ENGINES = ("llguidance", "reference")
+PRECISIONS = ("int8", "float32")
 # Options a single request may change: they never need another copy of the model.
 REQUEST_OPTIONS = frozenset({"plan", "temperature", "on_degenerate", "max_new_tokens"})
 
@@ -50,6 +52,22 @@ def cpu_threads(threads: int = 0) -> int:
     return max(1, min(cores, round(cores - busy)))
 
 
+def quantized_for_cpu(model):
+    """The model with its linear layers' weights in int8 (one scale per output channel) and
+    activations quantized per pass. A decode step on a CPU reads every weight once for a few
+    tokens, so it is bound by memory traffic: a quarter of the bytes, about twice the speed.
+    The activations' scale is taken over the whole pass, so a row's answer may differ slightly
+    with the rows it shares passes with; ``precision="float32"`` keeps them identical."""
+    import warnings
+
+    import torch
+    from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.ao's eager quantization announces its move to torchao
+        return quantize_dynamic(model, {torch.nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8, inplace=True)
+
+
 def dependencies_problem() -> str | None:
     """Why the backend cannot run in this Python, or None."""
     import importlib.util
@@ -63,7 +81,7 @@ class LocalModelBackend(Backend):
 
     def __init__(self, model_path: str = "", device: str = "auto", plan: str = "model",
                  max_new_tokens: int = 4096, temperature: float = 0.0, on_degenerate: str = "builtin",
-                 engine: str = "llguidance", batch: int = 8, threads: int = 0):
+                 engine: str = "llguidance", batch: int = 8, threads: int = 0, precision: str = "int8"):
         problem = dependencies_problem()
         if problem:
             raise BackendError(problem)
@@ -71,6 +89,8 @@ class LocalModelBackend(Backend):
             raise BackendError(f"device must be one of {', '.join(DEVICES)}, not {device!r}")
         if engine not in ENGINES:
             raise BackendError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
+        if precision not in PRECISIONS:
+            raise BackendError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
         self._set_request_options(plan=plan, temperature=temperature, on_degenerate=on_degenerate,
                                   max_new_tokens=max_new_tokens)
         model_path = smollm2.resolve(model_path or "")
@@ -91,7 +111,7 @@ class LocalModelBackend(Backend):
             raise BackendError("device 'cuda' was asked for, but this torch sees no CUDA GPU; use 'cpu' or 'auto'.")
         if device == "cpu":
             torch.set_num_threads(cpu_threads(threads))
-        # Half precision on a GPU; full precision on a CPU, where half is slower.
+        # Half precision on a GPU; on a CPU (where half is slower) float32, with int8 linear layers by default.
         if device == "cuda":
             dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
         else:
@@ -102,8 +122,13 @@ class LocalModelBackend(Backend):
         except (OSError, ValueError) as error:
             raise BackendError(f"Cannot load the model in '{path}': {error}") from None
         self.model.eval()
-        self.device, self.dtype, self.engine, self.batch = device, dtype, engine, max(1, int(batch))
         vocab_size = self.model.get_output_embeddings().weight.shape[0]
+        self.precision = precision if device == "cpu" else str(dtype).replace("torch.", "")
+        if self.precision == "int8":
+            self.model = quantized_for_cpu(self.model)
+        if device == "cpu":
+            use_grouped_attention(self.model)
+        self.device, self.dtype, self.engine, self.batch = device, dtype, engine, max(1, int(batch))
         if engine == "llguidance":
             self._engine_tokenizer = engine_tokenizer(self.tokenizer, vocab_size, path)
         else:
