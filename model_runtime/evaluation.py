@@ -141,6 +141,19 @@ def run_paraphrased_descriptions(backend, test_path: Path | None = None) -> dict
     return {"summary": summary, "descriptions": rows, "test_file": str(test_path)}
 
 
+def _set_items(path: Path, key: str, error: type[ValueError]) -> list:
+    """The non-empty list under ``key`` of an evaluation set file, or ``error`` saying what is wrong."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as problem:
+        raise error(f"{path.name} could not be read: {problem}") from None
+    items = data.get(key) if isinstance(data, dict) else None
+    if not isinstance(items, list) or not items:
+        raise error(f"{path.name} has no list of {key} under '{key}'")
+    return items
+
+
 class DescriptionSetError(ValueError):
     """A descriptions file that is not ``{"descriptions": [{"text", "present", "absent"}, ...]}``."""
 
@@ -148,14 +161,7 @@ class DescriptionSetError(ValueError):
 def read_descriptions_set(path: Path) -> list[dict]:
     """The descriptions of a set file, checked: every entry has a text, 'present' and 'absent'
     lists of ARKit shapes, and optionally 'still' pose values."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise DescriptionSetError(f"{path.name} could not be read: {error}") from None
-    items = data.get("descriptions") if isinstance(data, dict) else None
-    if not isinstance(items, list) or not items:
-        raise DescriptionSetError(f"{path.name} has no list of descriptions under 'descriptions'")
+    items = _set_items(path, "descriptions", DescriptionSetError)
     poses = [name for name in PARAMETERS if name not in BLENDSHAPES]
     for number, item in enumerate(items, 1):
         if not isinstance(item, dict) or not isinstance(item.get("text"), str):
@@ -422,14 +428,7 @@ class SituationSetError(ValueError):
 def read_situation_set(path: Path) -> list[dict]:
     """The labelled situations of a set file, checked: every entry has a script, a context and
     one of the reader's families."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise SituationSetError(f"{path.name} could not be read: {error}") from None
-    items = data.get("situations") if isinstance(data, dict) else None
-    if not isinstance(items, list) or not items:
-        raise SituationSetError(f"{path.name} has no list of situations under 'situations'")
+    items = _set_items(path, "situations", SituationSetError)
     for number, item in enumerate(items, 1):
         if not isinstance(item, dict) or not all(isinstance(item.get(k), str) for k in ("script", "context", "family")):
             raise SituationSetError(f"{path.name}: situation {number} needs the strings script, context and family")
