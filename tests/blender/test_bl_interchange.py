@@ -12,6 +12,16 @@ from model_runtime.curves import evaluate
 from model_runtime.formats.llf_csv import read_llf_csv
 
 
+def _assert_refused_leaving_no_action(import_operator, path, message):
+    """The importer refuses the file with ``message`` and adds no action."""
+    import bpy
+
+    before = len(bpy.data.actions)
+    with pytest.raises(RuntimeError, match=message):
+        import_operator(filepath=str(path))
+    assert len(bpy.data.actions) == before
+
+
 def _curves(blender, obj):
     anim_compat = blender("keyframeface_addon.anim_compat")
     return {fc.data_path.split('"')[1]: fc for fc in anim_compat.fcurves_for(obj.data.shape_keys)}
@@ -118,10 +128,7 @@ def test_keyframeface_json_with_60_or_62_names_is_refused(blender, demo_head, tm
     change(document["Keyframe_one"])
     path = tmp_path / "bad.json"
     path.write_text(json.dumps(document))
-    before = len(bpy.data.actions)
-    with pytest.raises(RuntimeError, match=message):
-        bpy.ops.keyframeface.import_keyframeface_json(filepath=str(path))
-    assert len(bpy.data.actions) == before
+    _assert_refused_leaving_no_action(bpy.ops.keyframeface.import_keyframeface_json, path, message)
 
 
 @pytest.mark.parametrize("raw, message", [
@@ -134,10 +141,7 @@ def test_hostile_keyframeface_json_is_a_message_not_a_traceback(blender, demo_he
 
     path = tmp_path / "bomb.json"
     path.write_bytes(raw)
-    before = len(bpy.data.actions)
-    with pytest.raises(RuntimeError, match=message):
-        bpy.ops.keyframeface.import_keyframeface_json(filepath=str(path))
-    assert len(bpy.data.actions) == before
+    _assert_refused_leaving_no_action(bpy.ops.keyframeface.import_keyframeface_json, path, message)
 
 
 @pytest.mark.parametrize("text, message", [
@@ -151,10 +155,8 @@ def test_bad_csv_leaves_the_scene_unchanged(blender, demo_head, tmp_path, text, 
 
     path = tmp_path / "bad.csv"
     path.write_text(text)
-    before = len(bpy.data.actions)
-    with pytest.raises(RuntimeError, match=message):
-        bpy.ops.keyframeface.import_llf_csv(filepath=str(path))
-    assert len(bpy.data.actions) == before and demo_head.data.shape_keys.animation_data is None
+    _assert_refused_leaving_no_action(bpy.ops.keyframeface.import_llf_csv, path, message)
+    assert demo_head.data.shape_keys.animation_data is None
 
 
 def test_curve_tools_on_the_artists_own_curves(blender, demo_head):
