@@ -7,8 +7,10 @@ on one KV cache:
 
 - the prompt prefix that a line's keyframes share (system message, description sequence,
   background, emotion) is computed once and shared by every row;
-- a line's keyframes are decoded together, one row each, in one forward pass per step
-  (rows advance by different numbers of tokens; padding is masked out of attention);
+- a line's keyframes are decoded together, one row each, in one forward pass per step; rows
+  advance by different numbers of tokens, so for Llama-shaped models the rows' tokens are
+  packed into one sequence with no padding (``packed.PackedRows``), other models take
+  transformers' forward with padding masked out of attention (``packed.PaddedRows``);
 - the grammar engine is llguidance (``LLMatcher``: vocabulary masks and fast-forward tokens
   from a Lark grammar, ``constrained.Grammar.lark``). ``ReferenceConstraint`` runs the same
   loop with our pure-Python grammar instead (no fast-forward): the tests compare the two.
@@ -19,7 +21,6 @@ torch and llguidance are imported lazily; ``DecodeStats`` counts what the benchm
 from __future__ import annotations
 
 import functools
-import inspect
 import json
 import time
 from dataclasses import dataclass
@@ -238,15 +239,18 @@ def use_grouped_attention(model) -> bool:
 
 
 def decode(model, prompts: list[list[int]], constraints: list, *, pad_id: int, max_new_tokens: int = 4096,
-           temperature: float = 0.0, seed: int = 0, stats: DecodeStats | None = None) -> list[list[int]]:
+           temperature: float = 0.0, seed: int = 0, stats: DecodeStats | None = None,
+           pack: bool = True) -> list[list[int]]:
     """Decode one answer per prompt, each held to its constraint; returns each row's answer
-    tokens (decoded and fed). All rows share one KV cache and one forward pass per step."""
+    tokens (decoded and fed). All rows share one forward pass per step: packed into one
+    sequence when the model allows it (``packed.PackedRows``, and ``pack``), else as a padded
+    batch through transformers' forward."""
     import torch
-    from transformers import DynamicCache
+
+    from .packed import PackedRows, PaddedRows, packs
 
     started = time.perf_counter()
     stats = stats if stats is not None else DecodeStats()
-    device = model.device
     rows = len(prompts)
     generator = torch.Generator().manual_seed(seed)
     # The fixed text each answer starts with ('{"Keyframe_one": {"EyeBlinkLeft": ') goes in with the prompt.
@@ -260,48 +264,24 @@ def decode(model, prompts: list[list[int]], constraints: list, *, pad_id: int, m
     stats.prompt_tokens += sum(len(p) for p in prompts)
     stats.shared_prompt_tokens += shared
 
-    cache = DynamicCache()
-    if hasattr(cache, "layer_class_to_replicate"):
-        cache.layer_class_to_replicate = growing_cache_layer()
-    # transformers renamed past_key_values to cache (5.2x); older ones know only the first.
-    cache_argument = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
     with torch.inference_mode():
+        passes = (PackedRows(model, rows) if pack and packs(model)
+                  else PaddedRows(model, rows, pad_id, growing_cache_layer()))
         if shared:
             tick = time.perf_counter()
-            model(torch.tensor([prompts[0][:shared]], device=device), use_cache=True, logits_to_keep=1,
-                  **{cache_argument: cache})
-            if rows > 1:
-                cache.batch_repeat_interleave(rows)
+            passes.prefill(prompts[0][:shared])
             stats.forward_seconds += time.perf_counter() - tick
-        # Which cache slots each row may attend to (padding never), and each row's next position.
-        visible = torch.ones((rows, shared), dtype=torch.long, device=device)
-        positions = [shared] * rows
         pending = [p[shared:] for p in prompts]
         decoded = [0] * rows
         while any(pending):
-            # Rows end at the pass's last column (padding goes in front, masked out), so the
-            # vocabulary's logits are computed for one position a row, not for every fed token.
-            width = max(len(p) for p in pending)
-            ids = torch.full((rows, width), pad_id, dtype=torch.long)
-            real = torch.zeros((rows, width), dtype=torch.long)
-            position_ids = torch.zeros((rows, width), dtype=torch.long)
-            for row, tokens in enumerate(pending):
-                pad = width - len(tokens)
-                if tokens:
-                    ids[row, pad:] = torch.tensor(tokens)
-                    real[row, pad:] = 1
-                position_ids[row, pad:] = torch.arange(positions[row], positions[row] + len(tokens))
-            visible = torch.cat([visible, real.to(device)], dim=1)
             tick = time.perf_counter()
-            logits = model(ids.to(device), attention_mask=visible, position_ids=position_ids.to(device),
-                           use_cache=True, logits_to_keep=1, **{cache_argument: cache}).logits[:, -1]
+            logits = passes.step(pending)
             stats.forward_seconds += time.perf_counter() - tick
             stats.steps += 1
             tick = time.perf_counter()
             for row, tokens in enumerate(pending):
                 if not tokens:
                     continue
-                positions[row] += len(tokens)
                 constraint = constraints[row]
                 if constraint.done():
                     pending[row] = []
@@ -309,7 +289,7 @@ def decode(model, prompts: list[list[int]], constraints: list, *, pad_id: int, m
                 if decoded[row] >= max_new_tokens:
                     raise BackendError(f"The model stopped before finishing the JSON (max_new_tokens={max_new_tokens} "
                                        "may be too small).")
-                allowed = torch.from_numpy(constraint.allowed(logits.shape[-1])).to(logits.device)
+                allowed = torch.from_numpy(constraint.allowed(logits[row].shape[-1])).to(logits[row].device)
                 token = _choose(logits[row], allowed, temperature, generator)
                 constraint.consume([token])
                 decoded[row] += 1
@@ -322,4 +302,3 @@ def decode(model, prompts: list[list[int]], constraints: list, *, pad_id: int, m
             stats.engine_seconds += time.perf_counter() - tick
     stats.seconds += time.perf_counter() - started
     return [c.tokens for c in constraints]
-

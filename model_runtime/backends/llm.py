@@ -65,8 +65,9 @@ PLAN_SCHEMA = {
 }
 
 
-def plan_messages(request: GenerateRequest, plan: Plan) -> list[dict]:
-    """The plan prompt: the line, its context and emotion, its duration and word timings."""
+def plan_messages(request: GenerateRequest, plan: Plan, max_words: int = 0) -> list[dict]:
+    """The plan prompt: the line, its context and emotion, its duration and word timings;
+    with ``max_words``, descriptions are asked as phrases of at most that many words."""
     words = ", ".join(f"{word.text}@{word.start:.2f}s" for word in plan.timing.words) or "(no words)"
     user = (
         f"Script: {request.script}\n"
@@ -78,7 +79,8 @@ def plan_messages(request: GenerateRequest, plan: Plan) -> list[dict]:
         f"order: an onset at 0, apexes on stressed words, a release at the end. Labels are one of "
         f"{', '.join(LABELS)}. Answer as JSON of this shape (angle brackets mark what you fill in): "
         '{"keyframes": [{"time": <seconds>, "label": <one of the labels>, '
-        '"description": <what the brows, eyes, mouth, jaw and head do, in your own words>}, ...]}'
+        '"description": <what the brows, eyes, mouth, jaw and head do, in your own words'
+        + (f", at most {max_words} words" if max_words else "") + '>}, ...]}'
     )
     return [{"role": "system", "content": PLAN_SYSTEM_MESSAGE}, {"role": "user", "content": user}]
 

@@ -39,6 +39,9 @@ ENGINES = ("llguidance", "reference")
 PRECISIONS = ("int8", "float32")
 # Options a single request may change: they never need another copy of the model.
 REQUEST_OPTIONS = frozenset({"plan", "temperature", "on_degenerate", "max_new_tokens"})
+# A plan description is a short phrase: every word of it is a decode step on a CPU (a
+# description ran to about 50 tokens, most of a line's steps), and the solve prompts repeat it.
+PLAN_WORDS = 12
 
 
 def cpu_threads(threads: int = 0) -> int:
@@ -204,8 +207,8 @@ class LocalModelBackend(Backend):
         plan = self._builtin.plan(request)
         if self.plan_source == "builtin":
             return plan
-        grammar = plan_grammar(len(plan.keyframes), plan.duration, LABELS)
-        text = self.complete_many([plan_messages(request, plan)], [grammar], seed=request.seed)[0]
+        grammar = plan_grammar(len(plan.keyframes), plan.duration, LABELS, max_words=PLAN_WORDS)
+        text = self.complete_many([plan_messages(request, plan, PLAN_WORDS)], [grammar], seed=request.seed)[0]
         planned = parse_plan_answer(text, plan.duration)
         plan.keyframes, notes = degenerate_plan(planned, plan.keyframes, f"the local model {self.model_name}",
                                                 self.on_degenerate)
