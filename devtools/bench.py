@@ -517,40 +517,61 @@ def bench_local_model(model_path: str | None = None, device: str = "cpu") -> lis
 
 
 def _bench_one_local_model(label, path, device, script, context, emotion) -> list[tuple[str, str, str, str]]:
+    import copy
+
     import torch
 
     from model_runtime.backends import GenerateRequest, get_backend
 
     rows = []
-    backend = get_backend("local", model_path=path, device=device)
-    where = f"{backend.device}" + (f", {torch.get_num_threads()} thread(s), {backend.precision}" if backend.device == "cpu"
-                                   else f" {backend.precision}")
+    backend = get_backend("local", model_path=path, device=device, threads=1)
+    where = f"{backend.device}" + (f", 1 thread, {backend.precision}" if backend.device == "cpu" else f" {backend.precision}")
     backend.solve(LOCAL_DESCRIPTIONS, 0, "", "joy")  # warm up
     _, one, seconds, cpu = _timed(backend, lambda: backend.solve(LOCAL_DESCRIPTIONS, 1, "", "joy"))
     unbatched = one.decoded_tokens + one.fed_tokens
     rows.append((f"local {label} ({where}): one keyframe", _decode_figures(one, seconds, cpu),
                  f"without fast-forward: {unbatched} steps", f"{unbatched / max(one.steps, 1):.1f}x fewer steps"))
     if backend.device == "cpu" and backend.precision == "int8":
-        full = get_backend("local", model_path=path, device=device, precision="float32")
+        full = get_backend("local", model_path=path, device=device, precision="float32", threads=1)
         _, same, full_seconds, full_cpu = _timed(full, lambda: full.solve(LOCAL_DESCRIPTIONS, 1, "", "joy"))
         del full
         rows.append((f"local {label} ({where.replace('int8', 'float32')}): one keyframe", _decode_figures(same, full_seconds, full_cpu),
                      f"int8: {seconds:.2f} s, CPU {cpu:.2f} s", f"int8 {full_seconds / seconds:.1f}x wall, "
                                                                  f"{full_cpu / max(cpu, 1e-9):.1f}x CPU"))
     if label.startswith("tiny"):
-        reference = get_backend("local", model_path=path, device=device, engine="reference")
+        reference = get_backend("local", model_path=path, device=device, engine="reference", threads=1)
         _, slow, slow_seconds, slow_cpu = _timed(reference, lambda: reference.solve(LOCAL_DESCRIPTIONS, 1, "", "joy"))
         rows.append((f"local {label} ({where}): one keyframe, pure-Python grammar, no fast-forward",
                      _decode_figures(slow, slow_seconds, slow_cpu), f"llguidance: {seconds:.2f} s",
                      f"{slow_seconds / seconds:.1f}x"))
-    track, line, line_seconds, line_cpu = _timed(backend, lambda: backend.generate(
-        GenerateRequest(script=script, context=context, emotion=emotion)))
-    unbatched = line.decoded_tokens + line.fed_tokens
-    honest = "degenerate parts replaced" if any("degenerate" in n for n in track.notes) else "model's own"
-    rows.append((f"local {label} ({where}): line of {len(track.keyframes)} keyframes, model plans ({honest})",
-                 _decode_figures(line, line_seconds, line_cpu),
-                 f"one at a time, no fast-forward: {unbatched} steps",
-                 f"{unbatched / max(line.steps, 1):.1f}x fewer steps"))
+    request = GenerateRequest(script=script, context=context, emotion=emotion)
+    # The line three ways in one run: as decoded now; the way before this stop (rows as a
+    # padded batch through transformers' forward, plan descriptions up to 200 characters); and
+    # now on two threads (CPU only).
+    before = copy.copy(backend)
+    before.pack, before.plan_words = False, 0
+    ways = [("", backend, 1), (", before: padded rows, 200-character descriptions", before, 1)]
+    if backend.device == "cpu":
+        ways.append((", 2 threads", backend, 2))
+    figures = {}
+    for how, variant, threads in ways:
+        if backend.device == "cpu":
+            torch.set_num_threads(threads)
+        try:
+            track, line, line_seconds, line_cpu = _timed(variant, lambda: variant.generate(request))
+        finally:
+            if backend.device == "cpu":
+                torch.set_num_threads(1)
+        figures[how] = (line_seconds, line_cpu, line.steps)
+        unbatched = line.decoded_tokens + line.fed_tokens
+        honest = "degenerate parts replaced" if any("degenerate" in n for n in track.notes) else "model's own"
+        now_seconds, now_cpu, now_steps = figures[""]
+        compared = (f"this / the first line: {line_seconds / now_seconds:.2f}x wall, {line_cpu / max(now_cpu, 1e-9):.2f}x CPU, "
+                    f"{line.steps / max(now_steps, 1):.2f}x steps") if how else f"{unbatched / max(line.steps, 1):.1f}x fewer steps"
+        rows.append((f"local {label} ({where.replace('1 thread', f'{threads} threads') if threads > 1 else where}): "
+                     f"line of {len(track.keyframes)} keyframes, model plans ({honest}){how}",
+                     _decode_figures(line, line_seconds, line_cpu),
+                     f"one at a time, no fast-forward: {unbatched} steps", compared))
     return rows
 
 

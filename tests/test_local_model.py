@@ -231,3 +231,45 @@ def test_int8_weights_on_the_cpu_unless_float32_is_asked_for_and_logits_for_one_
     assert positions and set(positions) == {1}
     for index, text in zip(range(3), _answers(int8, range(3))):
         assert parse_keyframe_answer(text).key == keyframe_key(index)
+
+
+def test_rows_packed_into_one_sequence_compute_what_transformers_computes_for_each_row_alone():
+    # Rows feeding different numbers of tokens, one finishing early (it leaves the cache), on a
+    # shared prefix, with grouped-query attention: each row's logits are the model's own for its text.
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from model_runtime.backends.decoding import growing_cache_layer
+    from model_runtime.backends.packed import PackedRows, PaddedRows, packs
+
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2)
+    model = LlamaForCausalLM(config).eval()
+    assert packs(model)
+    prefix = [3, 9, 27, 17, 51]
+    feeds = [[[1, 2, 3], [4], [5, 6, 7, 8, 9, 10]], [[11], [12, 13, 14], [15]], [[16, 17], [18], []],
+             [[19], [20, 21], []], [[22], [], []]]
+    for passes in (PackedRows(model, 3), PaddedRows(model, 3, 0, growing_cache_layer())):
+        texts = [list(prefix) for _ in range(3)]
+        with torch.inference_mode():
+            passes.prefill(prefix)
+            for step in feeds:
+                logits = passes.step(step)
+                for row, tokens in enumerate(step):
+                    assert (logits[row] is None) == (not tokens)
+                    if tokens:
+                        texts[row] += tokens
+                        alone = model(torch.tensor([texts[row]])).logits[0, -1]
+                        assert torch.allclose(logits[row], alone, atol=1e-5), type(passes).__name__
+
+
+def test_packed_and_padded_rows_decode_the_same_line(tiny_model):
+    import copy
+
+    full = get_backend("local", model_path=str(tiny_model), device="cpu", precision="float32")
+    padded = copy.copy(full)
+    padded.pack = False
+    full.stats, padded.stats = DecodeStats(), DecodeStats()
+    assert _answers(full, range(3)) == _answers(padded, range(3))
+    assert full.stats.steps == padded.stats.steps and full.stats.decoded_tokens == padded.stats.decoded_tokens

@@ -140,6 +140,8 @@ class LocalModelBackend(Backend):
         self._builtin = BuiltinBackend()
         self._lock = threading.Lock()  # one decode at a time: the model is not re-entrant
         self.model_name = path.name
+        # How a line is decoded; the benchmark turns both off to measure the way before them.
+        self.pack, self.plan_words = True, PLAN_WORDS  # rows packed in one sequence; plan description words
         self.stats = DecodeStats()
 
     def _set_request_options(self, plan, temperature, on_degenerate, max_new_tokens) -> None:
@@ -184,7 +186,7 @@ class LocalModelBackend(Backend):
                 constraints = [self._constraint(grammars[i]) for i in chunk]
                 tokens = decode(self.model, [prompts[i] for i in chunk], constraints, pad_id=self.pad_id,
                                 max_new_tokens=self.max_new_tokens, temperature=self.temperature, seed=seed,
-                                stats=self.stats)
+                                stats=self.stats, pack=self.pack)
                 answers += [self._text(t) for t in tokens]
         for grammar, text in zip(grammars, answers):
             # The engine's guarantee, checked by the reference grammar on every answer.
@@ -207,8 +209,8 @@ class LocalModelBackend(Backend):
         plan = self._builtin.plan(request)
         if self.plan_source == "builtin":
             return plan
-        grammar = plan_grammar(len(plan.keyframes), plan.duration, LABELS, max_words=PLAN_WORDS)
-        text = self.complete_many([plan_messages(request, plan, PLAN_WORDS)], [grammar], seed=request.seed)[0]
+        grammar = plan_grammar(len(plan.keyframes), plan.duration, LABELS, max_words=self.plan_words)
+        text = self.complete_many([plan_messages(request, plan, self.plan_words)], [grammar], seed=request.seed)[0]
         planned = parse_plan_answer(text, plan.duration)
         plan.keyframes, notes = degenerate_plan(planned, plan.keyframes, f"the local model {self.model_name}",
                                                 self.on_degenerate)
