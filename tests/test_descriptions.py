@@ -216,6 +216,13 @@ ARTIST_PHRASES = [
     ("He chuckles.", ["mouthSmileLeft", "cheekSquintLeft"], ["mouthFrownLeft"]),
     ("She pecks his cheek.", ["mouthPucker"], ["tongueOut", "jawOpen"]),
     ("He retches.", ["noseSneerLeft", "mouthUpperUpLeft"], ["mouthSmileLeft"]),
+    # Feeling words the emotion lexicon lacks, and their adverbs.
+    ("He looks crestfallen.", ["mouthFrownLeft", "browInnerUp"], ["mouthSmileLeft"]),
+    ("She answers glumly.", ["mouthFrownLeft"], ["mouthSmileLeft"]),
+    # A hanging jaw drops (the encoder read "jaw hanging" as the jaw tightening).
+    ("Jaw hanging, eyes wide.", ["jawOpen", "eyeWideLeft"], ["mouthPressLeft"]),
+    ("Her lips part slightly.", ["jawOpen", "mouthLowerDownLeft"], ["mouthPressLeft"]),
+    ("He throws his head back and roars with laughter.", ["mouthSmileLeft", "jawOpen"], ["mouthFrownLeft"]),
     # A one-word wording never replaces what the grammar read beside it ("soft" is not
     # "she softens": the smile stays).
     ("Just a soft smile.", ["mouthSmileLeft"], []),

@@ -70,6 +70,10 @@ def _index(groups: dict[str, list[str]]) -> dict[str, str]:
     return phrase_to_key
 
 
+# Feeling words the lexicon lacks -> the lexicon word each stands for.
+_FEELINGS = {word: meant for word, meant in _public(_LANGUAGE["feeling_words"]).items() if meant in LEXICON}
+_FEELING_TERMS = {**{word: word for word in LEXICON}, **_FEELINGS}
+
 _VOCABULARY = {
     "expression": {phrase: phrase for phrase in EXPRESSIONS},
     "region": _index(REGIONS),
@@ -78,8 +82,9 @@ _VOCABULARY = {
     "negation": {phrase: phrase for phrase in _LANGUAGE["negations"]},
     "cancel": {phrase: phrase for phrase in _LANGUAGE["cancels"]},
     "side": _index(SIDES),
-    "emotion": {**{_adverb(word): word for word in LEXICON if _ADJECTIVE.search(word) and _adverb(word) not in _NOT_MANNER},
-                **{phrase: phrase for phrase in LEXICON}},
+    "emotion": {**{_adverb(word): meant for word, meant in _FEELING_TERMS.items()
+                   if (_ADJECTIVE.search(word) or word in _FEELINGS) and " " not in word and _adverb(word) not in _NOT_MANNER},
+                **_FEELING_TERMS},
 }
 _DIRECTION_INDEX = _index(DIRECTIONS)
 
