@@ -448,6 +448,9 @@ class DescriptionParser:
             after = [r for r in regions if r.start >= action.end]
             default = DEFAULT_REGIONS.get(action.key)
             region = before[-1] if before else (after[0] if after else None)
+            if region is not None and default and _rule(region.key, action.key) is None:
+                # "looks up from under his brows": the brows do not look; the eyes do.
+                region = None
             if region is not None:
                 pairs.append((region.key, action.key, action.start))
                 used_regions.add(id(region))
