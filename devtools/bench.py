@@ -549,7 +549,7 @@ def _bench_one_local_model(label, path, device, script, context, emotion) -> lis
     # padded batch through transformers' forward, plan descriptions up to 200 characters); and
     # now on two threads (CPU only).
     before = copy.copy(backend)
-    before.pack, before.plan_words = False, 0
+    before.pack, before.plan_words, before.plan_characters = False, 0, 200
     ways = [("", backend, 1), (", before: padded rows, 200-character descriptions", before, 1)]
     if backend.device == "cpu":
         ways.append((", 2 threads", backend, 2))

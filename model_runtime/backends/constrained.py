@@ -42,16 +42,6 @@ class Text:
     max_length: int = 200
 
 
-@dataclass(frozen=True)
-class Words:
-    """Free text of at most ``count`` words (visible characters, ``longest`` at most, one
-    space between words, none at either end): a description that ends at a word, not mid-word,
-    when the budget runs out."""
-
-    count: int = 12
-    longest: int = 20
-
-
 _NUMBER_PREFIX = re.compile(r"-?((0|[1-9]\d*)(\.\d*)?)?")
 _NUMBER = re.compile(r"-?(0|[1-9]\d*)(\.\d+)?")
 
@@ -123,17 +113,6 @@ class Grammar:
                         index, buffer = index + 1, ""
                         continue
                     return None
-                if isinstance(segment, Words):
-                    if char == '"' and buffer and not buffer.endswith(" "):
-                        index, buffer = index + 1, ""
-                        continue
-                    if char == " ":
-                        if not buffer or buffer.endswith(" ") or buffer.count(" ") + 1 >= segment.count:
-                            return None
-                    elif char in '"\\' or ord(char) < 32 or len(buffer.rsplit(" ", 1)[-1]) >= segment.longest:
-                        return None
-                    buffer += char
-                    break
                 # Text: anything but a quote, backslash or control character, up to a length,
                 # starting with a visible character (so it is never blank).
                 if char == '"' and buffer:
@@ -157,9 +136,6 @@ class Grammar:
                 parts.append(f"/{number_regex(segment.low, segment.high, segment.decimals)}/")
             elif isinstance(segment, Choice):
                 parts.append("(" + " | ".join(json.dumps(option) for option in segment.options) + ")")
-            elif isinstance(segment, Words):
-                word = f'[^"\\\\\\x00-\\x20]{{1,{segment.longest}}}'
-                parts.append(f"/{word}( {word}){{0,{segment.count - 1}}}/")
             else:
                 rest = max(0, segment.max_length - 1)
                 parts.append(f'/[^"\\\\\\x00-\\x20][^"\\\\\\x00-\\x1f]{{0,{rest}}}/')
@@ -258,15 +234,12 @@ def keyframe_grammar(key: str = "Keyframe_one") -> Grammar:
     return Grammar(segments)
 
 
-def plan_grammar(count: int, duration: float, labels: tuple[str, ...], max_description: int = 200,
-                 max_words: int = 0) -> Grammar:
-    """``{"keyframes": [{"time": t, "label": "apex", "description": "..."}, ...]}`` with ``count``
-    keyframes; descriptions of at most ``max_description`` characters, or ``max_words`` words."""
-    description = Words(max_words) if max_words else Text(max_description)
+def plan_grammar(count: int, duration: float, labels: tuple[str, ...], max_description: int = 200) -> Grammar:
+    """``{"keyframes": [{"time": t, "label": "apex", "description": "..."}, ...]}`` with ``count`` keyframes."""
     segments: list = [Literal('{"keyframes": [')]
     for i in range(count):
         segments += [Literal('{"time": '), Number(0.0, round(duration, 2), 2), Literal(', "label": "'),
-                     Choice(labels), Literal('", "description": "'), description, Literal('"}')]
+                     Choice(labels), Literal('", "description": "'), Text(max_description), Literal('"}')]
         if i + 1 < count:
             segments.append(Literal(", "))
     segments.append(Literal("]}"))

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from ..errors import BackendError
 from .constrained import Grammar, TokenTable
+from .packed import PackedRows, PaddedRows, packs
 
 ENGINE_HINT = "pip install llguidance==1.9.1"
 
@@ -246,8 +247,6 @@ def decode(model, prompts: list[list[int]], constraints: list, *, pad_id: int, m
     sequence when the model allows it (``packed.PackedRows``, and ``pack``), else as a padded
     batch through transformers' forward."""
     import torch
-
-    from .packed import PackedRows, PaddedRows, packs
 
     started = time.perf_counter()
     stats = stats if stats is not None else DecodeStats()

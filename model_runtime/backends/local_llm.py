@@ -39,9 +39,10 @@ ENGINES = ("llguidance", "reference")
 PRECISIONS = ("int8", "float32")
 # Options a single request may change: they never need another copy of the model.
 REQUEST_OPTIONS = frozenset({"plan", "temperature", "on_degenerate", "max_new_tokens"})
-# A plan description is a short phrase: every word of it is a decode step on a CPU (a
-# description ran to about 50 tokens, most of a line's steps), and the solve prompts repeat it.
-PLAN_WORDS = 12
+# A plan description is a short phrase: every token of it is a decode step on a CPU (a
+# description ran to 200 characters, about 50 tokens, most of a line's steps), and the solve
+# prompts repeat it. The prompt asks for words; the grammar bounds characters (tokens follow them).
+PLAN_WORDS, PLAN_CHARACTERS = 10, 64
 
 
 def cpu_threads(threads: int = 0) -> int:
@@ -141,7 +142,8 @@ class LocalModelBackend(Backend):
         self._lock = threading.Lock()  # one decode at a time: the model is not re-entrant
         self.model_name = path.name
         # How a line is decoded; the benchmark turns both off to measure the way before them.
-        self.pack, self.plan_words = True, PLAN_WORDS  # rows packed in one sequence; plan description words
+        self.pack = True  # a line's rows packed in one sequence (Llama-shaped models)
+        self.plan_words, self.plan_characters = PLAN_WORDS, PLAN_CHARACTERS
         self.stats = DecodeStats()
 
     def _set_request_options(self, plan, temperature, on_degenerate, max_new_tokens) -> None:
@@ -209,7 +211,7 @@ class LocalModelBackend(Backend):
         plan = self._builtin.plan(request)
         if self.plan_source == "builtin":
             return plan
-        grammar = plan_grammar(len(plan.keyframes), plan.duration, LABELS, max_words=self.plan_words)
+        grammar = plan_grammar(len(plan.keyframes), plan.duration, LABELS, self.plan_characters)
         text = self.complete_many([plan_messages(request, plan, self.plan_words)], [grammar], seed=request.seed)[0]
         planned = parse_plan_answer(text, plan.duration)
         plan.keyframes, notes = degenerate_plan(planned, plan.keyframes, f"the local model {self.model_name}",
