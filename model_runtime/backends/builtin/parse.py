@@ -16,7 +16,7 @@ from functools import lru_cache
 
 from ..._data import load_json
 from .emotion import FAMILIES, LEXICON, emotion_face, restrict
-from .facs import ACTION_UNITS, DEGREES, HEAD, FaceState, au_regions
+from .facs import ACTION_UNITS, DEGREES, HEAD, FaceState, au_regions, is_sided
 from .fallback import STRONG_MATCH, Guess, emotion_by_meaning, nearest
 from .fallback import words as fallback_words
 
@@ -70,6 +70,10 @@ def _index(groups: dict[str, list[str]]) -> dict[str, str]:
     return phrase_to_key
 
 
+# Feeling words the lexicon lacks -> the lexicon word each stands for.
+_FEELINGS = {word: meant for word, meant in _public(_LANGUAGE["feeling_words"]).items() if meant in LEXICON}
+_FEELING_TERMS = {**{word: word for word in LEXICON}, **_FEELINGS}
+
 _VOCABULARY = {
     "expression": {phrase: phrase for phrase in EXPRESSIONS},
     "region": _index(REGIONS),
@@ -78,8 +82,9 @@ _VOCABULARY = {
     "negation": {phrase: phrase for phrase in _LANGUAGE["negations"]},
     "cancel": {phrase: phrase for phrase in _LANGUAGE["cancels"]},
     "side": _index(SIDES),
-    "emotion": {**{_adverb(word): word for word in LEXICON if _ADJECTIVE.search(word) and _adverb(word) not in _NOT_MANNER},
-                **{phrase: phrase for phrase in LEXICON}},
+    "emotion": {**{_adverb(word): meant for word, meant in _FEELING_TERMS.items()
+                   if (_ADJECTIVE.search(word) or word in _FEELINGS) and " " not in word and _adverb(word) not in _NOT_MANNER},
+                **_FEELING_TERMS},
 }
 _DIRECTION_INDEX = _index(DIRECTIONS)
 
@@ -97,6 +102,7 @@ _CLAUSE_BREAK = re.compile("|".join(re.escape(b) for b in _LANGUAGE["clause_brea
 _CLAUSE_START = re.compile(r"\s(?=(?:" + "|".join(re.escape(w) for w in _LANGUAGE["clause_starts"]) + r")\b)")
 # Categories that make a clause say something on its own; a clause with none of them but a
 # side or degree ("left side only", "slightly") qualifies the clause before it.
+_SIDE_ONLY = re.compile(r"\b(?:only|side|half)\b")
 _CONTENT = {"region", "action", "expression", "emotion"}
 _QUALIFIERS = {"side", "degree"}
 # A clause that denies something is not guessed at (better left out than read as its opposite).
@@ -104,6 +110,8 @@ _NEGATED = _pattern(_LANGUAGE["negations"])
 # ("at the right corner of his mouth" names a side of the face, not a direction).
 _SIDE_DIRECTION = re.compile(r"\b(?:to|toward|towards|at)\s+(?:the\s+)?(?:left|right)\b(?!\s+(?:%s)\b)|\b(?:left|right)ward\b"
                              % "|".join(re.escape(p) for phrases in [*REGIONS.values(), ["side", "half"]] for p in phrases if " " not in p))
+# One of a pair: a side of the face, whichever ("one corner", "an eyebrow").
+_ONE_OF = re.compile(r"\b(?:one|an)\s+(?:mouth\s+|lip\s+)?(?:corner|brow|eyebrow|eye|nostril|cheek)\b")
 # Clauses that only name an expression or an emotion ("..., a snarl", "..., worried") sum up;
 # the parts of the face another clause describes in detail keep that detail.
 _SUMMARY = {"expression", "emotion"}
@@ -173,7 +181,10 @@ def _clauses(text: str) -> list[str]:
     leading = ""  # a qualifier before anything it could qualify ("a wide, toothy grin")
     for chunk in (piece for part in _CLAUSE_BREAK.split(text) for piece in _CLAUSE_START.split(part)):
         found = {m.category for m in _find(chunk)}
-        if found & _QUALIFIERS and not found & _CONTENT:
+        # "right eye only", "left side of the face": a side (with the part it is on) says where
+        # the clause before happens.
+        names_side = "side" in found and _SIDE_ONLY.search(chunk) is not None
+        if found & _QUALIFIERS and (not found & _CONTENT or (names_side and not found & (_CONTENT - {"region"}))):
             if clauses:
                 clauses[-1] = f"{clauses[-1]} {chunk.strip()}"
             else:
@@ -227,7 +238,12 @@ def _idiom(clause: str) -> Guess | None:
         return None
     # Words only: a clause the grammar reads must not pay for the sentence encoder.
     found = nearest(clause, by_meaning=False)
-    return found if found is not None and found.similarity >= STRONG_MATCH else None
+    if found is None or found.similarity < STRONG_MATCH:
+        return None
+    # A one-word wording ("mopes") names a whole clause, never a word beside what the grammar
+    # read ("a soft smile" is not "she softens").
+    said = {m.category for m in _find(clause)} & _CONTENT
+    return found if not said or len(fallback_words(found.wording or found.phrase)) > 1 else None
 
 
 def _merge_summary(state: FaceState, summary: FaceState, relaxed: set[str]) -> None:
@@ -235,17 +251,29 @@ def _merge_summary(state: FaceState, summary: FaceState, relaxed: set[str]) -> N
     clauses already decided: the same action unit, its antagonists, a region they relaxed
     ("his brows pinch together, worried": the inner brows lift, the outer brows stay down)."""
     blocked = {other for au in state.aus for other in (au, *ANTAGONISTS.get(au, ()))}
-    mirror = _one_side(state) not in (None, _one_side(summary))
+    summary_side = _one_side(summary)
+    mirror = _one_side(state) not in (None, summary_side)
+    detail_side = _one_side(state, _LOWER_FACE)
     for au, sides in summary.aus.items():
         if au in blocked or (set(au_regions(au)) | {"face"}) & relaxed:
+            continue
+        if detail_side and summary_side is None and is_sided(au) and set(au_regions(au)) & _LOWER_FACE:
+            # "The upper lip rises on the left, a snarl": the snarl's nose and lip are on the left.
+            state.raise_to(au, sides[detail_side], detail_side)
             continue
         for side, value in sides.items():
             # "He sneers, lip curling on the right": the sneer is on the right too.
             state.raise_to(au, value, ({"Left": "Right", "Right": "Left"}[side]) if mirror else side)
     if state.gaze == (0.0, 0.0):
         state.gaze = summary.gaze
+    state.cross = state.cross or summary.cross
     for axis, value in summary.head.items():
         state.head.setdefault(axis, value)
+
+
+# Regions of sided action units a one-sided detail takes to its side when a summing-up clause
+# names the whole expression (the brows and eyes of a snarl stay as they are).
+_LOWER_FACE = {"nose", "cheeks", "mouth", "lips", "upper_lip", "lower_lip", "corners", "jaw", "chin"}
 
 
 def _emotion_units(word: str, scale: float, side: str | None, region_names: set[str]):
@@ -265,9 +293,11 @@ def _effect_unit(effect) -> str | None:
     return name if name in ACTION_UNITS else None
 
 
-def _one_side(state: FaceState) -> str | None:
-    """'Left' or 'Right' when every one-sided action unit of ``state`` is on that side."""
-    sides = {("Left" if entry["Left"] > entry["Right"] else "Right") for entry in state.aus.values() if entry["Left"] != entry["Right"]}
+def _one_side(state: FaceState, regions: set[str] | None = None) -> str | None:
+    """'Left' or 'Right' when every one-sided action unit of ``state`` (in ``regions``, when
+    given) is on that side."""
+    sides = {("Left" if entry["Left"] > entry["Right"] else "Right") for au, entry in state.aus.items()
+             if entry["Left"] != entry["Right"] and (regions is None or set(au_regions(au)) & regions)}
     return sides.pop() if len(sides) == 1 else None
 
 
@@ -294,7 +324,9 @@ class DescriptionParser:
                 self._stand_in(idiom, summary, result, suppressed, locked)
                 continue
             categories = {m.category for m in _find(clause)}
-            target = summary if categories & _SUMMARY and not categories & {"region", "action"} else state
+            # A named expression is a summing-up clause, unless it says on which side ("a smirk
+            # on the right": that detail stands against a summing-up "contempt").
+            target = summary if categories & _SUMMARY and not categories & {"region", "action", "side"} else state
             # "He frowns slightly, not quite angry": a feeling denied adds nothing, and takes away
             # nothing another clause describes (a denied expression, "not smiling", does).
             denied_feeling = categories & _SUMMARY == {"emotion"} and "negation" in categories and target is summary
@@ -314,7 +346,7 @@ class DescriptionParser:
         if "head" in locked:
             state.head.clear()
         if "gaze" in locked:
-            state.gaze = (0.0, 0.0)
+            state.gaze, state.cross = (0.0, 0.0), 0.0
         return result
 
     def _stand_in(self, found: Guess, state, result, suppressed, locked) -> None:
@@ -351,6 +383,10 @@ class DescriptionParser:
         if not actions and gaze_regions and direction:
             # "Eyes to the left", "a quick look right": the eyes go where the clause points.
             pairs.append((gaze_regions[0].key, "look", gaze_regions[0].start))
+        sideways = [m for m in regions if m.key in ("jaw", "mouth")]
+        if not actions and sideways and direction in ("left", "right"):
+            # "Jaw left", "mouth to the right": it shifts that way.
+            pairs.append((sideways[0].key, "shift", sideways[0].start))
         for region, action, position in pairs:
             rule = _rule(region, action)
             if rule:
@@ -412,6 +448,9 @@ class DescriptionParser:
             after = [r for r in regions if r.start >= action.end]
             default = DEFAULT_REGIONS.get(action.key)
             region = before[-1] if before else (after[0] if after else None)
+            if region is not None and default and _rule(region.key, action.key) is None:
+                # "looks up from under his brows": the brows do not look; the eyes do.
+                region = None
             if region is not None:
                 pairs.append((region.key, action.key, action.start))
                 used_regions.add(id(region))
@@ -431,7 +470,8 @@ class DescriptionParser:
     def _side(clause: str, matches) -> str | None:
         sides = [m for m in matches if m.category == "side"]
         if not sides:
-            return None
+            # "one corner up", "raises an eyebrow": the region word stays a region.
+            return "one" if _ONE_OF.search(clause) else None
         # "to the left" is a direction, not a side of the face.
         directional = [(m.start(), m.end()) for m in _SIDE_DIRECTION.finditer(clause)]
         # A named side ("a lopsided grin, left side only") is more precise than "one side".
@@ -450,6 +490,13 @@ class DescriptionParser:
     @staticmethod
     def _direction(clause: str) -> str | None:
         found = [_DIRECTION_INDEX[m.group(0)] for m in _DIRECTION_PATTERN.finditer(clause)]
+        if "cross" in found:
+            return "cross"
+        # "down and to the left": both ways at once.
+        vertical = next((d for d in found if d in ("up", "down")), None)
+        horizontal = next((d for d in found if d in ("left", "right")), None)
+        if vertical and horizontal:
+            return f"{vertical}+{horizontal}"
         # The most specific wins: "eyes fixed on the ground" look down, not straight ahead.
         for preferred in ("left", "right", "up", "down", "away"):
             if preferred in found:
@@ -496,7 +543,7 @@ class DescriptionParser:
         else:
             target_side = side if side in ("Left", "Right") else None
         if ACTION_UNITS[au].get("exclusive_sides") and target_side is None:
-            target_side = {"left": "Left", "right": "Right"}.get(direction or "", "Left")
+            target_side = "Right" if "right" in (direction or "") else "Left"
         state.raise_to(au, strength, target_side)
 
     @staticmethod
@@ -511,8 +558,14 @@ class DescriptionParser:
 
     def _gaze(self, template: str, strength: float, direction: str | None, state: FaceState) -> None:
         target = self._resolve(template, direction)
+        if "+" in target:
+            for part in target.split("+"):
+                self._gaze(part, strength, None, state)
+            return
         yaw, pitch = state.gaze
-        if target == "direct":
+        if target == "cross":
+            state.cross = strength
+        elif target == "direct":
             state.gaze = (0.0, 0.0)
         elif target == "down":
             state.gaze = (yaw, -strength)
@@ -525,6 +578,11 @@ class DescriptionParser:
 
     def _head(self, template: str, strength: float, direction: str | None, state: FaceState) -> None:
         target = self._resolve(template, direction)
+        if "+" in target:
+            prefix = target[: target.index("_") + 1] if target.startswith("tilt_") else ""
+            for part in target[len(prefix):].split("+"):
+                self._head(prefix + part, strength, None, state)
+            return
         if target == "tilt_direct" or target not in HEAD:
             target = {"tilt_down": "down", "tilt_up": "up", "tilt_away": "tilt_right"}.get(target, target)
         if target not in HEAD:
@@ -537,7 +595,7 @@ class DescriptionParser:
         if region == "face":
             # "Eyes closed, face relaxed": what other clauses say stays; the rest is at rest
             # (summing-up clauses are kept out, see _merge_summary).
-            state.gaze = (0.0, 0.0)
+            state.gaze, state.cross = (0.0, 0.0), 0.0
             state.head.clear()
             return
         if region == "head":
