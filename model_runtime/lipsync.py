@@ -48,7 +48,7 @@ CLOSURE_HOLD = 0.02
 # Around a recorded closure its neighbours' shapes are keyed this close to it as well as at
 # their centres (when those lie CLOSURE_EDGE_GAP further away), so the lips meet and part
 # where the sound says, not somewhere along a slow blend between phone centres.
-CLOSURE_EDGE = 0.03
+CLOSURE_EDGE = 0.02
 CLOSURE_EDGE_GAP = 0.02
 # A recorded p or b released into a pause ("Stop!") parts the lips this soon after it, a
 # little, as a t would, before the mouth rests: without it the closure runs on into the pause.
