@@ -297,19 +297,23 @@ def test_the_mouth_closes_where_the_actor_paused(spoken_line, tmp_path):
     assert aperture[middle].max() < CLOSED, "the mouth hangs open in the actor's pause"
 
 
-def test_each_recorded_bilabial_closes_and_opens_where_its_phone_starts_and_ends():
-    from model_runtime.audio.alignment import AlignedWord, Alignment
+def aligned_word(text, *phones):
+    """An aligned word from (phone, start, end) triples."""
+    from model_runtime.audio.alignment import AlignedWord
     from model_runtime.script_timing import Phone
 
-    def word(text, *phones):
-        timed = [Phone(name, start, end) for name, start, end in phones]
-        return AlignedWord(text, timed[0].start, timed[-1].end, timed)
+    timed = [Phone(name, start, end) for name, start, end in phones]
+    return AlignedWord(text, timed[0].start, timed[-1].end, timed)
+
+
+def test_each_recorded_bilabial_closes_and_opens_where_its_phone_starts_and_ends():
+    from model_runtime.audio.alignment import Alignment
 
     # "Maybe me, Mom." with long vowels after the closures: the lips must part where each
     # closure ends, not somewhere along the slow blend to the next vowel's centre.
-    alignment = Alignment([word("Maybe", ("M", 0.30, 0.38), ("EY", 0.38, 0.62), ("B", 0.62, 0.68), ("IY", 0.68, 0.80)),
-                           word("me", ("M", 0.80, 0.90), ("IY", 0.90, 1.20)),
-                           word("Mom", ("M", 1.20, 1.28), ("AA", 1.28, 1.55), ("M", 1.55, 1.65))],
+    alignment = Alignment([aligned_word("Maybe", ("M", 0.30, 0.38), ("EY", 0.38, 0.62), ("B", 0.62, 0.68), ("IY", 0.68, 0.80)),
+                           aligned_word("me", ("M", 0.80, 0.90), ("IY", 0.90, 1.20)),
+                           aligned_word("Mom", ("M", 1.20, 1.28), ("AA", 1.28, 1.55), ("M", 1.55, 1.65))],
                           2.2, 1.0, "test")
     request = with_alignment(GenerateRequest(script="Maybe me, Mom.", emotion="calm", fps=60).validated(),
                              {"alignment": alignment.to_dict()})
@@ -392,9 +396,8 @@ def test_a_bilabial_released_into_a_pause_parts_the_lips_before_the_mouth_rests(
 
 
 def test_closures_move_onto_the_fall_and_release_heard_and_leave_an_absorbed_pause_out():
-    from model_runtime.audio.alignment import AlignedWord, Alignment
+    from model_runtime.audio.alignment import Alignment
     from model_runtime.audio.closures import SILENT_SIDE, refine_closures
-    from model_runtime.script_timing import Phone
 
     rate = 16000
     t = np.arange(int(1.3 * rate)) / rate
@@ -403,13 +406,9 @@ def test_closures_move_onto_the_fall_and_release_heard_and_leave_an_absorbed_pau
     samples += np.where((t >= 0.30) & (t < 0.50), vowel, 0.0)  # "o" of "Stop", closed at 0.50
     samples += np.where((t >= 0.90) & (t < 1.20), vowel, 0.0)  # "u" of "Put", released at 0.90
 
-    def word(text, *phones):
-        timed = [Phone(name, start, end) for name, start, end in phones]
-        return AlignedWord(text, timed[0].start, timed[-1].end, timed)
-
     # As the aligner places them: the pause split between the two p's, the second released early.
-    alignment = Alignment([word("Stop", ("AA", 0.30, 0.48), ("P", 0.48, 0.70)),
-                           word("Put", ("P", 0.70, 0.88), ("UH", 0.88, 1.10), ("T", 1.10, 1.20))],
+    alignment = Alignment([aligned_word("Stop", ("AA", 0.30, 0.48), ("P", 0.48, 0.70)),
+                           aligned_word("Put", ("P", 0.70, 0.88), ("UH", 0.88, 1.10), ("T", 1.10, 1.20))],
                           1.3, 1.0, "test")
     refine_closures(alignment, samples, rate)
     stop, put = alignment.words
@@ -422,15 +421,10 @@ def test_closures_move_onto_the_fall_and_release_heard_and_leave_an_absorbed_pau
 
 
 def test_a_recorded_p_before_a_pause_is_released_then_the_mouth_rests():
-    from model_runtime.audio.alignment import AlignedWord, Alignment
-    from model_runtime.script_timing import Phone
+    from model_runtime.audio.alignment import Alignment
 
-    def word(text, *phones):
-        timed = [Phone(name, start, end) for name, start, end in phones]
-        return AlignedWord(text, timed[0].start, timed[-1].end, timed)
-
-    alignment = Alignment([word("Stop", ("S", 0.20, 0.30), ("T", 0.30, 0.36), ("AA", 0.36, 0.50), ("P", 0.50, 0.57)),
-                           word("Put", ("P", 1.10, 1.17), ("UH", 1.17, 1.35), ("T", 1.35, 1.45))],
+    alignment = Alignment([aligned_word("Stop", ("S", 0.20, 0.30), ("T", 0.30, 0.36), ("AA", 0.36, 0.50), ("P", 0.50, 0.57)),
+                           aligned_word("Put", ("P", 1.10, 1.17), ("UH", 1.17, 1.35), ("T", 1.35, 1.45))],
                           1.8, 1.0, "test")
     request = with_alignment(GenerateRequest(script="Stop! Put.", emotion="angry", fps=60).validated(),
                              {"alignment": alignment.to_dict()})
