@@ -70,33 +70,62 @@ def _face_mesh(target):
     return max(meshes, key=lambda o: len(o.data.shape_keys.key_blocks))
 
 
-# Camera distance in face sizes: the face fills the frame at contact-sheet size.
+# Camera distance in face heights: the face fills the frame at contact-sheet size.
 CLOSENESS = 2.4
+# A face (brows to chin) is about this many eye-to-mouth distances tall, and its middle lies
+# this far from the eyes towards the mouth (measured on the FaceCap heads).
+FACE_HEIGHT = 2.45
+FACE_MIDDLE = 0.45
+
+
+def _feature(mesh, basis, shapes: dict, name: str):
+    """Where a shape acts: the mean of the vertices it moves by at least half its largest
+    movement (the eye a blink closes, the mouth corner a smile pulls), or None."""
+    import numpy as np
+
+    if name not in shapes:
+        return None
+    moved = np.empty(basis.size)
+    mesh.data.shape_keys.key_blocks[shapes[name]].data.foreach_get("co", moved)
+    distance = np.linalg.norm(moved.reshape(-1, 3) - basis, axis=1)
+    return basis[distance >= 0.5 * distance.max()].mean(axis=0) if distance.max() > 0 else None
 
 
 def _frame_the_face(camera, mesh) -> None:
-    """Aim at the part of the mesh its shape keys move (the face, not the neck or the body),
-    close enough that the face fills the frame: heads differ in what else their mesh holds."""
+    """Aim at the face, the same size on every head: scaled by the distance from the eyes (the
+    shapes that blink) to the mouth (the corners that smile), since heads differ in what else
+    their mesh holds (a neck, the back of the head, shapes that move the scalp). A head without
+    those shapes is framed by the part its shape keys move."""
     import numpy as np
     from mathutils import Vector
 
+    rig = extension_module("keyframeface_addon.rig")
     keys = mesh.data.shape_keys.key_blocks
     count = len(mesh.data.vertices)
-    basis = np.empty(count * 3)
-    keys[0].data.foreach_get("co", basis)
-    moved = np.zeros(count, dtype=bool)
-    shape = np.empty(count * 3)
-    # Movement below a small share of the mesh size is export noise, not the face.
-    extent = np.ptp(basis.reshape(-1, 3), axis=0).max()
-    for block in keys[1:]:
-        block.data.foreach_get("co", shape)
-        moved |= (np.abs(shape - basis).reshape(-1, 3).max(axis=1) > 0.01 * extent)
-    if not moved.any():
-        return
-    points = [mesh.matrix_world @ Vector(p) for p in basis.reshape(-1, 3)[moved]]
-    low = Vector([min(p[i] for p in points) for i in range(3)])
-    high = Vector([max(p[i] for p in points) for i in range(3)])
-    centre, size = (low + high) / 2.0, max(high - low)
+    flat = np.empty(count * 3)
+    keys[0].data.foreach_get("co", flat)
+    basis = flat.reshape(-1, 3)
+    mapping = rig.map_mesh(mesh)
+    found = [_feature(mesh, basis, mapping.shapes if mapping else {}, name)
+             for name in ("eyeBlinkLeft", "eyeBlinkRight", "mouthSmileLeft", "mouthSmileRight")]
+    if all(point is not None for point in found):
+        eyes = mesh.matrix_world @ Vector((found[0] + found[1]) / 2.0)
+        mouth = mesh.matrix_world @ Vector((found[2] + found[3]) / 2.0)
+        centre, size = eyes.lerp(mouth, FACE_MIDDLE), (eyes - mouth).length * FACE_HEIGHT
+    else:
+        moved = np.zeros(count, dtype=bool)
+        shape = np.empty(count * 3)
+        # Movement below a small share of the mesh size is export noise, not the face.
+        extent = np.ptp(basis, axis=0).max()
+        for block in keys[1:]:
+            block.data.foreach_get("co", shape)
+            moved |= np.abs(shape.reshape(-1, 3) - basis).max(axis=1) > 0.01 * extent
+        if not moved.any():
+            return
+        points = [mesh.matrix_world @ Vector(p) for p in basis[moved]]
+        low = Vector([min(p[i] for p in points) for i in range(3)])
+        high = Vector([max(p[i] for p in points) for i in range(3)])
+        centre, size = (low + high) / 2.0, max(high - low)
     direction = (camera.location - centre).normalized()
     camera.location = centre + direction * size * CLOSENESS
     camera.rotation_euler = (centre - camera.location).to_track_quat("-Z", "Y").to_euler()
@@ -109,6 +138,25 @@ _ARTICULATION = ("jawOpen", "mouthClose", "mouthFunnel", "mouthPucker", "mouthLo
 # stretches it, surprise drops the jaw; between words the lip sync closes it): shown at the
 # widest opening instead.
 SPEAKING = ("whispered", "said", "shouted", "fearful whisper", "clenched teeth", "fear", "surprise")
+
+
+def _lip_taken_back(track, times):
+    """Whether lip sync takes back part of a clearly raised upper lip at ``times``: a p, b or m
+    closing the lips over a disgusted or angry snarl, which the still should not show."""
+    import numpy as np
+
+    from model_runtime.curves import evaluate
+
+    channels = track.layers["lipsync"].channels if "lipsync" in track.layers else {}
+    key_times = np.array([k.time for k in track.keyframes])
+    taken = np.zeros(len(times), dtype=bool)
+    for name in ("mouthUpperUpLeft", "mouthUpperUpRight"):
+        raised = evaluate(key_times, np.array([k.weights[name] for k in track.keyframes]), times)
+        if name in channels:
+            keys = np.array(channels[name])
+            offset = evaluate(keys[:, 0], keys[:, 1], times)
+            taken |= (raised > 0.2) & (-offset > 0.2 * raised)
+    return taken
 
 
 def _moment(track, speaking: bool) -> float:
@@ -129,6 +177,9 @@ def _moment(track, speaking: bool) -> float:
         blink = values[:, [PARAMETERS.index("eyeBlinkLeft"), PARAMETERS.index("eyeBlinkRight")]].max(axis=1)
         candidates = np.flatnonzero((energy >= 0.8 * energy.max()) & (blink < 0.3))
         if len(candidates):
+            taken = _lip_taken_back(track, times[candidates])
+            if not taken.all():
+                candidates = candidates[~taken]
             # The mouth least busy speaking: open, rounded or with the lower lip pulled down.
             speech = [PARAMETERS.index(n) for n in ("jawOpen", "mouthFunnel", "mouthPucker", "mouthLowerDownLeft", "mouthLowerDownRight")]
             busy = values[np.ix_(candidates, speech)].sum(axis=1)

@@ -131,6 +131,68 @@ def test_sarcasm_is_one_sided_with_a_tilt(backend):
     assert peak(values, "jawOpen") < 0.65
 
 
+def beat_faces(backend, emotion, seeds=range(4)):
+    """The written faces of every beat (apex, emphasis, question, shift) over several seeds, so
+    every prototype variant of the emotion is seen: one row of 52 weights per beat."""
+    rows = []
+    for seed in seeds:
+        track = perform(backend, emotion, seed=seed)
+        rows += [[k.weights[name] for name in PARAMETERS[:52]] for k in track.keyframes
+                 if k.label in ("apex", "emphasis", "question", "shift")]
+    return np.array(rows)
+
+
+# What a viewer reads each emotion by (FACS: anger AU4+5+7+23/24, sadness AU1+4+15+17 with the
+# lids lowered, disgust AU9+10 with the cheeks raised, fear AU1+2+4+5+20), at the plain word's
+# intensity, at every beat of every variant: (shape, at least) and (shape, at most).
+SIGNATURES = {
+    "angry": ([("browDownLeft", 0.65), ("browDownRight", 0.65), ("eyeSquintLeft", 0.5), ("cheekSquintLeft", 0.1)],
+              [("browInnerUp", 0.05)]),
+    "sad": ([("browInnerUp", 0.45), ("browDownLeft", 0.25), ("mouthFrownLeft", 0.45), ("mouthFrownRight", 0.45),
+             ("mouthShrugLower", 0.25), ("eyeBlinkLeft", 0.05)], [("browOuterUpLeft", 0.05)]),
+    "disgusted": ([("noseSneerLeft", 0.6), ("noseSneerRight", 0.6), ("cheekSquintLeft", 0.2), ("browDownLeft", 0.3)],
+                  [("browInnerUp", 0.05)]),
+    "terrified": ([("browInnerUp", 0.6), ("eyeWideLeft", 0.6), ("mouthStretchLeft", 0.4)], []),
+}
+
+
+@pytest.mark.parametrize("emotion", SIGNATURES)
+def test_each_emotion_shows_its_signature_at_every_beat(backend, emotion):
+    faces = beat_faces(backend, emotion)
+    at_least, at_most = SIGNATURES[emotion]
+    for name, level in at_least:
+        assert faces[:, INDEX[name]].min() >= level, (emotion, name, faces[:, INDEX[name]].min())
+    for name, level in at_most:
+        assert faces[:, INDEX[name]].max() <= level, (emotion, name, faces[:, INDEX[name]].max())
+
+
+def test_fear_lifts_the_inner_brows_more_than_the_outer_unlike_surprise(backend):
+    fear, surprise = beat_faces(backend, "terrified"), beat_faces(backend, "astonished")
+    assert (fear[:, INDEX["browInnerUp"]] > fear[:, INDEX["browOuterUpLeft"]] + 0.15).all()
+    assert surprise[:, INDEX["browOuterUpLeft"]].mean() > fear[:, INDEX["browOuterUpLeft"]].mean() + 0.2
+
+
+def test_disgust_wrinkles_the_nose_more_than_it_bares_teeth_and_differs_from_anger(backend):
+    disgust, anger = beat_faces(backend, "disgusted"), beat_faces(backend, "angry")
+    # The nose wrinkle leads; the upper lip rises less (not a teeth-baring grimace).
+    assert (disgust[:, INDEX["noseSneerLeft"]] > disgust[:, INDEX["mouthUpperUpLeft"]] + 0.1).all()
+    # Anger is in the brows and lids, disgust in the nose and cheeks.
+    assert anger[:, INDEX["browDownLeft"]].mean() > disgust[:, INDEX["browDownLeft"]].mean() + 0.2
+    assert disgust[:, INDEX["noseSneerLeft"]].mean() > anger[:, INDEX["noseSneerLeft"]].mean() + 0.4
+    assert disgust[:, INDEX["cheekSquintLeft"]].mean() > anger[:, INDEX["cheekSquintLeft"]].mean() + 0.1
+
+
+def test_sadness_pushes_the_lower_lip_up_while_speaking(backend):
+    """The chin raiser (AU17) closes rather than opens the mouth, so speech keeps it: a sad
+    mouth stays small and pouting over the words, not only between them."""
+    track = perform(backend, "sad")
+    words = backend.plan(GenerateRequest(script=LINE, emotion="sad").validated()).timing.words
+    times = np.array([(w.start + w.end) / 2 for w in words])
+    values = sample(track, times)
+    assert np.median(values[:, INDEX["mouthShrugLower"]]) > 0.2
+    assert np.median(values[:, INDEX["mouthFrownLeft"]]) > 0.4
+
+
 def test_fearful_whisper_is_not_a_scream(backend):
     values = speech_samples(perform(backend, "fearful whisper"))
     assert peak(values, "jawOpen") < 0.3

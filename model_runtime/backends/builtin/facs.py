@@ -36,13 +36,15 @@ class FaceState:
     """Action units per side (``{"AU12": {"Left": 0.6, "Right": 0.6}}``), gaze and head.
 
     Unsided action units store the same value under both sides. ``gaze`` is (yaw, pitch) in
-    units of a full look (yaw > 0 towards the face's own left, pitch > 0 up); ``head`` holds
-    pose angles in radians (headYaw, headPitch, headRoll).
+    units of a full look (yaw > 0 towards the face's own left, pitch > 0 up); ``cross`` how far
+    both eyes turn in toward the nose (cross-eyed, 0..1); ``head`` holds pose angles in radians
+    (headYaw, headPitch, headRoll).
     """
 
     aus: dict[str, dict[str, float]] = field(default_factory=dict)
     gaze: tuple[float, float] = (0.0, 0.0)
     head: dict[str, float] = field(default_factory=dict)
+    cross: float = 0.0
 
     def set(self, au: str, value: float, side: str | None = None) -> None:
         if au not in ACTION_UNITS:
@@ -84,6 +86,7 @@ class FaceState:
             aus={au: dict(entry) for au, entry in self.aus.items()},
             gaze=tuple(self.gaze),
             head=dict(self.head),
+            cross=self.cross,
         )
 
 
@@ -123,6 +126,14 @@ def to_arkit(state: FaceState) -> tuple[dict[str, float], dict[str, float]]:
         for axis, radians in spec["pose"].items():
             for eye in ("leftEye", "rightEye"):
                 pose[eye + axis.capitalize()] += radians * amount
+    if state.cross > 0:
+        spec = GAZE["cross"]
+        for template, factor in spec["arkit"].items():
+            for side in SIDES:
+                contribute(template.replace("{S}", side), factor * state.cross)
+        # Toward the nose: the face's own left eye turns right (yaw < 0), the right eye left.
+        pose["leftEyeYaw"] -= spec["pose"]["yaw"] * state.cross
+        pose["rightEyeYaw"] += spec["pose"]["yaw"] * state.cross
     for name, radians in state.head.items():
         pose[name] += radians
 

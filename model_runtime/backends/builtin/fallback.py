@@ -28,6 +28,9 @@ from .emotion import emotion_paraphraser
 
 _BANK = load_json("action_bank.json")
 PHRASES: dict[str, str] = _BANK["phrases"]
+# Every wording a phrase is known by ("laughs": "chuckles", "cackles", ...) -> the phrase.
+WORDINGS: dict[str, str] = {**{phrase: phrase for phrase in PHRASES},
+                            **{wording: phrase for phrase, others in _BANK["wordings"].items() for wording in others}}
 THRESHOLD_LEXICAL = _BANK["threshold_lexical"]
 THRESHOLD_ENCODER = _BANK["threshold_encoder"]
 # A clause this close to a bank phrase is read as that idiom even when the grammar understood
@@ -39,7 +42,7 @@ _STOP = {
     "a", "an", "the", "his", "her", "hers", "their", "its", "my", "your", "he", "she", "they", "it", "him", "them",
     "i", "you", "we", "us", "our", "of", "to", "in", "on", "at", "with", "and", "or", "is", "are", "was", "be",
     "as", "like", "into", "for", "from", "that", "this", "who", "which", "while", "so", "very", "just", "little",
-    "own", "one", "some", "s",
+    "own", "one", "some", "s", "let", "lets", "letting",
 }
 _WORD = re.compile(r"[a-z]+")
 
@@ -53,6 +56,16 @@ def shipped_encoder(texts: list[str]):
     if texts == BANK_TEXTS:
         return minilm.encode_vocabulary(texts)
     return minilm.shared().encode(texts)
+
+
+# Who acts, whose face and articles: "she pecks his cheek" and "she licks her lips" share a
+# frame that a sentence encoder weighs as much as the verbs; only what is done is compared.
+_FRAME = re.compile(r"\b(?:he|she|they|it|i|you|we|his|her|hers|their|its|my|your|him|them|the|a|an)\b")
+
+
+def action_words(text: str) -> str:
+    """``text`` without its actor, possessives and articles (the text itself when that is all)."""
+    return " ".join(_FRAME.sub(" ", text.lower()).split()) or text
 
 
 def _shipped_available() -> bool:
@@ -104,25 +117,26 @@ def words(text: str) -> list[str]:
 
 def _document_frequency() -> dict[str, int]:
     counts: dict[str, int] = {}
-    for phrase in PHRASES:
-        for word in set(words(phrase)):
+    for wording in WORDINGS:
+        for word in set(words(wording)):
             counts[word] = counts.get(word, 0) + 1
     return counts
 
 
 _DF = _document_frequency()
-_PHRASE_WORDS = {phrase: set(words(phrase)) for phrase in PHRASES}
-BANK_TEXTS = list(PHRASES)
+_WORDING_WORDS = {wording: set(words(wording)) for wording in WORDINGS}
+# What the encoder compares: each wording's action words, in WORDINGS' order.
+BANK_TEXTS = [action_words(wording) for wording in WORDINGS]
 
 
 def _weight(word: str) -> float:
     # Rare words say more ("crumple" more than "face"); unseen words count fully.
-    return math.log(1.0 + len(PHRASES) / (1 + _DF.get(word, 0)))
+    return math.log(1.0 + len(WORDINGS) / (1 + _DF.get(word, 0)))
 
 
 def lexical_similarity(clause: str, phrase: str) -> float:
     """Rarity-weighted overlap of stemmed content words (cosine of weighted word sets)."""
-    a, b = set(words(clause)), _PHRASE_WORDS.get(phrase) or set(words(phrase))
+    a, b = set(words(clause)), _WORDING_WORDS.get(phrase) or set(words(phrase))
     if not a or not b:
         return 0.0
     shared = sum(_weight(w) ** 2 for w in a & b)
@@ -140,9 +154,9 @@ def _encoder_scores(clause: str) -> dict[str, float] | None:
     try:
         if "bank" not in _encoded:
             _encoded["bank"] = np.asarray(encoder(BANK_TEXTS), dtype=np.float32)
-        query = np.asarray(encoder([clause]), dtype=np.float32)[0]
+        query = np.asarray(encoder([action_words(clause)]), dtype=np.float32)[0]
         scores = _encoded["bank"] @ query
-        return dict(zip(PHRASES, (float(s) for s in scores)))
+        return dict(zip(WORDINGS, (float(s) for s in scores)))
     except Exception:  # an optional encoder that fails must not take the solver down
         _encoder = None
         _encoded.clear()
@@ -156,6 +170,7 @@ class Guess:
     description: str
     similarity: float
     by: str  # "encoder" or "words"
+    wording: str = ""  # the wording of ``phrase`` that was nearest, when not the phrase itself
 
 
 def nearest(clause: str, by_meaning: bool = True) -> Guess | None:
@@ -164,12 +179,13 @@ def nearest(clause: str, by_meaning: bool = True) -> Guess | None:
     scores = _encoder_scores(clause) if by_meaning else None
     by, threshold = "encoder", THRESHOLD_ENCODER
     if scores is None:
-        scores = {phrase: lexical_similarity(clause, phrase) for phrase in PHRASES}
+        scores = {wording: lexical_similarity(clause, wording) for wording in WORDINGS}
         by, threshold = "words", THRESHOLD_LEXICAL
-    phrase = max(scores, key=scores.get)
-    if scores[phrase] < threshold:
+    wording = max(scores, key=scores.get)
+    if scores[wording] < threshold:
         return None
-    return Guess(clause, phrase, PHRASES[phrase], scores[phrase], by)
+    phrase = WORDINGS[wording]
+    return Guess(clause, phrase, PHRASES[phrase], scores[wording], by, "" if wording == phrase else wording)
 
 
 # Who acts and how they appear ("he looks", "she seems utterly"): what is left is the feeling.
@@ -186,8 +202,13 @@ def emotion_by_meaning(clause: str) -> Guess | None:
     shipped encoder), or None. Only with the shipped encoder active."""
     if _active_encoder() is not shipped_encoder:
         return None
-    feeling = _APPEARANCE.sub("", clause.strip()).strip()
-    if not feeling or len(feeling.split()) > _MOST_WORDS:
+    appearance = _APPEARANCE.match(clause.strip())
+    feeling = clause.strip()[appearance.end():].strip()
+    # A feeling is named after how someone appears ("he looks crestfallen") or on its own
+    # ("crestfallen"); "crosses her arms" is something done, not a feeling.
+    said_how = bool(re.search(r"\b(?:looks?|looking|seems?|appears?|is|was|are|goes|went|turns?|becomes?|grows?|gets?)\s*$",
+                              appearance.group(0).strip()))
+    if not feeling or len(feeling.split()) > (_MOST_WORDS if said_how else 1):
         return None
     try:
         paraphraser = emotion_paraphraser()

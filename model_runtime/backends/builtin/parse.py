@@ -16,7 +16,7 @@ from functools import lru_cache
 
 from ..._data import load_json
 from .emotion import FAMILIES, LEXICON, emotion_face, restrict
-from .facs import ACTION_UNITS, DEGREES, HEAD, FaceState, au_regions
+from .facs import ACTION_UNITS, DEGREES, HEAD, FaceState, au_regions, is_sided
 from .fallback import STRONG_MATCH, Guess, emotion_by_meaning, nearest
 from .fallback import words as fallback_words
 
@@ -70,6 +70,10 @@ def _index(groups: dict[str, list[str]]) -> dict[str, str]:
     return phrase_to_key
 
 
+# Feeling words the lexicon lacks -> the lexicon word each stands for.
+_FEELINGS = {word: meant for word, meant in _public(_LANGUAGE["feeling_words"]).items() if meant in LEXICON}
+_FEELING_TERMS = {**{word: word for word in LEXICON}, **_FEELINGS}
+
 _VOCABULARY = {
     "expression": {phrase: phrase for phrase in EXPRESSIONS},
     "region": _index(REGIONS),
@@ -78,8 +82,9 @@ _VOCABULARY = {
     "negation": {phrase: phrase for phrase in _LANGUAGE["negations"]},
     "cancel": {phrase: phrase for phrase in _LANGUAGE["cancels"]},
     "side": _index(SIDES),
-    "emotion": {**{_adverb(word): word for word in LEXICON if _ADJECTIVE.search(word) and _adverb(word) not in _NOT_MANNER},
-                **{phrase: phrase for phrase in LEXICON}},
+    "emotion": {**{_adverb(word): meant for word, meant in _FEELING_TERMS.items()
+                   if (_ADJECTIVE.search(word) or word in _FEELINGS) and " " not in word and _adverb(word) not in _NOT_MANNER},
+                **_FEELING_TERMS},
 }
 _DIRECTION_INDEX = _index(DIRECTIONS)
 
@@ -104,6 +109,8 @@ _NEGATED = _pattern(_LANGUAGE["negations"])
 # ("at the right corner of his mouth" names a side of the face, not a direction).
 _SIDE_DIRECTION = re.compile(r"\b(?:to|toward|towards|at)\s+(?:the\s+)?(?:left|right)\b(?!\s+(?:%s)\b)|\b(?:left|right)ward\b"
                              % "|".join(re.escape(p) for phrases in [*REGIONS.values(), ["side", "half"]] for p in phrases if " " not in p))
+# One of a pair: a side of the face, whichever ("one corner", "an eyebrow").
+_ONE_OF = re.compile(r"\b(?:one|an)\s+(?:mouth\s+|lip\s+)?(?:corner|brow|eyebrow|eye|nostril|cheek)\b")
 # Clauses that only name an expression or an emotion ("..., a snarl", "..., worried") sum up;
 # the parts of the face another clause describes in detail keep that detail.
 _SUMMARY = {"expression", "emotion"}
@@ -227,7 +234,12 @@ def _idiom(clause: str) -> Guess | None:
         return None
     # Words only: a clause the grammar reads must not pay for the sentence encoder.
     found = nearest(clause, by_meaning=False)
-    return found if found is not None and found.similarity >= STRONG_MATCH else None
+    if found is None or found.similarity < STRONG_MATCH:
+        return None
+    # A one-word wording ("mopes") names a whole clause, never a word beside what the grammar
+    # read ("a soft smile" is not "she softens").
+    said = {m.category for m in _find(clause)} & _CONTENT
+    return found if not said or len(fallback_words(found.wording or found.phrase)) > 1 else None
 
 
 def _merge_summary(state: FaceState, summary: FaceState, relaxed: set[str]) -> None:
@@ -235,17 +247,29 @@ def _merge_summary(state: FaceState, summary: FaceState, relaxed: set[str]) -> N
     clauses already decided: the same action unit, its antagonists, a region they relaxed
     ("his brows pinch together, worried": the inner brows lift, the outer brows stay down)."""
     blocked = {other for au in state.aus for other in (au, *ANTAGONISTS.get(au, ()))}
-    mirror = _one_side(state) not in (None, _one_side(summary))
+    summary_side = _one_side(summary)
+    mirror = _one_side(state) not in (None, summary_side)
+    detail_side = _one_side(state, _LOWER_FACE)
     for au, sides in summary.aus.items():
         if au in blocked or (set(au_regions(au)) | {"face"}) & relaxed:
+            continue
+        if detail_side and summary_side is None and is_sided(au) and set(au_regions(au)) & _LOWER_FACE:
+            # "The upper lip rises on the left, a snarl": the snarl's nose and lip are on the left.
+            state.raise_to(au, sides[detail_side], detail_side)
             continue
         for side, value in sides.items():
             # "He sneers, lip curling on the right": the sneer is on the right too.
             state.raise_to(au, value, ({"Left": "Right", "Right": "Left"}[side]) if mirror else side)
     if state.gaze == (0.0, 0.0):
         state.gaze = summary.gaze
+    state.cross = state.cross or summary.cross
     for axis, value in summary.head.items():
         state.head.setdefault(axis, value)
+
+
+# Regions of sided action units a one-sided detail takes to its side when a summing-up clause
+# names the whole expression (the brows and eyes of a snarl stay as they are).
+_LOWER_FACE = {"nose", "cheeks", "mouth", "lips", "upper_lip", "lower_lip", "corners", "jaw", "chin"}
 
 
 def _emotion_units(word: str, scale: float, side: str | None, region_names: set[str]):
@@ -265,9 +289,11 @@ def _effect_unit(effect) -> str | None:
     return name if name in ACTION_UNITS else None
 
 
-def _one_side(state: FaceState) -> str | None:
-    """'Left' or 'Right' when every one-sided action unit of ``state`` is on that side."""
-    sides = {("Left" if entry["Left"] > entry["Right"] else "Right") for entry in state.aus.values() if entry["Left"] != entry["Right"]}
+def _one_side(state: FaceState, regions: set[str] | None = None) -> str | None:
+    """'Left' or 'Right' when every one-sided action unit of ``state`` (in ``regions``, when
+    given) is on that side."""
+    sides = {("Left" if entry["Left"] > entry["Right"] else "Right") for au, entry in state.aus.items()
+             if entry["Left"] != entry["Right"] and (regions is None or set(au_regions(au)) & regions)}
     return sides.pop() if len(sides) == 1 else None
 
 
@@ -314,7 +340,7 @@ class DescriptionParser:
         if "head" in locked:
             state.head.clear()
         if "gaze" in locked:
-            state.gaze = (0.0, 0.0)
+            state.gaze, state.cross = (0.0, 0.0), 0.0
         return result
 
     def _stand_in(self, found: Guess, state, result, suppressed, locked) -> None:
@@ -431,7 +457,8 @@ class DescriptionParser:
     def _side(clause: str, matches) -> str | None:
         sides = [m for m in matches if m.category == "side"]
         if not sides:
-            return None
+            # "one corner up", "raises an eyebrow": the region word stays a region.
+            return "one" if _ONE_OF.search(clause) else None
         # "to the left" is a direction, not a side of the face.
         directional = [(m.start(), m.end()) for m in _SIDE_DIRECTION.finditer(clause)]
         # A named side ("a lopsided grin, left side only") is more precise than "one side".
@@ -451,7 +478,7 @@ class DescriptionParser:
     def _direction(clause: str) -> str | None:
         found = [_DIRECTION_INDEX[m.group(0)] for m in _DIRECTION_PATTERN.finditer(clause)]
         # The most specific wins: "eyes fixed on the ground" look down, not straight ahead.
-        for preferred in ("left", "right", "up", "down", "away"):
+        for preferred in ("cross", "left", "right", "up", "down", "away"):
             if preferred in found:
                 return preferred
         return found[0] if found else None
@@ -512,7 +539,9 @@ class DescriptionParser:
     def _gaze(self, template: str, strength: float, direction: str | None, state: FaceState) -> None:
         target = self._resolve(template, direction)
         yaw, pitch = state.gaze
-        if target == "direct":
+        if target == "cross":
+            state.cross = strength
+        elif target == "direct":
             state.gaze = (0.0, 0.0)
         elif target == "down":
             state.gaze = (yaw, -strength)
@@ -537,7 +566,7 @@ class DescriptionParser:
         if region == "face":
             # "Eyes closed, face relaxed": what other clauses say stays; the rest is at rest
             # (summing-up clauses are kept out, see _merge_summary).
-            state.gaze = (0.0, 0.0)
+            state.gaze, state.cross = (0.0, 0.0), 0.0
             state.head.clear()
             return
         if region == "head":
