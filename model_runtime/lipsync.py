@@ -144,7 +144,8 @@ def _timed_visemes(words: list[Word]) -> list[tuple[float, str, float]]:
                     events.append((phone.start + hold, viseme, phone.gain))
                     events.append((phone.end - hold, viseme, phone.gain))
                     if phone is word.phones[-1] and pause_after and phone.phone in RELEASED:
-                        events.append((phone.end + RELEASE_AFTER, RELEASE_VISEME, phone.gain))
+                        # At full gain: the p's own loudness is its silent closure's, not the burst's.
+                        events.append((phone.end + RELEASE_AFTER, RELEASE_VISEME, 1.0))
                     continue
                 if last_viseme == "PP" and centre > phone.start + CLOSURE_EDGE + CLOSURE_EDGE_GAP:
                     # ...and part where it ends, not only by the next phone's centre.

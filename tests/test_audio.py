@@ -390,9 +390,12 @@ def test_a_bilabial_released_into_a_pause_parts_the_lips_before_the_mouth_rests(
     start, end = paused_line.two_takes_stop
     times, aperture = _exported_aperture(generate("Stop! Put it back.", paused_line.two_takes, emotion="angry", fps=60),
                                          tmp_path)
-    assert aperture[np.abs(times - (start + end) / 2) <= 0.035].min() < CLOSED, "the p of 'Stop' does not close"
-    after = (times >= end) & (times <= end + 0.06)
-    assert aperture[after].max() >= CLOSED, "the lips stay shut from the p of 'Stop' on into the pause"
+    # Piper may hold the silent closure longer than the audio can tell: look from its start to
+    # where the mouth rests.
+    frames = np.flatnonzero((times >= start - 0.03) & (times <= end + 0.1))
+    shut = frames[aperture[frames] < CLOSED]
+    assert len(shut), "the p of 'Stop' does not close"
+    assert aperture[shut[0]:frames[-1] + 1].max() >= CLOSED, "the lips stay shut from the p of 'Stop' on into the pause"
 
 
 def test_closures_move_onto_the_fall_and_release_heard_and_leave_an_absorbed_pause_out():
