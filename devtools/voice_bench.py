@@ -5,7 +5,9 @@ Ground truth without a studio: each line is spoken by the scratch voice (Piper r
 phone's time) at one of several speaking rates, after a stretch of silence, under background
 noise. Every performance is read the way an animator's tools read it: our Live Link Face CSV
 export at 60 fps (OpenFaceFX: its own Live Link CSV export, retargeted to ARKit).
-Figures come from the 'test' lines of ``voice_lines.json`` (never tuned on).
+Figures come from the 'test' lines of ``voice_lines.json`` (never tuned on). Piper's speech
+differs each time it is synthesized, so the set is spoken ``runs`` times (``--voice-runs``):
+each run's figures are printed beside all runs pooled.
 """
 
 from __future__ import annotations
