@@ -223,6 +223,20 @@ ARTIST_PHRASES = [
     ("Jaw hanging, eyes wide.", ["jawOpen", "eyeWideLeft"], ["mouthPressLeft"]),
     ("Her lips part slightly.", ["jawOpen", "mouthLowerDownLeft"], ["mouthPressLeft"]),
     ("He throws his head back and roars with laughter.", ["mouthSmileLeft", "jawOpen"], ["mouthFrownLeft"]),
+    # Two directions at once.
+    ("She glances down and to the right.", ["eyeLookDownLeft", "eyeLookOutRight"], ["eyeLookUpLeft", "eyeLookOutLeft"]),
+    # A side named on its own says where the clause before happens.
+    ("A slow wink, left eye only.", ["eyeBlinkLeft"], ["eyeBlinkRight"]),
+    ("He grimaces, right side of the face only.", ["mouthStretchRight"], ["mouthStretchLeft"]),
+    # A smirk on a named side stands against the side a summing-up feeling would take.
+    ("Disdain: a smirk on the right.", ["mouthSmileRight"], ["mouthSmileLeft"]),
+    # "not quite" lessens, it does not deny.
+    ("The corners sag, not quite a frown.", ["mouthFrownLeft"], ["mouthSmileLeft"]),
+    ("Jaw to the right, lips together.", ["jawRight"], ["jawLeft"]),
+    ("His eyes squeeze shut.", ["eyeBlinkLeft", "eyeSquintLeft"], ["eyeWideLeft"]),
+    ("Brows slanted up, pleading.", ["browInnerUp"], ["browDownLeft", "browDownRight"]),
+    ("She bites her tongue.", ["mouthPressLeft"], ["tongueOut", "jawOpen"]),
+    ("Chin tucked, he looks up from under his brows.", ["eyeLookUpLeft"], ["eyeLookDownLeft"]),
     # A one-word wording never replaces what the grammar read beside it ("soft" is not
     # "she softens": the smile stays).
     ("Just a soft smile.", ["mouthSmileLeft"], []),
@@ -282,6 +296,7 @@ def test_eval_reports_the_fresh_test_set_when_present_and_says_when_not(backend,
     report = format_acting({"paraphrased_descriptions": results})
     assert "test (data/eval/descriptions_test.json, never seen): 2/3 = 67%" in report
     assert "dev (independent, used for tuning since stop 16)" in report
+    assert results["summary"]["dev2"]["total"] == 200 and "dev2 (a second hand, stop 17" in report
     assert "A broad smile" not in report  # the test set's misses stay unseen
 
     missing = run_paraphrased_descriptions(backend, tmp_path / "absent.json")

@@ -102,6 +102,7 @@ _CLAUSE_BREAK = re.compile("|".join(re.escape(b) for b in _LANGUAGE["clause_brea
 _CLAUSE_START = re.compile(r"\s(?=(?:" + "|".join(re.escape(w) for w in _LANGUAGE["clause_starts"]) + r")\b)")
 # Categories that make a clause say something on its own; a clause with none of them but a
 # side or degree ("left side only", "slightly") qualifies the clause before it.
+_SIDE_ONLY = re.compile(r"\b(?:only|side|half)\b")
 _CONTENT = {"region", "action", "expression", "emotion"}
 _QUALIFIERS = {"side", "degree"}
 # A clause that denies something is not guessed at (better left out than read as its opposite).
@@ -180,7 +181,10 @@ def _clauses(text: str) -> list[str]:
     leading = ""  # a qualifier before anything it could qualify ("a wide, toothy grin")
     for chunk in (piece for part in _CLAUSE_BREAK.split(text) for piece in _CLAUSE_START.split(part)):
         found = {m.category for m in _find(chunk)}
-        if found & _QUALIFIERS and not found & _CONTENT:
+        # "right eye only", "left side of the face": a side (with the part it is on) says where
+        # the clause before happens.
+        names_side = "side" in found and _SIDE_ONLY.search(chunk) is not None
+        if found & _QUALIFIERS and (not found & _CONTENT or (names_side and not found & (_CONTENT - {"region"}))):
             if clauses:
                 clauses[-1] = f"{clauses[-1]} {chunk.strip()}"
             else:
@@ -320,7 +324,9 @@ class DescriptionParser:
                 self._stand_in(idiom, summary, result, suppressed, locked)
                 continue
             categories = {m.category for m in _find(clause)}
-            target = summary if categories & _SUMMARY and not categories & {"region", "action"} else state
+            # A named expression is a summing-up clause, unless it says on which side ("a smirk
+            # on the right": that detail stands against a summing-up "contempt").
+            target = summary if categories & _SUMMARY and not categories & {"region", "action", "side"} else state
             # "He frowns slightly, not quite angry": a feeling denied adds nothing, and takes away
             # nothing another clause describes (a denied expression, "not smiling", does).
             denied_feeling = categories & _SUMMARY == {"emotion"} and "negation" in categories and target is summary
@@ -377,6 +383,10 @@ class DescriptionParser:
         if not actions and gaze_regions and direction:
             # "Eyes to the left", "a quick look right": the eyes go where the clause points.
             pairs.append((gaze_regions[0].key, "look", gaze_regions[0].start))
+        sideways = [m for m in regions if m.key in ("jaw", "mouth")]
+        if not actions and sideways and direction in ("left", "right"):
+            # "Jaw left", "mouth to the right": it shifts that way.
+            pairs.append((sideways[0].key, "shift", sideways[0].start))
         for region, action, position in pairs:
             rule = _rule(region, action)
             if rule:
@@ -438,6 +448,9 @@ class DescriptionParser:
             after = [r for r in regions if r.start >= action.end]
             default = DEFAULT_REGIONS.get(action.key)
             region = before[-1] if before else (after[0] if after else None)
+            if region is not None and default and _rule(region.key, action.key) is None:
+                # "looks up from under his brows": the brows do not look; the eyes do.
+                region = None
             if region is not None:
                 pairs.append((region.key, action.key, action.start))
                 used_regions.add(id(region))
@@ -477,8 +490,15 @@ class DescriptionParser:
     @staticmethod
     def _direction(clause: str) -> str | None:
         found = [_DIRECTION_INDEX[m.group(0)] for m in _DIRECTION_PATTERN.finditer(clause)]
+        if "cross" in found:
+            return "cross"
+        # "down and to the left": both ways at once.
+        vertical = next((d for d in found if d in ("up", "down")), None)
+        horizontal = next((d for d in found if d in ("left", "right")), None)
+        if vertical and horizontal:
+            return f"{vertical}+{horizontal}"
         # The most specific wins: "eyes fixed on the ground" look down, not straight ahead.
-        for preferred in ("cross", "left", "right", "up", "down", "away"):
+        for preferred in ("left", "right", "up", "down", "away"):
             if preferred in found:
                 return preferred
         return found[0] if found else None
@@ -523,7 +543,7 @@ class DescriptionParser:
         else:
             target_side = side if side in ("Left", "Right") else None
         if ACTION_UNITS[au].get("exclusive_sides") and target_side is None:
-            target_side = {"left": "Left", "right": "Right"}.get(direction or "", "Left")
+            target_side = "Right" if "right" in (direction or "") else "Left"
         state.raise_to(au, strength, target_side)
 
     @staticmethod
@@ -538,6 +558,10 @@ class DescriptionParser:
 
     def _gaze(self, template: str, strength: float, direction: str | None, state: FaceState) -> None:
         target = self._resolve(template, direction)
+        if "+" in target:
+            for part in target.split("+"):
+                self._gaze(part, strength, None, state)
+            return
         yaw, pitch = state.gaze
         if target == "cross":
             state.cross = strength
@@ -554,6 +578,11 @@ class DescriptionParser:
 
     def _head(self, template: str, strength: float, direction: str | None, state: FaceState) -> None:
         target = self._resolve(template, direction)
+        if "+" in target:
+            prefix = target[: target.index("_") + 1] if target.startswith("tilt_") else ""
+            for part in target[len(prefix):].split("+"):
+                self._head(prefix + part, strength, None, state)
+            return
         if target == "tilt_direct" or target not in HEAD:
             target = {"tilt_down": "down", "tilt_up": "up", "tilt_away": "tilt_right"}.get(target, target)
         if target not in HEAD:
