@@ -247,6 +247,11 @@ ARTIST_PHRASES = [
     ("Eyes to camera left.", ["eyeLookOutRight"], ["eyeLookOutLeft"]),
     ("Eyes wide, staring dead ahead.", ["eyeWideLeft"], ["mouthFrownLeft", "eyeBlinkLeft"]),
     ("Brows rise and pinch together.", ["browInnerUp"], ["browDownLeft", "browDownRight"]),
+    # A bare side after the jaw is where it goes; "to her right" is a direction, not a side.
+    ("Jaw right, lips together.", ["jawRight"], ["jawLeft"]),
+    ("Mouth pulled tight to his left.", ["mouthLeft"], ["mouthRight"]),
+    # The eyes go where the clause points even when another part of it acts.
+    ("Eyes to the left, jaw locked.", ["eyeLookOutLeft"], ["eyeLookOutRight"]),
     # A one-word wording never replaces what the grammar read beside it ("soft" is not
     # "she softens": the smile stays).
     ("Just a soft smile.", ["mouthSmileLeft"], []),

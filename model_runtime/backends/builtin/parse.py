@@ -108,7 +108,7 @@ _QUALIFIERS = {"side", "degree"}
 # A clause that denies something is not guessed at (better left out than read as its opposite).
 _NEGATED = _pattern(_LANGUAGE["negations"])
 # ("at the right corner of his mouth" names a side of the face, not a direction).
-_SIDE_DIRECTION = re.compile(r"\b(?:(?:to|toward|towards|at)\s+(?:the\s+)?|(?:camera|screen|frame)\s+)(?:left|right)\b(?!\s+(?:%s)\b)|\b(?:left|right)ward\b"
+_SIDE_DIRECTION = re.compile(r"\b(?:(?:to|toward|towards|at)\s+(?:(?:the|her|his|their)\s+)?|(?:camera|screen|frame)\s+)(?:left|right)\b(?!\s+(?:%s)\b)|\b(?:left|right)ward\b"
                              % "|".join(re.escape(p) for phrases in [*REGIONS.values(), ["side", "half"]] for p in phrases if " " not in p))
 # One of a pair: a side of the face, whichever ("one corner", "an eyebrow").
 _ONE_OF = re.compile(r"\b(?:one|an)\s+(?:mouth\s+|lip\s+)?(?:corner|brow|eyebrow|eye|nostril|cheek)\b")
@@ -380,11 +380,11 @@ class DescriptionParser:
         effects: list[tuple[object, float, bool]] = []  # (effect, strength, negated)
         pairs = self._pairs(regions, actions, carried_region)
         gaze_regions = [m for m in regions if m.key in ("eyes", "gaze")]
-        if not actions and gaze_regions and direction:
+        if gaze_regions and direction and not any(region in ("eyes", "gaze") for region, _, _ in pairs):
             # "Eyes to the left", "a quick look right": the eyes go where the clause points.
             pairs.append((gaze_regions[0].key, "look", gaze_regions[0].start))
         sideways = [m for m in regions if m.key in ("jaw", "mouth")]
-        if (sideways and side is None and direction in ("left", "right")
+        if (sideways and (side is None or not actions) and direction in ("left", "right")
                 and all(a.key == "stretch" or _rule(sideways[0].key, a.key) is None for a in actions)):
             # "Jaw left", "mouth pulled tight to her right": it shifts that way.
             pairs.append((sideways[0].key, "shift", sideways[0].start))
@@ -458,6 +458,9 @@ class DescriptionParser:
             after = [r for r in regions if r.start >= action.end]
             default = DEFAULT_REGIONS.get(action.key)
             region = before[-1] if before else (after[0] if after else None)
+            finer = [r for r in after if r.key in ("inner_brows", "outer_brows")]
+            if region is not None and region.key == "brows" and finer and not [a for a in actions if finer[0].end <= a.start]:
+                region = finer[0]  # "the brows raise on the outer edges": the outer brows do
             if region is not None and default and _rule(region.key, action.key) is None:
                 # "looks up from under his brows": the brows do not look; the eyes do.
                 region = None
