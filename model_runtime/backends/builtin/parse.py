@@ -389,9 +389,9 @@ class DescriptionParser:
             # "Jaw left", "mouth pulled tight to her right": it shifts that way.
             pairs.append((sideways[0].key, "shift", sideways[0].start))
         brow_actions = {action for region, action, _ in pairs if region in ("brows", "inner_brows")}
-        if "AU1" in state.aus and "AU2" in state.aus and carried_region == "brows":
+        if not regions and "AU1" in state.aus and "AU2" in state.aus and carried_region == "brows":
             brow_actions.add("raise")  # "the brows rise and pinch": the rise is the clause before
-        if {"raise", "knit"} <= brow_actions:
+        if {"raise", "knit"} <= brow_actions and "lower" not in brow_actions:
             # "Brows rise and pinch": drawn together upward, the inner brows lift (no frown).
             pairs = [(r, "slant_up" if a == "knit" and r in ("brows", "inner_brows") else a, p) for r, a, p in pairs]
         for region, action, position in pairs:
