@@ -42,7 +42,7 @@ HEADS = ("FaceCapHeadGeneric.fbx", "FaceCapLiveModeAvatar.fbx", "Live_Link_Face.
 SPOKEN = ("apex", "emphasis", "shift", "question")
 
 
-def _load_head(name: str):
+def load_head(name: str):
     """Open a fresh scene with one head; returns the object the rig is found from."""
     import bpy
 
@@ -61,7 +61,7 @@ def _load_head(name: str):
     return armature or max(meshes, key=lambda o: len(o.data.shape_keys.key_blocks))
 
 
-def _face_mesh(target):
+def face_mesh(target):
     import bpy
 
     meshes = [o for o in bpy.data.objects if o.type == "MESH" and o.data.shape_keys]
@@ -78,7 +78,7 @@ FACE_HEIGHT = 2.45
 FACE_MIDDLE = 0.45
 
 
-def _feature(mesh, basis, shapes: dict, name: str):
+def feature_centre(mesh, basis, shapes: dict, name: str):
     """Where a shape acts: the mean of the vertices it moves by at least half its largest
     movement (the eye a blink closes, the mouth corner a smile pulls), or None."""
     import numpy as np
@@ -106,7 +106,7 @@ def _frame_the_face(camera, mesh) -> None:
     keys[0].data.foreach_get("co", flat)
     basis = flat.reshape(-1, 3)
     mapping = rig.map_mesh(mesh)
-    found = [_feature(mesh, basis, mapping.shapes if mapping else {}, name)
+    found = [feature_centre(mesh, basis, mapping.shapes if mapping else {}, name)
              for name in ("eyeBlinkLeft", "eyeBlinkRight", "mouthSmileLeft", "mouthSmileRight")]
     if all(point is not None for point in found):
         eyes = mesh.matrix_world @ Vector((found[0] + found[1]) / 2.0)
@@ -207,7 +207,7 @@ def perform_gallery(head_name: str, target, out: Path, width: int, height: int) 
         obj.select_set(False)
     bpy.context.view_layer.objects.active = target
     target.select_set(True)
-    face = _face_mesh(target)
+    face = face_mesh(target)
     pictures.setup_camera(scene, face, width, height)
     _frame_the_face(scene.camera, face)
     settings = scene.keyframeface
@@ -266,7 +266,7 @@ def main(argv=None) -> int:
         if name.endswith(".fbx") and "Generic" in name and not hasattr(bpy.ops.wm, "fbx_import"):
             print(f"gallery: {name} needs Blender 5's FBX importer; skipped", file=sys.stderr)
             continue
-        sheets.append(perform_gallery(name, _load_head(name), out, width, height))
+        sheets.append(perform_gallery(name, load_head(name), out, width, height))
     for sheet in sheets:
         print(f"  gallery  {sheet}")
     return 0

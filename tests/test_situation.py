@@ -245,3 +245,41 @@ def test_the_neutral_threshold_is_the_highest_that_costs_no_accuracy():
     # Up to 0.45 every reading is right (the unsure third row becomes neutral from 0.5 on, the
     # second row is lost above 0.5): the threshold is 0.5.
     assert train.fit_threshold(probabilities, labels, neutral) == 0.5
+
+
+def test_outside_writers_are_marked_in_the_corpus():
+    """Stop 17: two writers who never saw the corpus added situations; their hand is kept, so
+    training can measure how a head reads a writer it was not trained on."""
+    situations = situation.corpus()
+    hands = {s["hand"] for s in situations}
+    assert situation.OWN_HAND in hands and {"a", "b"} <= hands
+    for hand in ("a", "b"):
+        per_family = [sum(1 for s in situations if s["hand"] == hand and s["family"] == f) for f in situation.GENERATOR_FAMILY]
+        assert min(per_family) >= 55, (hand, per_family)
+
+
+def test_a_hand_is_read_by_a_head_that_never_saw_it():
+    """The calibration's predictions for a writer come from a head trained without that writer:
+    a writer whose labels contradict everyone else's is read by the others' rule (all wrong)."""
+    from model_runtime.meaning import train
+
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(120, 4)).astype(np.float32)
+    labels = (vectors[:, 0] > 0).astype(int)
+    hands = np.array([situation.OWN_HAND] * 80 + ["a"] * 40)
+    labels[hands == "a"] = 1 - labels[hands == "a"]
+    logits = train.out_of_hand_logits(vectors, labels, hands, 2)
+    assert np.isnan(logits[hands == situation.OWN_HAND]).all()
+    assert (logits[hands == "a"].argmax(1) != labels[hands == "a"]).mean() > 0.9
+
+
+def test_training_reports_each_hand_read_by_heads_trained_without_it(tmp_path, monkeypatch):
+    from model_runtime.meaning import train
+
+    few = [s for s in situation.corpus() if s["script"][0] in "TW"]
+    few = [s for s in few if s["hand"] == situation.OWN_HAND][:40] + [s for s in few if s["hand"] == "a"][:24]
+    monkeypatch.setattr(train, "corpus", lambda: few)
+    report = train.train(tmp_path / "head.npz", verbose=False, measure_hands=True)
+    assert report["calibrated_on"] == "other hands"
+    assert set(report["cross_hand"]) == {"own -> a", "all but a -> a"}
+    assert all(0.0 <= v <= 1.0 for v in report["cross_hand"].values())

@@ -46,10 +46,16 @@ def split_of(situation: dict) -> str:
     return "heldout" if bucket == 0 else "train"
 
 
+OWN_HAND = "own"
+
+
 def corpus() -> list[dict]:
-    """Every labelled situation: ``{"script", "context", "family", "split"}``."""
+    """Every labelled situation: ``{"script", "context", "family", "split", "hand"}``; the hand
+    is who wrote it ("own": the project's engineers; "a", "b": corpus writers who never saw the
+    rest), so training can measure how a head reads a hand it was not trained on."""
     families = load_json(CORPUS)["families"]
-    return [dict(item, family=family, split=split_of(item)) for family, items in families.items() for item in items]
+    return [dict(item, family=family, split=split_of(item), hand=item.get("hand", OWN_HAND))
+            for family, items in families.items() for item in items]
 
 
 @dataclass
