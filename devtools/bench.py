@@ -638,7 +638,12 @@ def main(argv=None) -> int:
                         help="generation and situation: measure this commit too, in the same run (rounds interleaved)")
     parser.add_argument("--voice-split", default="test", choices=("dev", "test"),
                         help="voice benchmark lines: test (reported) or dev (tuning)")
+    parser.add_argument("--voice-runs", type=int, default=3,
+                        help="voice benchmark: speak and score the lines this many times (Piper's speech "
+                             "differs each time); each run's figures and all runs pooled")
     args = parser.parse_args(argv)
+    if args.voice_runs < 1:
+        parser.error("--voice-runs must be 1 or more")
     benches = {
         "generation": lambda: bench_generation(args.repeats),
         "situation": lambda: bench_situation(args.repeats),
@@ -649,7 +654,7 @@ def main(argv=None) -> int:
         "server": bench_server,
         "local": lambda: bench_local_model(args.model, args.device),
         "local-server": bench_local_server,
-        "voice": lambda: bench_voice(args.voice_split),
+        "voice": lambda: bench_voice(args.voice_split, args.voice_runs),
     }
     chosen = args.only.split(",") if args.only else list(benches)
     unknown = [name for name in chosen if name not in benches]

@@ -5,7 +5,9 @@ Ground truth without a studio: each line is spoken by the scratch voice (Piper r
 phone's time) at one of several speaking rates, after a stretch of silence, under background
 noise. Every performance is read the way an animator's tools read it: our Live Link Face CSV
 export at 60 fps (OpenFaceFX: its own Live Link CSV export, retargeted to ARKit).
-Figures come from the 'test' lines of ``voice_lines.json`` (never tuned on).
+Figures come from the 'test' lines of ``voice_lines.json`` (never tuned on). Piper's speech
+differs each time it is synthesized, so the set is spoken ``runs`` times (``--voice-runs``):
+each run's figures are printed beside all runs pooled.
 """
 
 from __future__ import annotations
@@ -93,56 +95,78 @@ def _openfacefx_csv(alignment, path: Path) -> None:
     write_livelink_csv(retarget(generate_from_alignment(segments, fps=FPS), PRESETS["arkit"]), str(path), fps=FPS)
 
 
-def run(split: str = "test") -> dict:
+def _speak_and_score(lines, run_index: int, folder: Path, results: dict, timing: dict) -> None:
+    """Every line spoken once more (Piper's speech differs each time), aligned and scored."""
     from model_runtime.audio.voice import speak
 
-    lines = json.loads(LINES.read_text(encoding="utf-8"))[split]
     backend = get_backend("builtin")
-    results = {name: {"closed": [], "errors": [], "pauses": [], "opened": []} for name in ("ours", "text", "openfacefx")}
-    align_seconds, align_cpu_seconds, audio_seconds, fallbacks = 0.0, 0.0, 0.0, 0
+    for i, (script, emotion) in enumerate(lines):
+        rate, lead = RATES[i % len(RATES)], LEADS[i % len(LEADS)]
+        speech = speak(script, rate)
+        noise = np.random.default_rng(i + 1000 * run_index).normal(
+            0.0, NOISE_RMS, int(lead * speech.rate) + len(speech.samples))
+        samples = np.concatenate([np.zeros(int(lead * speech.rate)), speech.samples]) + noise
+        wav = folder / f"line{i}.wav"
+        write_wav(wav, samples, speech.rate)
+        truth = _truth(speech, lead)
+        request = GenerateRequest(script=script, emotion=emotion, seed=i, fps=FPS).validated()
+        recording = read_recording(wav)
+        started, started_cpu = time.perf_counter(), time.process_time()
+        timed = with_recording(request, recording)
+        timing["align"] += time.perf_counter() - started
+        timing["align_cpu"] += time.process_time() - started_cpu
+        timing["audio"] += recording.duration
+        timing["fallbacks"] += timed.alignment is None
+        for name, track_request in (("ours", timed), ("text", request)):
+            csv = folder / f"{name}{i}.csv"
+            write_track_llf_csv(csv, backend.generate(track_request), FPS)
+            for key, values in _score(*_csv_aperture(csv), truth).items():
+                results[name][key].extend(values)
+        if timed.alignment is not None:
+            csv = folder / f"peer{i}.csv"
+            _openfacefx_csv(timed.alignment, csv)
+            for key, values in _score(*_csv_aperture(csv), truth).items():
+                results["openfacefx"][key].extend(values)
+
+
+def _figures(found: dict) -> dict:
+    return {
+        "bilabials": len(found["closed"]),
+        "closed_share": float(np.mean(found["closed"])) if found["closed"] else 0.0,
+        "median_error_ms": statistics.median(found["errors"]) if found["errors"] else None,
+        "p95_error_ms": float(np.percentile(found["errors"], 95)) if found["errors"] else None,
+        "pauses": len(found["pauses"]),
+        "pause_closed_share": float(np.mean(found["pauses"])) if found["pauses"] else 0.0,
+        "open_vowels": len(found["opened"]),
+        "opened_share": float(np.mean(found["opened"])) if found["opened"] else 0.0,
+    }
+
+
+NAMES = ("ours", "text", "openfacefx")
+
+
+def run(split: str = "test", runs: int = 1) -> dict:
+    """The set spoken and scored ``runs`` times: each run's figures and all runs pooled."""
+    lines = json.loads(LINES.read_text(encoding="utf-8"))[split]
+    pooled = {name: {"closed": [], "errors": [], "pauses": [], "opened": []} for name in NAMES}
+    timing = {"align": 0.0, "align_cpu": 0.0, "audio": 0.0, "fallbacks": 0}
+    per_run = []
     with tempfile.TemporaryDirectory() as folder:
-        for i, (script, emotion) in enumerate(lines):
-            rate, lead = RATES[i % len(RATES)], LEADS[i % len(LEADS)]
-            speech = speak(script, rate)
-            noise = np.random.default_rng(i).normal(0.0, NOISE_RMS, int(lead * speech.rate) + len(speech.samples))
-            samples = np.concatenate([np.zeros(int(lead * speech.rate)), speech.samples]) + noise
-            wav = Path(folder) / f"line{i}.wav"
-            write_wav(wav, samples, speech.rate)
-            truth = _truth(speech, lead)
-            request = GenerateRequest(script=script, emotion=emotion, seed=i, fps=FPS).validated()
-            recording = read_recording(wav)
-            started, started_cpu = time.perf_counter(), time.process_time()
-            timed = with_recording(request, recording)
-            align_seconds += time.perf_counter() - started
-            align_cpu_seconds += time.process_time() - started_cpu
-            audio_seconds += recording.duration
-            fallbacks += timed.alignment is None
-            for name, track_request in (("ours", timed), ("text", request)):
-                csv = Path(folder) / f"{name}{i}.csv"
-                write_track_llf_csv(csv, backend.generate(track_request), FPS)
-                for key, values in _score(*_csv_aperture(csv), truth).items():
-                    results[name][key].extend(values)
-            if timed.alignment is not None:
-                csv = Path(folder) / f"peer{i}.csv"
-                _openfacefx_csv(timed.alignment, csv)
-                for key, values in _score(*_csv_aperture(csv), truth).items():
-                    results["openfacefx"][key].extend(values)
-    summary = {"lines": len(lines), "split": split, "fallbacks": fallbacks,
-               "real_time_factor": align_seconds / audio_seconds if audio_seconds else None,
+        for run_index in range(runs):
+            results = {name: {"closed": [], "errors": [], "pauses": [], "opened": []} for name in NAMES}
+            _speak_and_score(lines, run_index, Path(folder), results, timing)
+            per_run.append({name: _figures(results[name]) for name in NAMES})
+            for name in NAMES:
+                for key, values in results[name].items():
+                    pooled[name][key].extend(values)
+    audio = timing["audio"]
+    summary = {"lines": len(lines), "split": split, "runs": runs, "fallbacks": timing["fallbacks"],
+               "real_time_factor": timing["align"] / audio if audio else None,
                # CPU seconds (every thread of this process) per second of audio: what the
                # alignment costs, whatever else the machine is running.
-               "cpu_real_time_factor": align_cpu_seconds / audio_seconds if audio_seconds else None}
-    for name, found in results.items():
-        summary[name] = {
-            "bilabials": len(found["closed"]),
-            "closed_share": float(np.mean(found["closed"])) if found["closed"] else 0.0,
-            "median_error_ms": statistics.median(found["errors"]) if found["errors"] else None,
-            "p95_error_ms": float(np.percentile(found["errors"], 95)) if found["errors"] else None,
-            "pauses": len(found["pauses"]),
-            "pause_closed_share": float(np.mean(found["pauses"])) if found["pauses"] else 0.0,
-            "open_vowels": len(found["opened"]),
-            "opened_share": float(np.mean(found["opened"])) if found["opened"] else 0.0,
-        }
+               "cpu_real_time_factor": timing["align_cpu"] / audio if audio else None,
+               "per_run": per_run}
+    summary.update({name: _figures(pooled[name]) for name in NAMES})
     return summary
 
 
@@ -150,15 +174,19 @@ def _ms(value) -> str:
     return "-" if value is None else f"{value:.0f} ms"
 
 
+def _timing(figures: dict) -> str:
+    return f"{_ms(figures['median_error_ms'])} / {_ms(figures['p95_error_ms'])}"
+
+
 def rows(summary: dict) -> list[tuple[str, str, str, str]]:
     ours, text, peer = summary["ours"], summary["text"], summary["openfacefx"]
-    where = f"{summary['lines']} {summary['split']} lines"
-    return [
+    runs = summary.get("runs", 1)
+    where = f"{summary['lines']} {summary['split']} lines" + (f" x {runs} runs pooled" if runs > 1 else "")
+    table = [
         (f"voice: bilabials closed within 35 ms ({ours['bilabials']}, {where})", f"{ours['closed_share']:.1%}",
          f"text-only {text['closed_share']:.1%}; openfacefx {peer['closed_share']:.1%}", "goal >= 97%"),
-        ("voice: closure timing error, median / p95", f"{_ms(ours['median_error_ms'])} / {_ms(ours['p95_error_ms'])}",
-         f"text-only {_ms(text['median_error_ms'])} / {_ms(text['p95_error_ms'])}; openfacefx "
-         f"{_ms(peer['median_error_ms'])} / {_ms(peer['p95_error_ms'])}", "goal <= 12 / 35 ms"),
+        ("voice: closure timing error, median / p95", _timing(ours),
+         f"text-only {_timing(text)}; openfacefx {_timing(peer)}", "goal <= 12 / 35 ms"),
         (f"voice: mouth closed in pauses > 0.3 s ({ours['pauses']})", f"{ours['pause_closed_share']:.1%}",
          f"text-only {text['pause_closed_share']:.1%}; openfacefx {peer['pause_closed_share']:.1%}", "goal >= 90%"),
         (f"voice: open vowels opened ({ours['open_vowels']})", f"{ours['opened_share']:.1%}",
@@ -167,11 +195,22 @@ def rows(summary: dict) -> list[tuple[str, str, str, str]]:
          f"{summary['real_time_factor']:.3f} / {summary['cpu_real_time_factor']:.3f}",
          f"{summary['fallbacks']} lines fell back to text timing", "goal <= 0.5"),
     ]
+    if runs > 1:
+        # Piper's speech differs run to run: each run on its own shows how steady the figures are.
+        for n, figures in enumerate(summary["per_run"], 1):
+            ours, text, peer = figures["ours"], figures["text"], figures["openfacefx"]
+            table.append((f"voice run {n}: closed / error median / p95 / pauses / open vowels",
+                          f"{ours['closed_share']:.1%} / {_timing(ours)} / {ours['pause_closed_share']:.1%}"
+                          f" / {ours['opened_share']:.1%}",
+                          f"text-only {text['closed_share']:.1%} / {_timing(text)}; openfacefx "
+                          f"{peer['closed_share']:.1%} / {_timing(peer)} / {peer['pause_closed_share']:.1%}",
+                          "goal 97% / 12 / 35 ms / 90% / 95%"))
+    return table
 
 
-def bench_voice(split: str = "test") -> list[tuple[str, str, str, str]]:
+def bench_voice(split: str = "test", runs: int = 3) -> list[tuple[str, str, str, str]]:
     started = time.perf_counter()
-    summary = run(split)
+    summary = run(split, runs)
     summary["seconds"] = round(time.perf_counter() - started, 1)
     Path("out").mkdir(exist_ok=True)
     Path("out/voice_bench.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")

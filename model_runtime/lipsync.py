@@ -48,8 +48,13 @@ CLOSURE_HOLD = 0.02
 # Around a recorded closure its neighbours' shapes are keyed this close to it as well as at
 # their centres (when those lie CLOSURE_EDGE_GAP further away), so the lips meet and part
 # where the sound says, not somewhere along a slow blend between phone centres.
-CLOSURE_EDGE = 0.03
+CLOSURE_EDGE = 0.02
 CLOSURE_EDGE_GAP = 0.02
+# A recorded p or b released into a pause ("Stop!") parts the lips this soon after it, a
+# little, as a t would, before the mouth rests: without it the closure runs on into the pause.
+RELEASE_AFTER = 0.03
+RELEASE_VISEME = "DD"
+RELEASED = ("P", "B")
 
 
 @lru_cache(maxsize=8192)
@@ -119,7 +124,8 @@ def _timed_visemes(words: list[Word]) -> list[tuple[float, str, float]]:
     them (gain from how loud each was), else spread over the word by phoneme weight."""
     events: list[tuple[float, str, float]] = []
     previous_end = None
-    for word in words:
+    for n, word in enumerate(words):
+        pause_after = n + 1 == len(words) or words[n + 1].start - word.end > REST_GAP
         if previous_end is not None and word.start - previous_end > REST_GAP:
             events.append((previous_end + REST_MARGIN, "sil", 1.0))
             events.append((word.start - REST_MARGIN, "sil", 1.0))
@@ -137,6 +143,9 @@ def _timed_visemes(words: list[Word]) -> list[tuple[float, str, float]]:
                     hold = min(CLOSURE_HOLD, (phone.end - phone.start) / 4)
                     events.append((phone.start + hold, viseme, phone.gain))
                     events.append((phone.end - hold, viseme, phone.gain))
+                    if phone is word.phones[-1] and pause_after and phone.phone in RELEASED:
+                        # At full gain: the p's own loudness is its silent closure's, not the burst's.
+                        events.append((phone.end + RELEASE_AFTER, RELEASE_VISEME, 1.0))
                     continue
                 if last_viseme == "PP" and centre > phone.start + CLOSURE_EDGE + CLOSURE_EDGE_GAP:
                     # ...and part where it ends, not only by the next phone's centre.

@@ -297,19 +297,23 @@ def test_the_mouth_closes_where_the_actor_paused(spoken_line, tmp_path):
     assert aperture[middle].max() < CLOSED, "the mouth hangs open in the actor's pause"
 
 
-def test_each_recorded_bilabial_closes_and_opens_where_its_phone_starts_and_ends():
-    from model_runtime.audio.alignment import AlignedWord, Alignment
+def aligned_word(text, *phones):
+    """An aligned word from (phone, start, end) triples."""
+    from model_runtime.audio.alignment import AlignedWord
     from model_runtime.script_timing import Phone
 
-    def word(text, *phones):
-        timed = [Phone(name, start, end) for name, start, end in phones]
-        return AlignedWord(text, timed[0].start, timed[-1].end, timed)
+    timed = [Phone(name, start, end) for name, start, end in phones]
+    return AlignedWord(text, timed[0].start, timed[-1].end, timed)
+
+
+def test_each_recorded_bilabial_closes_and_opens_where_its_phone_starts_and_ends():
+    from model_runtime.audio.alignment import Alignment
 
     # "Maybe me, Mom." with long vowels after the closures: the lips must part where each
     # closure ends, not somewhere along the slow blend to the next vowel's centre.
-    alignment = Alignment([word("Maybe", ("M", 0.30, 0.38), ("EY", 0.38, 0.62), ("B", 0.62, 0.68), ("IY", 0.68, 0.80)),
-                           word("me", ("M", 0.80, 0.90), ("IY", 0.90, 1.20)),
-                           word("Mom", ("M", 1.20, 1.28), ("AA", 1.28, 1.55), ("M", 1.55, 1.65))],
+    alignment = Alignment([aligned_word("Maybe", ("M", 0.30, 0.38), ("EY", 0.38, 0.62), ("B", 0.62, 0.68), ("IY", 0.68, 0.80)),
+                           aligned_word("me", ("M", 0.80, 0.90), ("IY", 0.90, 1.20)),
+                           aligned_word("Mom", ("M", 1.20, 1.28), ("AA", 1.28, 1.55), ("M", 1.55, 1.65))],
                           2.2, 1.0, "test")
     request = with_alignment(GenerateRequest(script="Maybe me, Mom.", emotion="calm", fps=60).validated(),
                              {"alignment": alignment.to_dict()})
@@ -321,3 +325,115 @@ def test_each_recorded_bilabial_closes_and_opens_where_its_phone_starts_and_ends
         assert abs(first - start) <= 0.035, f"the lips meet {1000 * (first - start):+.0f} ms off the closure at {start:.2f} s"
         if not runs_on:
             assert abs(last - end) <= 0.035, f"the lips part {1000 * (last - end):+.0f} ms off the release at {end:.2f} s"
+
+
+def _with_noise(folder: Path, name: str, *parts) -> Path:
+    samples = np.concatenate(parts)
+    path = folder / name
+    write_wav(path, samples + np.random.default_rng(7).normal(0.0, 0.004, len(samples)), 22050)
+    return path
+
+
+@pytest.fixture(scope="module")
+def paused_line(spoken_line, tmp_path_factory):
+    """ "Stop! Put it back." spoken by the scratch voice after 0.3 s of silence, under faint
+    noise: once in one take (the voice pauses about 0.1 s after "Stop!"), once as two takes
+    with 0.4 s of silence between them. The p's phone times are the truth."""
+    from types import SimpleNamespace
+
+    from model_runtime.audio.voice import speak
+
+    folder = tmp_path_factory.mktemp("paused")
+    whole = speak("Stop! Put it back.", 1.0, cache=spoken_line.cache)
+    stop, put = speak("Stop!", 1.0, cache=spoken_line.cache), speak("Put it back.", 1.0, cache=spoken_line.cache)
+    assert whole.rate == stop.rate == put.rate == 22050
+    lead, pause = 0.3, 0.4
+
+    def bilabials(speech, offset):
+        return [(start + offset, end + offset) for phone, start, end in speech.phones if phone == "p"]
+
+    return SimpleNamespace(
+        one_take=_with_noise(folder, "one_take.wav", np.zeros(int(lead * 22050)), whole.samples),
+        one_take_put=bilabials(whole, lead)[1],
+        two_takes=_with_noise(folder, "two_takes.wav", np.zeros(int(lead * 22050)), stop.samples,
+                              np.zeros(int(pause * 22050)), put.samples),
+        two_takes_stop=bilabials(stop, lead)[-1])
+
+
+def _exported_aperture(track, folder):
+    """Lip aperture per frame as the Live Link Face CSV export holds it (what an animator gets)."""
+    from devtools.lip_measures import lip_aperture
+    from model_runtime.formats.llf_csv import read_llf_csv, write_track_llf_csv
+
+    path = folder / "exported.csv"
+    write_track_llf_csv(path, track, 60.0)
+    capture = read_llf_csv(path)
+    return capture.times, lip_aperture(np.nan_to_num(capture.values))
+
+
+def test_a_bilabial_after_a_pause_parts_where_its_release_is_heard(paused_line, tmp_path):
+    # The aligner counts the pause into the p of "Put" and ends it 30-45 ms early; the release
+    # heard in the recording puts it back.
+    start, end = paused_line.one_take_put
+    track = generate("Stop! Put it back.", paused_line.one_take, emotion="angry", fps=60)
+    put = track.audio["alignment"]["words"][1]
+    assert put["phones"][0][0] == "P" and abs(put["phones"][0][2] - end) <= 0.012, \
+        f"the track records the p of 'Put' ending {1000 * (put['phones'][0][2] - end):+.0f} ms off its release"
+    times, aperture = _exported_aperture(track, tmp_path)
+    run = closure_around(times, aperture, (start + end) / 2)
+    assert run is not None, "the lips do not close for the p of 'Put'"
+    assert abs(times[run[1]] - end) <= 0.02, \
+        f"the lips part {1000 * (times[run[1]] - end):+.0f} ms off the release of the p after the pause"
+
+
+def test_a_bilabial_released_into_a_pause_parts_the_lips_before_the_mouth_rests(paused_line, tmp_path):
+    start, end = paused_line.two_takes_stop
+    times, aperture = _exported_aperture(generate("Stop! Put it back.", paused_line.two_takes, emotion="angry", fps=60),
+                                         tmp_path)
+    # Piper may hold the silent closure longer than the audio can tell: look from its start to
+    # where the mouth rests.
+    frames = np.flatnonzero((times >= start - 0.03) & (times <= end + 0.1))
+    shut = frames[aperture[frames] < CLOSED]
+    assert len(shut), "the p of 'Stop' does not close"
+    assert aperture[shut[0]:frames[-1] + 1].max() >= CLOSED, "the lips stay shut from the p of 'Stop' on into the pause"
+
+
+def test_closures_move_onto_the_fall_and_release_heard_and_leave_an_absorbed_pause_out():
+    from model_runtime.audio.alignment import Alignment
+    from model_runtime.audio.closures import SILENT_SIDE, refine_closures
+
+    rate = 16000
+    t = np.arange(int(1.3 * rate)) / rate
+    vowel = 0.2 * sum(np.sin(2 * np.pi * 150 * k * t) / k for k in range(1, 8))
+    samples = np.random.default_rng(3).normal(0.0, 0.003, len(t))
+    samples += np.where((t >= 0.30) & (t < 0.50), vowel, 0.0)  # "o" of "Stop", closed at 0.50
+    samples += np.where((t >= 0.90) & (t < 1.20), vowel, 0.0)  # "u" of "Put", released at 0.90
+
+    # As the aligner places them: the pause split between the two p's, the second released early.
+    alignment = Alignment([aligned_word("Stop", ("AA", 0.30, 0.48), ("P", 0.48, 0.70)),
+                           aligned_word("Put", ("P", 0.70, 0.88), ("UH", 0.88, 1.10), ("T", 1.10, 1.20))],
+                          1.3, 1.0, "test")
+    refine_closures(alignment, samples, rate)
+    stop, put = alignment.words
+    assert stop.phones[1].start == pytest.approx(0.50, abs=0.006)  # where the vowel stops
+    assert stop.phones[1].end == pytest.approx(stop.phones[1].start + SILENT_SIDE)
+    assert put.phones[0].end == pytest.approx(0.90, abs=0.006)  # where the vowel starts
+    assert put.phones[0].start == pytest.approx(put.phones[0].end - SILENT_SIDE)
+    assert put.phones[1].start == put.phones[0].end and stop.phones[0].end == stop.phones[1].start
+    assert (stop.end, put.start) == (stop.phones[1].end, put.phones[0].start)  # the pause stays a gap
+
+
+def test_a_recorded_p_before_a_pause_is_released_then_the_mouth_rests():
+    from model_runtime.audio.alignment import Alignment
+
+    alignment = Alignment([aligned_word("Stop", ("S", 0.20, 0.30), ("T", 0.30, 0.36), ("AA", 0.36, 0.50), ("P", 0.50, 0.57)),
+                           aligned_word("Put", ("P", 1.10, 1.17), ("UH", 1.17, 1.35), ("T", 1.35, 1.45))],
+                          1.8, 1.0, "test")
+    request = with_alignment(GenerateRequest(script="Stop! Put.", emotion="angry", fps=60).validated(),
+                             {"alignment": alignment.to_dict()})
+    times, aperture = aperture_at(get_backend("builtin").generate(request), 60.0)
+    run = closure_around(times, aperture, 0.535)
+    assert run is not None and times[run[0]] <= 0.535, "the p of 'Stop' does not close"
+    assert abs(times[run[1]] - 0.57) <= 0.035, f"the lips part {1000 * (times[run[1]] - 0.57):+.0f} ms off the release"
+    pause = (times > 0.75) & (times < 0.95)
+    assert aperture[pause].max() < CLOSED, "the mouth does not rest in the pause"

@@ -237,6 +237,21 @@ ARTIST_PHRASES = [
     ("Brows slanted up, pleading.", ["browInnerUp"], ["browDownLeft", "browDownRight"]),
     ("She bites her tongue.", ["mouthPressLeft"], ["tongueOut", "jawOpen"]),
     ("Chin tucked, he looks up from under his brows.", ["eyeLookUpLeft"], ["eyeLookDownLeft"]),
+    # A feeling reaches the whole face, not only the part the clause names.
+    ("His nostrils flare in fury.", ["noseSneerLeft", "browDownLeft", "browDownRight"], ["mouthSmileLeft"]),
+    # One side rests, the other keeps its action.
+    ("Left brow pulled down hard, right one relaxed.", ["browDownLeft"], ["browDownRight"]),
+    # A one-sided detail takes a summing-up feeling's one-sided mouth to its side.
+    ("Mouth pulled over to the left, smug.", ["mouthLeft", "mouthSmileLeft"], ["mouthSmileRight", "mouthRight"]),
+    # Camera left is the character's right.
+    ("Eyes to camera left.", ["eyeLookOutRight"], ["eyeLookOutLeft"]),
+    ("Eyes wide, staring dead ahead.", ["eyeWideLeft"], ["mouthFrownLeft", "eyeBlinkLeft"]),
+    ("Brows rise and pinch together.", ["browInnerUp"], ["browDownLeft", "browDownRight"]),
+    # A bare side after the jaw is where it goes; "to her right" is a direction, not a side.
+    ("Jaw right, lips together.", ["jawRight"], ["jawLeft"]),
+    ("Mouth pulled tight to his left.", ["mouthLeft"], ["mouthRight"]),
+    # The eyes go where the clause points even when another part of it acts.
+    ("Eyes to the left, jaw locked.", ["eyeLookOutLeft"], ["eyeLookOutRight"]),
     # A one-word wording never replaces what the grammar read beside it ("soft" is not
     # "she softens": the smile stays).
     ("Just a soft smile.", ["mouthSmileLeft"], []),

@@ -15,6 +15,7 @@ from ..limits import check_lead
 from ..stages import GenerateRequest
 from ..script_timing import time_script
 from .alignment import MIN_MATCH, Alignment, AlignmentError, align
+from .closures import refine_closures
 from .recording import Recording, read_recording, write_wav
 from .signal import ALIGN_RATE, measure
 from .timing import annotate
@@ -34,7 +35,8 @@ def with_recording(request: GenerateRequest, source: str | Path | bytes | Record
         if alignment.match < MIN_MATCH:
             raise AlignmentError(f"The recording {label} does not seem to say the script "
                                  f"(match {alignment.match:.2f}, needs {MIN_MATCH:.2f}): is it the right take?")
-        annotate(alignment, measure(recording.resampled(ALIGN_RATE), ALIGN_RATE))
+        samples = recording.resampled(ALIGN_RATE)
+        annotate(refine_closures(alignment, samples, ALIGN_RATE), measure(samples, ALIGN_RATE))
     except AlignmentError as error:
         audio["notes"] = [f"{error} The line was timed from its text instead."]
         return replace(request, alignment=None, audio=audio)

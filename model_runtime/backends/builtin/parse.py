@@ -108,7 +108,7 @@ _QUALIFIERS = {"side", "degree"}
 # A clause that denies something is not guessed at (better left out than read as its opposite).
 _NEGATED = _pattern(_LANGUAGE["negations"])
 # ("at the right corner of his mouth" names a side of the face, not a direction).
-_SIDE_DIRECTION = re.compile(r"\b(?:to|toward|towards|at)\s+(?:the\s+)?(?:left|right)\b(?!\s+(?:%s)\b)|\b(?:left|right)ward\b"
+_SIDE_DIRECTION = re.compile(r"\b(?:(?:to|toward|towards|at)\s+(?:(?:the|her|his|their)\s+)?|(?:camera|screen|frame)\s+)(?:left|right)\b(?!\s+(?:%s)\b)|\b(?:left|right)ward\b"
                              % "|".join(re.escape(p) for phrases in [*REGIONS.values(), ["side", "half"]] for p in phrases if " " not in p))
 # One of a pair: a side of the face, whichever ("one corner", "an eyebrow").
 _ONE_OF = re.compile(r"\b(?:one|an)\s+(?:mouth\s+|lip\s+)?(?:corner|brow|eyebrow|eye|nostril|cheek)\b")
@@ -257,9 +257,9 @@ def _merge_summary(state: FaceState, summary: FaceState, relaxed: set[str]) -> N
     for au, sides in summary.aus.items():
         if au in blocked or (set(au_regions(au)) | {"face"}) & relaxed:
             continue
-        if detail_side and summary_side is None and is_sided(au) and set(au_regions(au)) & _LOWER_FACE:
+        if detail_side and is_sided(au) and set(au_regions(au)) & _LOWER_FACE:
             # "The upper lip rises on the left, a snarl": the snarl's nose and lip are on the left.
-            state.raise_to(au, sides[detail_side], detail_side)
+            state.raise_to(au, max(sides.values()), detail_side)
             continue
         for side, value in sides.items():
             # "He sneers, lip curling on the right": the sneer is on the right too.
@@ -380,13 +380,20 @@ class DescriptionParser:
         effects: list[tuple[object, float, bool]] = []  # (effect, strength, negated)
         pairs = self._pairs(regions, actions, carried_region)
         gaze_regions = [m for m in regions if m.key in ("eyes", "gaze")]
-        if not actions and gaze_regions and direction:
+        if gaze_regions and direction and not any(region in ("eyes", "gaze") for region, _, _ in pairs):
             # "Eyes to the left", "a quick look right": the eyes go where the clause points.
             pairs.append((gaze_regions[0].key, "look", gaze_regions[0].start))
         sideways = [m for m in regions if m.key in ("jaw", "mouth")]
-        if not actions and sideways and direction in ("left", "right"):
-            # "Jaw left", "mouth to the right": it shifts that way.
+        if (sideways and (side is None or not actions) and direction in ("left", "right")
+                and all(a.key == "stretch" or _rule(sideways[0].key, a.key) is None for a in actions)):
+            # "Jaw left", "mouth pulled tight to her right": it shifts that way.
             pairs.append((sideways[0].key, "shift", sideways[0].start))
+        brow_actions = {action for region, action, _ in pairs if region in ("brows", "inner_brows")}
+        if not regions and "AU1" in state.aus and "AU2" in state.aus and carried_region == "brows":
+            brow_actions.add("raise")  # "the brows rise and pinch": the rise is the clause before
+        if {"raise", "knit"} <= brow_actions and "lower" not in brow_actions:
+            # "Brows rise and pinch": drawn together upward, the inner brows lift (no frown).
+            pairs = [(r, "slant_up" if a == "knit" and r in ("brows", "inner_brows") else a, p) for r, a, p in pairs]
         for region, action, position in pairs:
             rule = _rule(region, action)
             if rule:
@@ -400,16 +407,19 @@ class DescriptionParser:
             for effect, strength in EXPRESSIONS[match.key]:
                 effects.append((effect, min(1.0, strength * scale), is_negated(match.start)))
         if effects and emotions and summary is not None:
-            # "Her brows draw together in worry": the worry colours the regions the clause
-            # names (the whole face when it names the face), as a summing-up clause would, never
-            # against the clause's own action ("she squints suspiciously": no wide eyes).
+            # "Her brows draw together in worry": the worry colours the face as a summing-up
+            # clause would (one-sided parts only in the regions the clause names), never against
+            # the clause's own action ("she squints suspiciously": no wide eyes).
             own = {_effect_unit(effect) for effect, _, _ in effects} - {None}
             blocked = own | {other for au in own for other in ANTAGONISTS.get(au, ())}
             for match in emotions:
                 if is_negated(match.start):
                     continue
-                for au, left, right in _emotion_units(match.key, scale, side, region_names):
-                    if au in blocked:
+                named = {au for au, _, _ in _emotion_units(match.key, scale, side, region_names)}
+                for au, left, right in _emotion_units(match.key, scale, side, set()):
+                    # The feeling reaches the whole face ("nostrils flare with anger": the
+                    # brows lower too), its one-sided parts only where the clause points.
+                    if au in blocked or (au not in named and left != right):
                         continue
                     summary.raise_to(au, left, "Left")
                     summary.raise_to(au, right, "Right")
@@ -448,6 +458,9 @@ class DescriptionParser:
             after = [r for r in regions if r.start >= action.end]
             default = DEFAULT_REGIONS.get(action.key)
             region = before[-1] if before else (after[0] if after else None)
+            finer = [r for r in after if r.key in ("inner_brows", "outer_brows")]
+            if region is not None and region.key == "brows" and finer and not [a for a in actions if finer[0].end <= a.start]:
+                region = finer[0]  # "the brows raise on the outer edges": the outer brows do
             if region is not None and default and _rule(region.key, action.key) is None:
                 # "looks up from under his brows": the brows do not look; the eyes do.
                 region = None
@@ -524,7 +537,7 @@ class DescriptionParser:
             return
         if effect.startswith("-"):
             if suppressed is None:
-                self._relax(effect[1:], state)
+                self._relax(effect[1:], state, side if side in ("Left", "Right") else None)
             return
         if effect.startswith("gaze:"):
             if suppressed is None:
@@ -591,7 +604,7 @@ class DescriptionParser:
         state.head[axis] = unit * strength
 
     @staticmethod
-    def _relax(region: str, state: FaceState) -> None:
+    def _relax(region: str, state: FaceState, side: str | None = None) -> None:
         if region == "face":
             # "Eyes closed, face relaxed": what other clauses say stays; the rest is at rest
             # (summing-up clauses are kept out, see _merge_summary).
@@ -601,4 +614,10 @@ class DescriptionParser:
         if region == "head":
             state.head.clear()
             return
-        state.clear_aus([au for au in list(state.aus) if region in au_regions(au)])
+        relaxed = [au for au in list(state.aus) if region in au_regions(au)]
+        if side and all(is_sided(au) for au in relaxed):
+            # "right brow down hard, left one neutral": only that side rests.
+            for au in relaxed:
+                state.aus[au][side] = 0.0
+            return
+        state.clear_aus(relaxed)
