@@ -312,6 +312,7 @@ def test_eval_reports_the_fresh_test_set_when_present_and_says_when_not(backend,
     assert "test (data/eval/descriptions_test.json, never seen): 2/3 = 67%" in report
     assert "dev (independent, used for tuning since stop 16)" in report
     assert results["summary"]["dev2"]["total"] == 200 and "dev2 (a second hand, stop 17" in report
+    assert results["summary"]["dev3"]["total"] == 200 and "dev3 (a third hand, stop 18; first measured untouched: 83%" in report
     assert "A broad smile" not in report  # the test set's misses stay unseen
 
     missing = run_paraphrased_descriptions(backend, tmp_path / "absent.json")
