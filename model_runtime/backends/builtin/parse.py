@@ -165,6 +165,26 @@ def _find(clause: str) -> tuple[_Match, ...]:
     return tuple(sorted(taken, key=lambda m: m.start))
 
 
+# Quotation marks around a word ("a little 'o'", 'a "meh" mouth') are no part of it; an
+# apostrophe inside one ("don't", "that's") is.
+_QUOTES = re.compile(r"[\"“”‘]|(?<![a-z])'|'(?![a-z])")
+# A hyphenated compound the vocabulary does not know as one word ("a half-grimace") reads as
+# its parts; the known ones ("half-lidded", "side-eye") stay whole.
+_COMPOUND = re.compile(r"(?<![\w'-])[a-z]+(?:-[a-z]+)+(?![\w'-])")
+_KNOWN_COMPOUNDS = {word for vocabulary in [*_VOCABULARY.values(), _DIRECTION_INDEX] for phrase in vocabulary
+                    for word in phrase.split() if "-" in word}
+# "Tries not to cry", "fighting hard not to laugh": what is held back still shows, a little.
+_HOLDING_BACK = re.compile(r"\b(?:tr(?:y|ies|ied|ying)|fight(?:s|ing)?|struggl(?:e|es|ing)|battl(?:e|es|ing))\s+"
+                           r"(?:(?:very|so|really)\s+)?(?:hard\s+)?not\s+to\b")
+
+
+def _normalise(description: str) -> str:
+    text = " ".join(description.lower().replace("’", "'").split())
+    text = " ".join(_QUOTES.sub(" ", text).split())
+    text = _COMPOUND.sub(lambda m: m.group(0) if m.group(0) in _KNOWN_COMPOUNDS else m.group(0).replace("-", " "), text)
+    return _HOLDING_BACK.sub("slightly", text)
+
+
 _PARTICLES = set(_LANGUAGE["particles"])
 _SUBJECT = re.compile(r"^(?:(?:he|she|they|it|then|also|now)\s+)?")
 
@@ -308,7 +328,7 @@ class DescriptionParser:
         """``guess``: read clauses the grammar does not parse as the nearest action phrase of
         the bank (``fallback.py``); ``by_meaning``: with the sentence encoder when it is there
         (else by words only)."""
-        text = " ".join(description.lower().replace("’", "'").split())
+        text = _normalise(description)
         state = FaceState()
         result = ParseResult(state)
         suppressed: set[str] = set()
