@@ -365,3 +365,28 @@ def test_failure_classes_of_the_dev_sets(backend, text, present, absent):
     solved = solve(backend, text)
     assert [n for n in present if solved.weights[n] <= 0.1] == [], solved.weights
     assert [n for n in absent if solved.weights[n] >= 0.05] == [], solved.weights
+
+
+@pytest.mark.parametrize("text, present, absent", [
+    # The other side: "the right one", "the left stays ...", "with the right".
+    ("His left brow drops and the right one shoots up.", ["browDownLeft", "browOuterUpRight"], ["browOuterUpLeft", "browDownRight"]),
+    ("Left eye narrowed, the right one huge.", ["eyeSquintLeft", "eyeWideRight"], ["eyeWideLeft"]),
+    ("She shuts her right eye and squints through the keyhole with the left.", ["eyeBlinkRight", "eyeSquintLeft"], ["eyeBlinkLeft"]),
+    # What a part is like: "lips thin", "eyes huge".
+    ("Her lips go thin.", ["mouthPressLeft", "mouthPressRight"], ["mouthRollLower"]),
+    # A bitten lip closes the mouth that a feeling would open.
+    ("Lip bitten, excited.", ["mouthRollLower"], ["jawOpen"]),
+    # A side before a part names the side; "to her left" is where the eyes go, even with "only".
+    ("A frown tugs at the left corner of his mouth.", ["mouthFrownLeft"], ["mouthLeft", "mouthRight"]),
+    ("Eyes to his right only, head still.", ["eyeLookOutRight", "eyeLookInLeft"], []),
+    ("Eyes up to the bottom left corner of the screen.", ["eyeLookDownLeft", "eyeLookOutLeft"], ["eyeLookUpLeft"]),
+    # A participle goes on with the side of the clause before, in its half of the face only.
+    ("Upper lip hitched on the right, showing a fang.", ["mouthUpperUpRight"], ["mouthUpperUpLeft", "mouthPucker"]),
+    ("Winks with his left eye, grinning.", ["eyeBlinkLeft", "mouthSmileLeft", "mouthSmileRight"], ["eyeBlinkRight"]),
+    # Manner words do not hide an idiom from the bank ("a quick lick of the lips").
+    ("A quick, nervous lick of the lips.", ["tongueOut"], []),
+])
+def test_sides_states_and_directions(backend, text, present, absent):
+    solved = solve(backend, text)
+    assert [n for n in present if solved.weights[n] <= 0.1] == [], solved.weights
+    assert [n for n in absent if solved.weights[n] >= 0.05] == [], solved.weights

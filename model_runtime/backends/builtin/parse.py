@@ -112,6 +112,38 @@ _SIDE_DIRECTION = re.compile(r"\b(?:(?:to|toward|towards|at)\s+(?:(?:the|her|his
                              % "|".join(re.escape(p) for phrases in [*REGIONS.values(), ["side", "half"]] for p in phrases if " " not in p))
 # One of a pair: a side of the face, whichever ("one corner", "an eyebrow").
 _ONE_OF = re.compile(r"\b(?:one|an)\s+(?:mouth\s+|lip\s+)?(?:corner|brow|eyebrow|eye|nostril|cheek)\b")
+_REGION_WORDS = "|".join(sorted({re.escape(p) for phrases in REGIONS.values() for p in phrases if " " not in p}, key=len, reverse=True))
+# "Upper left", "bottom right": both ways at once.
+_CORNER_DIRECTION = re.compile(r"\b(upper|lower|top|bottom)[\s-](left|right)\b")
+# A side word before a part of the face names the side, not a direction ("the right corner of
+# his mouth" does not pull the mouth right); "to the left corner of the room" goes left.
+_SIDE_OF_PART = re.compile(r"(?<!\bto the )(?<!\btoward the )(?<!\btowards the )\b(?:left|right)(?=\s+(?:side|half|%s)\b)" % _REGION_WORDS)
+# "The right one", "the left stays wide", "with the other": the part the clause before named,
+# on a side ("to the left", "on her right" are a direction and a side, not a part).
+_OTHER_ONE = re.compile(r"(?:\b(?:the|her|his|their)\s+(left|right|other)\s+one\b|\bthe\s+(other)\b"
+                        r"|^(?:and\s+)?(?:leave\s+|leaves\s+|keep\s+|keeps\s+)?(?:the|her|his|their)\s+(left|right)\b|\bwith\s+the\s+(left|right)\b)"
+                        r"(?!\s+(?:side|half|%s)\b)" % _REGION_WORDS)
+# "That corner of the mouth", "on the same side": the side of the clause before.
+_SAME_SIDE = re.compile(r"\b(?:that|the same)\s+(?:side|corner|one|eye|brow|eyebrow|cheek|nostril)\b")
+# A clause that goes on with a participle ("lip pulled up on his right, showing a canine").
+_PARTICIPLE = re.compile(r"^(?:and\s+)?[a-z]+ing\b")
+# A chunk that ends on an article and an adjective ("a tiny, prim little knot", "a sly,
+# knowing look") goes on in the next one.
+_OPEN_PHRASE = re.compile(r"(?:^|\s)(?:a|an|into a|in a|with a)\s+([a-z-]+)$")
+_DESCRIBING = re.compile(r"^(?:tiny|little|small|quick|slow|brief|faint|slight|sly|wry|knowing|thin|tight|big|crooked|"
+                         r"lopsided|[a-z-]+(?:ous|ful|ive|ic|ish|ing|less|ent|ant|y))$")
+_TURNS = {"look", "look_at", "look_plain", "turn", "tilt", "nod", "shift", "roll_eyes"}
+_UPPER_FACE = {"brows", "inner_brows", "outer_brows", "forehead", "eyes", "upper_lids", "lower_lids", "gaze"}
+STATE_WORDS = _public(_LANGUAGE["state_words"])
+
+
+def _half(region: str | None) -> set[str]:
+    """The half of the face a region is in."""
+    if region is None:
+        return set()
+    return _UPPER_FACE if region in _UPPER_FACE else _LOWER_FACE | {"teeth", "tongue"}
+
+
 # Clauses that only name an expression or an emotion ("..., a snarl", "..., worried") sum up;
 # the parts of the face another clause describes in detail keep that detail.
 _SUMMARY = {"expression", "emotion"}
@@ -196,15 +228,47 @@ def _starts_with_action(piece: str) -> bool:
             and matches[0].text not in _PARTICLES)
 
 
+def _state_word(clause: str, region: str | None) -> str | None:
+    """The action a word saying what ``region`` is like stands for ("wide" eyes: widen)."""
+    visited = set()
+    while region and region not in visited:
+        visited.add(region)
+        for word, action in STATE_WORDS.get(region, {}).items():
+            if re.search(r"(?<![\w'-])%s(?![\w'-])" % re.escape(word), clause):
+                return action
+        region = REGION_FALLBACKS.get(region)
+    return None
+
+
+def _acts_on_the_other_side(chunk: str) -> bool:
+    """"The left stays wide", "the right one way up": the part before, on another side, doing
+    something of its own (not "- the right one", which says where the clause before happens)."""
+    if not _OTHER_ONE.search(chunk):
+        return False
+    return any(m.category in ("action", "expression") for m in _find(chunk)) or any(
+        _state_word(chunk, region) for region in STATE_WORDS)
+
+
 def _clauses(text: str) -> list[str]:
     clauses: list[str] = []
     leading = ""  # a qualifier before anything it could qualify ("a wide, toothy grin")
     for chunk in (piece for part in _CLAUSE_BREAK.split(text) for piece in _CLAUSE_START.split(part)):
+        if leading.endswith("\0"):  # "a tiny," + "prim little knot": one phrase
+            chunk, leading = f"{leading[:-1]} {chunk.strip()}", ""
+        opening = _OPEN_PHRASE.search(chunk.strip())
+        if opening and _DESCRIBING.match(opening.group(1)) and not {m.category for m in _find(opening.group(1))} & {
+                "region", "expression", "action", "side"}:
+            leading = f"{chunk.strip()}\0"
+            continue
         found = {m.category for m in _find(chunk)}
         # "right eye only", "left side of the face": a side (with the part it is on) says where
-        # the clause before happens.
-        names_side = "side" in found and _SIDE_ONLY.search(chunk) is not None
-        if found & _QUALIFIERS and (not found & _CONTENT or (names_side and not found & (_CONTENT - {"region"}))):
+        # the clause before happens; "eyes to her left only" says where they look, and "the
+        # left stays wide" what the other one does.
+        directional = [(m.start(), m.end()) for m in _SIDE_DIRECTION.finditer(chunk)]
+        names_side = any(m.category == "side" and not any(a <= m.start < b for a, b in directional) for m in _find(chunk)) \
+            and _SIDE_ONLY.search(chunk) is not None
+        if found & _QUALIFIERS and not _acts_on_the_other_side(chunk) and (
+                not found & _CONTENT or (names_side and not found & (_CONTENT - {"region"}))):
             if clauses:
                 clauses[-1] = f"{clauses[-1]} {chunk.strip()}"
             else:
@@ -225,13 +289,16 @@ def _clauses(text: str) -> list[str]:
             # So does a complete clause when a new verb follows ("she lifts her chin and looks
             # down at him": the look is not the chin's).
             new_predicate = {"region", "action"} <= previous and _starts_with_action(piece)
-            if merged and not ("region" in found and {"region", "action"} <= previous) and not denial_ends and not new_predicate:
+            # And the other side ("the left brow down and the right one way up").
+            other_side = bool(merged) and _acts_on_the_other_side(piece) and "side" in previous
+            if (merged and not ("region" in found and {"region", "action"} <= previous) and not denial_ends
+                    and not new_predicate and not other_side):
                 merged[-1] = f"{merged[-1]} and {piece}"
             else:
                 merged.append(piece)
         clauses.extend(c for c in merged if c)
-    if leading:
-        clauses.append(leading)
+    if leading.rstrip("\0"):
+        clauses.append(leading.rstrip("\0"))
     return clauses
 
 
@@ -375,6 +442,7 @@ class DescriptionParser:
         summary = FaceState()
         if _UNSMILING.search(text):
             locked.add("unsmiling")
+        previous_side: str | None = None  # the last side a clause named
         for clause in _clauses(text):
             idiom = _idiom(clause) if guess else None
             if idiom is not None:
@@ -394,8 +462,19 @@ class DescriptionParser:
             # "He frowns slightly, not quite angry": a feeling denied adds nothing, and takes away
             # nothing another clause describes (a denied expression, "not smiling", does).
             denied_feeling = categories & _SUMMARY == {"emotion"} and "negation" in categories and target is summary
+            # "He glances right": where he looks, not a side of the face.
+            looks = any(m.category == "action" and m.key in _TURNS for m in matches)
+            own_side = None if looks else self._side(clause, matches)
+            carried_side = None
+            if own_side is None and previous_side in ("Left", "Right"):
+                other = _OTHER_ONE.search(clause)
+                if other and "other" in other.groups():
+                    carried_side = {"Left": "Right", "Right": "Left"}[previous_side]
+                elif _SAME_SIDE.search(clause) or _PARTICIPLE.match(clause):
+                    carried_side = previous_side
             carried_region = self._parse_clause(clause, target, result, set() if denied_feeling else suppressed,
-                                                carried_region, locked, summary)
+                                                carried_region, locked, summary, carried_side)
+            previous_side = own_side if own_side in ("Left", "Right") else carried_side
         if guess:
             for clause in list(result.ignored_clauses):
                 if _NEGATED.search(clause):
@@ -420,7 +499,9 @@ class DescriptionParser:
             self._parse_clause(part, state, stand_in, suppressed, None, locked)
         result.guessed.append(found)
 
-    def _parse_clause(self, clause, state, result, suppressed, carried_region, locked, summary=None):
+    def _parse_clause(self, clause, state, result, suppressed, carried_region, locked, summary=None, carried_side=None):
+        """Apply one clause to ``state``; ``carried_side``: the side of the clause before, for a
+        clause that goes on about that side ("..., showing a canine", "the other one ...")."""
         matches = _find(clause)
         regions = [m for m in matches if m.category == "region"]
         actions = [m for m in matches if m.category == "action"]
@@ -443,6 +524,12 @@ class DescriptionParser:
 
         effects: list[tuple[object, float, bool]] = []  # (effect, strength, negated)
         pairs = self._pairs(regions, actions, carried_region)
+        if all(action == "hold_still" for _, action, _ in pairs) and not expressions:
+            # "Eyes huge", "the left stays wide", "brows level": what the part is like.
+            named = regions[-1].key if regions else (carried_region if _OTHER_ONE.search(clause) else None)
+            action = _state_word(clause, named)
+            if action:
+                pairs = [(named, action, regions[-1].start if regions else 0)]
         gaze_regions = [m for m in regions if m.key in ("eyes", "gaze")]
         if gaze_regions and direction and not any(region in ("eyes", "gaze") for region, _, _ in pairs):
             # "Eyes to the left", "a quick look right": the eyes go where the clause points.
@@ -523,6 +610,10 @@ class DescriptionParser:
             result.ignored_clauses.append(clause)
         for effect, strength in aside:
             self._apply(effect, strength, side, direction, summary, None)
+        # "..., showing a canine": the side of the clause before, when all the clause does is in
+        # that half of the face ("winks with his left eye, grinning": the grin is whole).
+        half = _half(carried_region)
+        inherit = carried_side if carried_side and effects and all(_effect_regions(e) & half for e, _, _ in effects) else None
         for effect, strength, negated in effects:
             name = effect[0] if isinstance(effect, list) else effect
             if isinstance(name, str) and name.startswith("-") and not negated:
@@ -531,7 +622,7 @@ class DescriptionParser:
                 # Held still, or a head movement denied: the head (or gaze) stays put.
                 locked.add(name[1:] if name.startswith("=") else "head")
                 continue
-            self._apply(effect, strength, side, direction, state, suppressed if negated else None)
+            self._apply(effect, strength, side or inherit, direction, state, suppressed if negated else None)
         if regions:
             return regions[-1].key
         return carried_region
@@ -591,7 +682,11 @@ class DescriptionParser:
 
     @staticmethod
     def _direction(clause: str) -> str | None:
-        found = [_DIRECTION_INDEX[m.group(0)] for m in _DIRECTION_PATTERN.finditer(clause)]
+        corner = _CORNER_DIRECTION.search(clause)
+        if corner:
+            return ("up" if corner.group(1) in ("upper", "top") else "down") + "+" + corner.group(2)
+        sides_of_parts = {m.start() for m in _SIDE_OF_PART.finditer(clause)}
+        found = [_DIRECTION_INDEX[m.group(0)] for m in _DIRECTION_PATTERN.finditer(clause) if m.start() not in sides_of_parts]
         if "cross" in found:
             return "cross"
         # "down and to the left": both ways at once.
