@@ -390,3 +390,29 @@ def test_sides_states_and_directions(backend, text, present, absent):
     solved = solve(backend, text)
     assert [n for n in present if solved.weights[n] <= 0.1] == [], solved.weights
     assert [n for n in absent if solved.weights[n] >= 0.05] == [], solved.weights
+
+
+@pytest.mark.parametrize("text, present, absent", [
+    # Where the eyes go: objects looked at, looking expressions, someone else's look.
+    ('She frowns at the floor.', ['eyeLookDownLeft', 'browDownLeft'], ['eyeLookUpLeft']),
+    ('He glowers out from beneath his lashes.', ['eyeLookUpLeft', 'browDownLeft'], ['eyeLookDownLeft']),
+    ('She rolls her eyes up and to the right.', ['eyeLookUpLeft', 'eyeLookOutRight'], ['eyeLookDownLeft']),
+    ('Eyes down, he catches her watching.', ['eyeLookDownLeft'], []),
+    # Eyes held on a target while the head turns turn back by as much.
+    ('Head turned to the left, eyes locked on the camera.', ['eyeLookOutRight', 'eyeLookInLeft'], ['eyeLookOutLeft']),
+    # What a part is like wins over another part's action; corners are finer than lips; purposes are left out.
+    ('She smiles, the eyes flat and cold.', ['mouthSmileLeft'], ['eyeSquintLeft', 'cheekSquintLeft']),
+    ('Lips curl up at the corners.', ['mouthSmileLeft', 'mouthSmileRight'], ['mouthUpperUpLeft']),
+    ('He puffs out his cheeks to make the kids laugh.', ['cheekPuff'], ['mouthSmileLeft', 'jawOpen']),
+    # 'Only' keeps the other part of the brows still; 'one side' is the side said nearby; a side before a part ends a clause.
+    ('The brows lift at the outer ends only, a knowing look.', ['browOuterUpLeft', 'browOuterUpRight'], ['browInnerUp']),
+    ('A dimple on the right, a lopsided smile.', ['mouthSmileRight', 'mouthDimpleRight'], ['mouthSmileLeft']),
+    ('Squint, right eye.', ['eyeSquintRight'], ['eyeSquintLeft']),
+    # 'And' another part that acts; an aside look keeps its side.
+    ('Jaw shifted left and lips sealed.', ['jawLeft', 'mouthPressLeft'], ['jawRight']),
+    ('She glances left, avoiding his eyes.', ['eyeLookOutLeft', 'eyeLookInRight'], ['eyeLookOutRight']),
+])
+def test_gaze_holds_only_and_purposes(backend, text, present, absent):
+    solved = solve(backend, text)
+    assert [n for n in present if solved.weights[n] <= 0.1] == [], solved.weights
+    assert [n for n in absent if solved.weights[n] >= 0.05] == [], solved.weights

@@ -16,7 +16,7 @@ from functools import lru_cache
 
 from ..._data import load_json
 from .emotion import FAMILIES, LEXICON, emotion_face, restrict
-from .facs import ACTION_UNITS, DEGREES, HEAD, FaceState, au_regions, is_sided
+from .facs import ACTION_UNITS, DEGREES, GAZE, HEAD, FaceState, au_regions, is_sided
 from .fallback import STRONG_MATCH, Guess, emotion_by_meaning, nearest
 from .fallback import words as fallback_words
 
@@ -132,9 +132,30 @@ _PARTICIPLE = re.compile(r"^(?:and\s+)?[a-z]+ing\b")
 _OPEN_PHRASE = re.compile(r"(?:^|\s)(?:a|an|into a|in a|with a)\s+([a-z-]+)$")
 _DESCRIBING = re.compile(r"^(?:tiny|little|small|quick|slow|brief|faint|slight|sly|wry|knowing|thin|tight|big|crooked|"
                          r"lopsided|[a-z-]+(?:ous|ful|ive|ic|ish|ing|less|ent|ant|y))$")
+# The parts of a part an action can be placed on after it.
+_FINER = {"brows": ("inner_brows", "outer_brows"), "lips": ("corners",), "mouth": ("corners",)}
+# "Outer edges only": the other part of the brows (or lips) does nothing, whatever else says so.
+_ONLY_PART = {"outer_brows": "inner_brows", "inner_brows": "outer_brows", "upper_lip": "lower_lip", "lower_lip": "upper_lip"}
+_PURPOSE = _pattern(_LANGUAGE["purposes"])
+_LOOKING = _pattern(_LANGUAGE["looking_expressions"])
+_GAZE_OBJECT = _pattern([phrase for direction in ("up", "down") for phrase in DIRECTIONS[direction] if " " in phrase])
+# "Eyes stay on him", "keeps his eyes on the road": the eyes hold where they look.
+_HOLDS = re.compile(r"\b(?:stay|stays|stayed|remain|remains|keep|keeps|fixed|lock|locks|locked|glued)\b")
+# "Catches her watching": someone else looks.
+_SOMEONE_ELSE = re.compile(r"\b(?:her|him|them|me|us|you)\s+$")
 _TURNS = {"look", "look_at", "look_plain", "turn", "tilt", "nod", "shift", "roll_eyes"}
 _UPPER_FACE = {"brows", "inner_brows", "outer_brows", "forehead", "eyes", "upper_lids", "lower_lids", "gaze"}
 STATE_WORDS = _public(_LANGUAGE["state_words"])
+
+
+def _held_gaze(head: dict[str, float]) -> tuple[float, float]:
+    """The gaze (in units of a full look) that keeps the eyes where they were while the head
+    turns by ``head`` (radians)."""
+    per_yaw = GAZE["left"]["pose"]["yaw"]
+    per_pitch = GAZE["up"]["pose"]["pitch"]
+    yaw_left = head.get("headYaw", 0.0) * (1.0 if HEAD["left"]["pose"]["headYaw"] > 0 else -1.0)
+    pitch_up = head.get("headPitch", 0.0) * (1.0 if HEAD["up"]["pose"]["headPitch"] > 0 else -1.0)
+    return (max(-1.0, min(1.0, -yaw_left / per_yaw)), max(-1.0, min(1.0, -pitch_up / per_pitch)))
 
 
 def _half(region: str | None) -> set[str]:
@@ -228,16 +249,25 @@ def _starts_with_action(piece: str) -> bool:
             and matches[0].text not in _PARTICLES)
 
 
-def _state_word(clause: str, region: str | None) -> str | None:
-    """The action a word saying what ``region`` is like stands for ("wide" eyes: widen)."""
+def _state_word(clause: str, region: str | None) -> tuple[str, int] | None:
+    """The action a word saying what ``region`` is like stands for ("wide" eyes: widen), and
+    where the word is."""
     visited = set()
     while region and region not in visited:
         visited.add(region)
         for word, action in STATE_WORDS.get(region, {}).items():
-            if re.search(r"(?<![\w'-])%s(?![\w'-])" % re.escape(word), clause):
-                return action
+            found = re.search(r"(?<![\w'-])%s(?![\w'-])" % re.escape(word), clause)
+            if found:
+                return action, found.start()
         region = REGION_FALLBACKS.get(region)
     return None
+
+
+def _opens_with_a_part(piece: str) -> bool:
+    """Whether ``piece`` starts by naming a part of the face ("the lips stay sealed")."""
+    first = next((m for m in _find(piece) if m.category not in ("side", "degree")), None)
+    return first is not None and first.category == "region" and re.fullmatch(
+        r"(?:(?:the|her|his|their|both|and)\s+)*(?:(?:left|right)\s+)?", piece[:first.start]) is not None
 
 
 def _acts_on_the_other_side(chunk: str) -> bool:
@@ -266,7 +296,7 @@ def _clauses(text: str) -> list[str]:
         # left stays wide" what the other one does.
         directional = [(m.start(), m.end()) for m in _SIDE_DIRECTION.finditer(chunk)]
         names_side = any(m.category == "side" and not any(a <= m.start < b for a, b in directional) for m in _find(chunk)) \
-            and _SIDE_ONLY.search(chunk) is not None
+            and (_SIDE_ONLY.search(chunk) is not None or _SIDE_OF_PART.search(chunk) is not None)
         if found & _QUALIFIERS and not _acts_on_the_other_side(chunk) and (
                 not found & _CONTENT or (names_side and not found & (_CONTENT - {"region"}))):
             if clauses:
@@ -291,8 +321,12 @@ def _clauses(text: str) -> list[str]:
             new_predicate = {"region", "action"} <= previous and _starts_with_action(piece)
             # And the other side ("the left brow down and the right one way up").
             other_side = bool(merged) and _acts_on_the_other_side(piece) and "side" in previous
+            # And another part that does something ("jaw left and lips stay sealed", "a
+            # half-smile at the left corner and brows drawn together").
+            another_part = bool(merged) and _opens_with_a_part(piece) and bool(found & {"action", "side"}) and (
+                "expression" in previous or ("region" in previous and bool(previous & {"action", "side", "degree"})))
             if (merged and not ("region" in found and {"region", "action"} <= previous) and not denial_ends
-                    and not new_predicate and not other_side):
+                    and not new_predicate and not other_side and not another_part):
                 merged[-1] = f"{merged[-1]} and {piece}"
             else:
                 merged.append(piece)
@@ -444,6 +478,10 @@ class DescriptionParser:
             locked.add("unsmiling")
         previous_side: str | None = None  # the last side a clause named
         for clause in _clauses(text):
+            if _PURPOSE.match(clause):
+                # "... to make the baby laugh": why, not what the face does.
+                result.ignored_clauses.append(clause)
+                continue
             idiom = _idiom(clause) if guess else None
             if idiom is not None:
                 # An idiom the bank knows well ("tears well up in her eyes") beats a partial
@@ -466,7 +504,9 @@ class DescriptionParser:
             looks = any(m.category == "action" and m.key in _TURNS for m in matches)
             own_side = None if looks else self._side(clause, matches)
             carried_side = None
-            if own_side is None and previous_side in ("Left", "Right"):
+            if own_side == "one" and previous_side in ("Left", "Right"):
+                carried_side = previous_side
+            elif own_side is None and previous_side in ("Left", "Right"):
                 other = _OTHER_ONE.search(clause)
                 if other and "other" in other.groups():
                     carried_side = {"Left": "Right", "Right": "Left"}[previous_side]
@@ -477,7 +517,7 @@ class DescriptionParser:
             previous_side = own_side if own_side in ("Left", "Right") else carried_side
         if guess:
             for clause in list(result.ignored_clauses):
-                if _NEGATED.search(clause):
+                if _NEGATED.search(clause) or _PURPOSE.match(clause):
                     continue
                 found = nearest(clause, by_meaning) or (emotion_by_meaning(clause) if by_meaning else None)
                 if found is not None:
@@ -485,11 +525,17 @@ class DescriptionParser:
                     self._stand_in(found, summary, result, suppressed, locked)
         _merge_summary(state, summary, {name[len("relaxed:"):] for name in locked if name.startswith("relaxed:")})
         state.clear_aus(suppressed)
+        for name in locked:
+            if name.startswith("only:"):
+                part = name[len("only:"):]
+                state.clear_aus([au for au in list(state.aus) if _ONLY_PART[part] in au_regions(au) and part not in au_regions(au)])
         # "keeping her head still", "without moving his head": whatever else moved it.
         if "head" in locked:
             state.head.clear()
         if "gaze" in locked:
-            state.gaze, state.cross = (0.0, 0.0), 0.0
+            # "She turns her head to her right, but her eyes stay on the camera": the eyes turn
+            # back by as much as the head turned.
+            state.gaze, state.cross = _held_gaze(state.head), 0.0
         return result
 
     def _stand_in(self, found: Guess, state, result, suppressed, locked) -> None:
@@ -510,6 +556,8 @@ class DescriptionParser:
         degrees = [m for m in matches if m.category == "degree"]
         degree = DEGREE_WORDS[max(degrees, key=lambda m: len(m.text)).key] if degrees else None
         side = self._side(clause, matches)
+        if side == "one" and carried_side:
+            side = carried_side  # "a dimple on the right, a lopsided smile": on the right
         direction = self._direction(clause)
 
         # Negation reaches what follows it in the clause: "a smile that doesn't reach the eyes"
@@ -523,17 +571,33 @@ class DescriptionParser:
             return (negation_at is not None and position > negation_at) or (cancel_at is not None and position < cancel_at)
 
         effects: list[tuple[object, float, bool]] = []  # (effect, strength, negated)
+        # "Catches her watching": her look, not this face's.
+        actions = [a for a in actions if not (a.key in ("look", "look_at", "look_plain") and _SOMEONE_ELSE.search(clause[:a.start]))]
         pairs = self._pairs(regions, actions, carried_region)
-        if all(action == "hold_still" for _, action, _ in pairs) and not expressions:
-            # "Eyes huge", "the left stays wide", "brows level": what the part is like.
-            named = regions[-1].key if regions else (carried_region if _OTHER_ONE.search(clause) else None)
-            action = _state_word(clause, named)
-            if action:
-                pairs = [(named, action, regions[-1].start if regions else 0)]
+        if direction in (None, "direct") and any(a.key == "look_at" and _HOLDS.search(a.text) for a in actions):
+            locked.add("gaze")  # "her eyes stay on the camera": wherever the head goes
+        for region in regions:
+            if region.key in _ONLY_PART and (_ONLY_AFTER.match(clause[region.end:]) or _ONLY_BEFORE.search(clause[:region.start])):
+                locked.add("only:" + region.key)
+        named = regions[-1].key if regions else (carried_region if _OTHER_ONE.search(clause) else None)
+        if named and not expressions and not any(
+                region == named and action != "hold_still" and _rule(region, action) for region, action, _ in pairs):
+            # "Eyes huge", "the left stays wide", "brows level", "the eyes stay flat": what the
+            # part is like (the word is no action of another part: "flat" lips press).
+            stated = _state_word(clause, named)
+            if stated:
+                pairs = [(named, stated[0], stated[1])] + [p for p in pairs if p[1] != "hold_still" and p[2] != stated[1]]
         gaze_regions = [m for m in regions if m.key in ("eyes", "gaze")]
         if gaze_regions and direction and not any(region in ("eyes", "gaze") for region, _, _ in pairs):
             # "Eyes to the left", "a quick look right": the eyes go where the clause points.
             pairs.append((gaze_regions[0].key, "look", gaze_regions[0].start))
+        if direction and not any(region in ("eyes", "gaze", "head") or action in _TURNS for region, action, _ in pairs):
+            # "He knits his brow over the map", "she frowns down at her phone": the eyes go there
+            # (not when the lower face is what moves: "jaw on the floor").
+            named = {m.key for m in regions} | {r for m in expressions for r in _EXPRESSION_REGIONS.get(m.key, ())}
+            looking = _LOOKING.search(clause) and not any(action for _, action, _ in pairs)
+            if (_GAZE_OBJECT.search(clause) or looking) and not named & (_LOWER_FACE | {"teeth", "tongue"}):
+                pairs.append(("gaze", "look", 0))
         sideways = [m for m in regions if m.key in ("jaw", "mouth")]
         if (sideways and (side is None or not actions) and direction in ("left", "right")
                 and all(a.key == "stretch" or _rule(sideways[0].key, a.key) is None for a in actions)):
@@ -638,9 +702,12 @@ class DescriptionParser:
             after = [r for r in regions if r.start >= action.end]
             default = DEFAULT_REGIONS.get(action.key)
             region = before[-1] if before else (after[0] if after else None)
-            finer = [r for r in after if r.key in ("inner_brows", "outer_brows")]
-            if region is not None and region.key == "brows" and finer and not [a for a in actions if finer[0].end <= a.start]:
-                region = finer[0]  # "the brows raise on the outer edges": the outer brows do
+            finer = [r for r in after if r.key in _FINER.get(region.key if region is not None else "", ())]
+            if region is not None and finer and not [a for a in actions if finer[0].end <= a.start]:
+                # "The brows raise on the outer edges": the outer brows do; "lips curling up at
+                # both corners": the corners do (and the lips do nothing else).
+                used_regions.add(id(region))
+                region = finer[0]
             if region is not None and default and _rule(region.key, action.key) is None:
                 # "looks up from under his brows": the brows do not look; the eyes do.
                 region = None
@@ -754,6 +821,8 @@ class DescriptionParser:
         return template[: match.start()] + chosen + template[match.end():]
 
     def _gaze(self, template: str, strength: float, direction: str | None, state: FaceState) -> None:
+        if direction in (None, "away") and "<away>" in template and state.gaze[0] != 0.0:
+            return  # "looks to his left, avoiding her eyes": already looking aside
         target = self._resolve(template, direction)
         if "+" in target:
             for part in target.split("+"):
