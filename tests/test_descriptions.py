@@ -416,3 +416,26 @@ def test_gaze_holds_only_and_purposes(backend, text, present, absent):
     solved = solve(backend, text)
     assert [n for n in present if solved.weights[n] <= 0.1] == [], solved.weights
     assert [n for n in absent if solved.weights[n] >= 0.05] == [], solved.weights
+
+
+def test_the_fallback_passes_over_opposites_and_other_parts_of_the_face(backend):
+    # A wording that says the opposite is no stand-in, however near by meaning.
+    assert fallback.opposed("his expression hardens", "her expression softens")
+    assert fallback.opposed("her eyes narrow to slits", "eyes widen in recognition")
+    assert not fallback.opposed("her face lights up", "his face lights up")
+    # Nor is one about another part of the face: the clause is left out, and the notes say so.
+    solved = solve(backend, "She smacks her forehead.")
+    assert solved.weights["mouthPressLeft"] < 0.05
+    assert any("nothing in the description was understood" in note for note in solved.notes), solved.notes
+    solved = solve(backend, "Brows up, she smacks her forehead.")
+    assert solved.weights["mouthPressLeft"] < 0.05 and solved.weights["browInnerUp"] > 0.1
+    assert any("'she smacks her forehead'" in note for note in solved.notes), solved.notes
+    # A bank idiom on the same part is still found by its words.
+    assert solve(backend, "He smacks his lips.").weights["mouthPressLeft"] > 0.1
+
+
+@pytest.mark.skipif(not fallback._shipped_available(), reason="the sentence encoder's weights are not extracted (run ./kff)")
+def test_a_feeling_framed_as_a_look_is_read_by_meaning():
+    fallback.use_encoder(fallback.DEFAULT)
+    result = DescriptionParser().parse("A pleading look.")
+    assert [g.by for g in result.guessed] == ["emotion"] and result.state.get("AU1") > 0.3

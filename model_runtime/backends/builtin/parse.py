@@ -336,6 +336,24 @@ def _clauses(text: str) -> list[str]:
     return clauses
 
 
+# Parts of the face that one phrase can stand in for another on.
+_PART_FAMILIES = ({"brows", "inner_brows", "outer_brows", "forehead"}, {"eyes", "gaze", "upper_lids", "lower_lids"},
+                  {"cheeks"}, {"nose"}, {"lips", "mouth", "upper_lip", "lower_lip", "corners", "teeth", "tongue"},
+                  {"jaw", "chin"}, {"head"})
+
+
+def _parts(text: str) -> set[int]:
+    named = {_VOCABULARY["region"][m.group(0)] for m in _PATTERNS["region"].finditer(text)}
+    return {i for i, family in enumerate(_PART_FAMILIES) if family & named}
+
+
+def _elsewhere(clause: str, wording: str) -> bool:
+    """A bank wording about another part of the face than the clause ("smacks her forehead" is
+    not "smacks his lips")."""
+    said, other = _parts(clause), _parts(wording.lower())
+    return bool(said and other and not said & other)
+
+
 def _rule(region: str, action: str):
     visited = set()
     while region and region not in visited:
@@ -358,7 +376,7 @@ def _idiom(clause: str) -> Guess | None:
     if not any(fallback_words(w.group(0)) for w in leftover):
         return None
     # Words only: a clause the grammar reads must not pay for the sentence encoder.
-    found = nearest(clause, by_meaning=False)
+    found = nearest(clause, by_meaning=False, veto=_elsewhere)
     if found is None or found.similarity < STRONG_MATCH:
         return None
     # A one-word wording ("mopes") names a whole clause, never a word beside what the grammar
@@ -519,7 +537,7 @@ class DescriptionParser:
             for clause in list(result.ignored_clauses):
                 if _NEGATED.search(clause) or _PURPOSE.match(clause):
                     continue
-                found = nearest(clause, by_meaning) or (emotion_by_meaning(clause) if by_meaning else None)
+                found = nearest(clause, by_meaning, veto=_elsewhere) or (emotion_by_meaning(clause) if by_meaning else None)
                 if found is not None:
                     result.ignored_clauses.remove(clause)
                     self._stand_in(found, summary, result, suppressed, locked)
