@@ -439,3 +439,23 @@ def test_a_feeling_framed_as_a_look_is_read_by_meaning():
     fallback.use_encoder(fallback.DEFAULT)
     result = DescriptionParser().parse("A pleading look.")
     assert [g.by for g in result.guessed] == ["emotion"] and result.state.get("AU1") > 0.3
+
+
+@pytest.mark.parametrize("text, stronger, weaker, absent", [
+    # Intensity on one side: the clause before again on the other side, or both sides with
+    # one more.
+    ("A big smile on the left, a faint one on the right.", "mouthSmileLeft", "mouthSmileRight", []),
+    ("Left eye shut tight, the right only slightly.", "eyeBlinkLeft", "eyeBlinkRight", []),
+    ("Slight frown, stronger on the right.", "browDownRight", "browDownLeft", ["eyeLookOutRight", "eyeLookInLeft"]),
+    ("The smile is wider on her left side.", "mouthSmileLeft", "mouthSmileRight", []),
+])
+def test_sides_to_different_degrees(backend, text, stronger, weaker, absent):
+    solved = solve(backend, text)
+    assert solved.weights[stronger] > solved.weights[weaker] > 0.1, solved.weights
+    assert [n for n in absent if solved.weights[n] >= 0.05] == [], solved.weights
+
+
+@pytest.mark.parametrize("text", ["He starts to smile but stops himself.", "A ghost of a grin, gone again."])
+def test_a_clause_can_take_back_the_one_before(backend, text):
+    solved = solve(backend, text)
+    assert solved.weights["mouthSmileLeft"] < 0.05 and solved.weights["mouthSmileRight"] < 0.05, solved.weights
