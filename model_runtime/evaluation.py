@@ -118,6 +118,7 @@ DESCRIPTIONS_DEV_LABEL = "dev (independent, used for tuning since stop 16)"
 DESCRIPTION_DEV_SETS = (
     ("dev", "descriptions_paraphrased.json", DESCRIPTIONS_DEV_LABEL),
     ("dev2", "descriptions_dev2.json", "dev2 (a second hand, stop 17; first measured untouched: 70.5% with stop 16's parser, 73.5% with this stop's before tuning on it)"),
+    ("dev3", "descriptions_dev3.json", "dev3 (a third hand, stop 18; first measured untouched: 83% with stop 17's parser, tuned on since)"),
 )
 
 
@@ -180,7 +181,10 @@ def read_descriptions_set(path: Path) -> list[dict]:
 
 
 def _rate(counts: dict) -> str:
-    return f"{counts['agree']}/{counts['total']} = {counts['agree'] / max(counts['total'], 1):.0%}"
+    share = counts["agree"] / max(counts["total"], 1)
+    # 199/200 is not 100%.
+    shown = f"{share:.1%}" if round(share * 100) == 100 and counts["agree"] < counts["total"] else f"{share:.0%}"
+    return f"{counts['agree']}/{counts['total']} = {shown}"
 
 
 # Shapes whose movement is articulation (lip excursion), beside the jaw.

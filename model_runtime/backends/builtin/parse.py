@@ -16,7 +16,7 @@ from functools import lru_cache
 
 from ..._data import load_json
 from .emotion import FAMILIES, LEXICON, emotion_face, restrict
-from .facs import ACTION_UNITS, DEGREES, HEAD, FaceState, au_regions, is_sided
+from .facs import ACTION_UNITS, DEGREES, GAZE, HEAD, FaceState, au_regions, is_sided
 from .fallback import STRONG_MATCH, Guess, emotion_by_meaning, nearest
 from .fallback import words as fallback_words
 
@@ -112,6 +112,59 @@ _SIDE_DIRECTION = re.compile(r"\b(?:(?:to|toward|towards|at)\s+(?:(?:the|her|his
                              % "|".join(re.escape(p) for phrases in [*REGIONS.values(), ["side", "half"]] for p in phrases if " " not in p))
 # One of a pair: a side of the face, whichever ("one corner", "an eyebrow").
 _ONE_OF = re.compile(r"\b(?:one|an)\s+(?:mouth\s+|lip\s+)?(?:corner|brow|eyebrow|eye|nostril|cheek)\b")
+_REGION_WORDS = "|".join(sorted({re.escape(p) for phrases in REGIONS.values() for p in phrases if " " not in p}, key=len, reverse=True))
+# "Upper left", "bottom right": both ways at once.
+_CORNER_DIRECTION = re.compile(r"\b(upper|lower|top|bottom)[\s-](left|right)\b")
+# A side word before a part of the face names the side, not a direction ("the right corner of
+# his mouth" does not pull the mouth right); "to the left corner of the room" goes left.
+_SIDE_OF_PART = re.compile(r"(?<!\bto the )(?<!\btoward the )(?<!\btowards the )\b(?:left|right)(?=\s+(?:side|half|%s)\b)" % _REGION_WORDS)
+# "The right one", "the left stays wide", "with the other": the part the clause before named,
+# on a side ("to the left", "on her right" are a direction and a side, not a part).
+_OTHER_ONE = re.compile(r"(?:\b(?:the|her|his|their)\s+(left|right|other)\s+one\b|\bthe\s+(other)\b"
+                        r"|^(?:and\s+)?(?:leave\s+|leaves\s+|keep\s+|keeps\s+)?(?:the|her|his|their)\s+(left|right)\b|\bwith\s+the\s+(left|right)\b)"
+                        r"(?!\s+(?:side|half|%s)\b)" % _REGION_WORDS)
+# "That corner of the mouth", "on the same side": the side of the clause before.
+_SAME_SIDE = re.compile(r"\b(?:that|the same)\s+(?:side|corner|one|eye|brow|eyebrow|cheek|nostril)\b")
+# A clause that goes on with a participle ("lip pulled up on his right, showing a canine").
+_PARTICIPLE = re.compile(r"^(?:and\s+)?[a-z]+ing\b")
+# A chunk that ends on an article and an adjective ("a tiny, prim little knot", "a sly,
+# knowing look") goes on in the next one.
+_OPEN_PHRASE = re.compile(r"(?:^|\s)(?:a|an|into a|in a|with a)\s+([a-z-]+)$")
+_DESCRIBING = re.compile(r"^(?:tiny|little|small|quick|slow|brief|faint|slight|sly|wry|knowing|thin|tight|big|crooked|"
+                         r"lopsided|[a-z-]+(?:ous|ful|ive|ic|ish|ing|less|ent|ant|y))$")
+# The parts of a part an action can be placed on after it.
+_FINER = {"brows": ("inner_brows", "outer_brows"), "lips": ("corners",), "mouth": ("corners",)}
+# "Outer edges only": the other part of the brows (or lips) does nothing, whatever else says so.
+_ONLY_PART = {"outer_brows": "inner_brows", "inner_brows": "outer_brows", "upper_lip": "lower_lip", "lower_lip": "upper_lip"}
+_PURPOSE = _pattern(_LANGUAGE["purposes"])
+_LOOKING = _pattern(_LANGUAGE["looking_expressions"])
+_GAZE_OBJECT = _pattern([phrase for direction in ("up", "down") for phrase in DIRECTIONS[direction] if " " in phrase])
+# "Eyes stay on him", "keeps his eyes on the road": the eyes hold where they look.
+_HOLDS = re.compile(r"\b(?:stay|stays|stayed|remain|remains|keep|keeps|fixed|lock|locks|locked|glued)\b")
+# "Catches her watching": someone else looks.
+_SOMEONE_ELSE = re.compile(r"\b(?:her|him|them|me|us|you)\s+$")
+_TURNS = {"look", "look_at", "look_plain", "turn", "tilt", "nod", "shift", "roll_eyes"}
+_UPPER_FACE = {"brows", "inner_brows", "outer_brows", "forehead", "eyes", "upper_lids", "lower_lids", "gaze"}
+STATE_WORDS = _public(_LANGUAGE["state_words"])
+
+
+def _held_gaze(head: dict[str, float]) -> tuple[float, float]:
+    """The gaze (in units of a full look) that keeps the eyes where they were while the head
+    turns by ``head`` (radians)."""
+    per_yaw = GAZE["left"]["pose"]["yaw"]
+    per_pitch = GAZE["up"]["pose"]["pitch"]
+    yaw_left = head.get("headYaw", 0.0) * (1.0 if HEAD["left"]["pose"]["headYaw"] > 0 else -1.0)
+    pitch_up = head.get("headPitch", 0.0) * (1.0 if HEAD["up"]["pose"]["headPitch"] > 0 else -1.0)
+    return (max(-1.0, min(1.0, -yaw_left / per_yaw)), max(-1.0, min(1.0, -pitch_up / per_pitch)))
+
+
+def _half(region: str | None) -> set[str]:
+    """The half of the face a region is in."""
+    if region is None:
+        return set()
+    return _UPPER_FACE if region in _UPPER_FACE else _LOWER_FACE | {"teeth", "tongue"}
+
+
 # Clauses that only name an expression or an emotion ("..., a snarl", "..., worried") sum up;
 # the parts of the face another clause describes in detail keep that detail.
 _SUMMARY = {"expression", "emotion"}
@@ -165,6 +218,26 @@ def _find(clause: str) -> tuple[_Match, ...]:
     return tuple(sorted(taken, key=lambda m: m.start))
 
 
+# Quotation marks around a word ("a little 'o'", 'a "meh" mouth') are no part of it; an
+# apostrophe inside one ("don't", "that's") is.
+_QUOTES = re.compile(r"[\"“”‘]|(?<![a-z])'|'(?![a-z])")
+# A hyphenated compound the vocabulary does not know as one word ("a half-grimace") reads as
+# its parts; the known ones ("half-lidded", "side-eye") stay whole.
+_COMPOUND = re.compile(r"(?<![\w'-])[a-z]+(?:-[a-z]+)+(?![\w'-])")
+_KNOWN_COMPOUNDS = {word for vocabulary in [*_VOCABULARY.values(), _DIRECTION_INDEX] for phrase in vocabulary
+                    for word in phrase.split() if "-" in word}
+# "Tries not to cry", "fighting hard not to laugh": what is held back still shows, a little.
+_HOLDING_BACK = re.compile(r"\b(?:tr(?:y|ies|ied|ying)|fight(?:s|ing)?|struggl(?:e|es|ing)|battl(?:e|es|ing))\s+"
+                           r"(?:(?:very|so|really)\s+)?(?:hard\s+)?not\s+to\b")
+
+
+def _normalise(description: str) -> str:
+    text = " ".join(description.lower().replace("’", "'").split())
+    text = " ".join(_QUOTES.sub(" ", text).split())
+    text = _COMPOUND.sub(lambda m: m.group(0) if m.group(0) in _KNOWN_COMPOUNDS else m.group(0).replace("-", " "), text)
+    return _HOLDING_BACK.sub("slightly", text)
+
+
 _PARTICLES = set(_LANGUAGE["particles"])
 _SUBJECT = re.compile(r"^(?:(?:he|she|they|it|then|also|now)\s+)?")
 
@@ -176,15 +249,56 @@ def _starts_with_action(piece: str) -> bool:
             and matches[0].text not in _PARTICLES)
 
 
+def _state_word(clause: str, region: str | None) -> tuple[str, int] | None:
+    """The action a word saying what ``region`` is like stands for ("wide" eyes: widen), and
+    where the word is."""
+    visited = set()
+    while region and region not in visited:
+        visited.add(region)
+        for word, action in STATE_WORDS.get(region, {}).items():
+            found = re.search(r"(?<![\w'-])%s(?![\w'-])" % re.escape(word), clause)
+            if found:
+                return action, found.start()
+        region = REGION_FALLBACKS.get(region)
+    return None
+
+
+def _opens_with_a_part(piece: str) -> bool:
+    """Whether ``piece`` starts by naming a part of the face ("the lips stay sealed")."""
+    first = next((m for m in _find(piece) if m.category not in ("side", "degree")), None)
+    return first is not None and first.category == "region" and re.fullmatch(
+        r"(?:(?:the|her|his|their|both|and)\s+)*(?:(?:left|right)\s+)?", piece[:first.start]) is not None
+
+
+def _acts_on_the_other_side(chunk: str) -> bool:
+    """"The left stays wide", "the right one way up": the part before, on another side, doing
+    something of its own (not "- the right one", which says where the clause before happens)."""
+    if not _OTHER_ONE.search(chunk):
+        return False
+    return any(m.category in ("action", "expression") for m in _find(chunk)) or any(
+        _state_word(chunk, region) for region in STATE_WORDS)
+
+
 def _clauses(text: str) -> list[str]:
     clauses: list[str] = []
     leading = ""  # a qualifier before anything it could qualify ("a wide, toothy grin")
     for chunk in (piece for part in _CLAUSE_BREAK.split(text) for piece in _CLAUSE_START.split(part)):
+        if leading.endswith("\0"):  # "a tiny," + "prim little knot": one phrase
+            chunk, leading = f"{leading[:-1]} {chunk.strip()}", ""
+        opening = _OPEN_PHRASE.search(chunk.strip())
+        if opening and _DESCRIBING.match(opening.group(1)) and not {m.category for m in _find(opening.group(1))} & {
+                "region", "expression", "action", "side"}:
+            leading = f"{chunk.strip()}\0"
+            continue
         found = {m.category for m in _find(chunk)}
         # "right eye only", "left side of the face": a side (with the part it is on) says where
-        # the clause before happens.
-        names_side = "side" in found and _SIDE_ONLY.search(chunk) is not None
-        if found & _QUALIFIERS and (not found & _CONTENT or (names_side and not found & (_CONTENT - {"region"}))):
+        # the clause before happens; "eyes to her left only" says where they look, and "the
+        # left stays wide" what the other one does.
+        directional = [(m.start(), m.end()) for m in _SIDE_DIRECTION.finditer(chunk)]
+        names_side = any(m.category == "side" and not any(a <= m.start < b for a, b in directional) for m in _find(chunk)) \
+            and (_SIDE_ONLY.search(chunk) is not None or _SIDE_OF_PART.search(chunk) is not None)
+        if found & _QUALIFIERS and not _acts_on_the_other_side(chunk) and (
+                not found & _CONTENT or (names_side and not found & (_CONTENT - {"region"}))):
             if clauses:
                 clauses[-1] = f"{clauses[-1]} {chunk.strip()}"
             else:
@@ -205,13 +319,20 @@ def _clauses(text: str) -> list[str]:
             # So does a complete clause when a new verb follows ("she lifts her chin and looks
             # down at him": the look is not the chin's).
             new_predicate = {"region", "action"} <= previous and _starts_with_action(piece)
-            if merged and not ("region" in found and {"region", "action"} <= previous) and not denial_ends and not new_predicate:
+            # And the other side ("the left brow down and the right one way up").
+            other_side = bool(merged) and _acts_on_the_other_side(piece) and "side" in previous
+            # And another part that does something ("jaw left and lips stay sealed", "a
+            # half-smile at the left corner and brows drawn together").
+            another_part = bool(merged) and _opens_with_a_part(piece) and bool(found & {"action", "side"}) and (
+                "expression" in previous or ("region" in previous and bool(previous & {"action", "side", "degree"})))
+            if (merged and not ("region" in found and {"region", "action"} <= previous) and not denial_ends
+                    and not new_predicate and not other_side and not another_part):
                 merged[-1] = f"{merged[-1]} and {piece}"
             else:
                 merged.append(piece)
         clauses.extend(c for c in merged if c)
-    if leading:
-        clauses.append(leading)
+    if leading.rstrip("\0"):
+        clauses.append(leading.rstrip("\0"))
     return clauses
 
 
@@ -275,13 +396,50 @@ def _merge_summary(state: FaceState, summary: FaceState, relaxed: set[str]) -> N
 # names the whole expression (the brows and eyes of a snarl stay as they are).
 _LOWER_FACE = {"nose", "cheeks", "mouth", "lips", "upper_lip", "lower_lip", "corners", "jaw", "chin"}
 
+# The regions an expression's own words name ("eyes wide", "clenched jaw"): it describes them in
+# detail. Denials ("doesn't reach her eyes") name a region to say what does not happen there.
+_EXPRESSION_REGIONS = {key: {_VOCABULARY["region"][m.group(0)] for m in _PATTERNS["region"].finditer(key)} - {"face"}
+                       for key in EXPRESSIONS if not _NEGATED.search(key)}
+# Region words that are not action-unit regions themselves.
+_AU_REGION = {"teeth": {"mouth"}, "gaze": {"eyes"}}
+# "A frown on the corner of his mouth", "smiles with her mouth only": the expression happens
+# there and nowhere else.
+_LOCATED = re.compile(r"^\s+(?:[a-z]+s\s+)?(?:on|in|at|around|across|along|to)\s+(?:\S+\s+){0,3}?$")
+_ONLY_AFTER = re.compile(r"^\s+(?:only|alone)\b")
+_ONLY_BEFORE = re.compile(r"\b(?:only|just|solely)\s+(?:(?:with|in|on)\s+)?(?:(?:the|her|his|their)\s+)?$")
+# Feeling words that deny warmth ("cold contempt", "unimpressed, mouth flat"): the feelings a
+# description names bring no smile and no cheek raise (a smile the text names stays).
+_UNSMILING = _pattern(_LANGUAGE["unsmiling_words"])
+_WARMTH = ("AU12", "AU13", "AU6")
 
-def _emotion_units(word: str, scale: float, side: str | None, region_names: set[str]):
-    """(au, left, right) of an emotion word's face, only in ``region_names`` when given."""
+
+def _scope(region_keys: set[str]) -> set[str]:
+    """The action-unit regions of the language's region keys ("teeth" -> the mouth)."""
+    return {name for key in region_keys for name in _AU_REGION.get(key, {key})}
+
+
+def _effect_regions(effect) -> set[str]:
+    """Where an expression's effect acts: its action unit's regions, the eyes for a gaze, the
+    head, or the region it relaxes."""
+    name = effect[0] if isinstance(effect, (list, tuple)) else effect
+    name = name.lstrip("-=")
+    if name.startswith("gaze"):
+        return {"eyes"}
+    if name.startswith("head"):
+        return {"head"}
+    unit = name.partition(":")[0]
+    return set(au_regions(unit)) if unit in ACTION_UNITS else {name}
+
+
+def _emotion_units(word: str, scale: float, side: str | None, region_names: set[str], warm: bool = True):
+    """(au, left, right) of an emotion word's face, only in ``region_names`` when given; with
+    ``warm=False`` without a smile or a cheek raise."""
     entry = LEXICON[word]
     face = emotion_face(entry["mix"], min(1.0, entry["intensity"] * scale), 0, side if side in ("Left", "Right") else "Left")
     if region_names:
         face = restrict(face, region_names)
+    if not warm:
+        face.clear_aus(_WARMTH)
     return face.active(0.02)
 
 
@@ -308,7 +466,7 @@ class DescriptionParser:
         """``guess``: read clauses the grammar does not parse as the nearest action phrase of
         the bank (``fallback.py``); ``by_meaning``: with the sentence encoder when it is there
         (else by words only)."""
-        text = " ".join(description.lower().replace("’", "'").split())
+        text = _normalise(description)
         state = FaceState()
         result = ParseResult(state)
         suppressed: set[str] = set()
@@ -316,25 +474,50 @@ class DescriptionParser:
         carried_region: str | None = None
         # What summing-up clauses and guesses say, merged after the detailed clauses.
         summary = FaceState()
+        if _UNSMILING.search(text):
+            locked.add("unsmiling")
+        previous_side: str | None = None  # the last side a clause named
         for clause in _clauses(text):
+            if _PURPOSE.match(clause):
+                # "... to make the baby laugh": why, not what the face does.
+                result.ignored_clauses.append(clause)
+                continue
             idiom = _idiom(clause) if guess else None
             if idiom is not None:
                 # An idiom the bank knows well ("tears well up in her eyes") beats a partial
                 # reading of its words ("eyes ... up"); detailed clauses still beat the idiom.
                 self._stand_in(idiom, summary, result, suppressed, locked)
                 continue
-            categories = {m.category for m in _find(clause)}
+            matches = _find(clause)
+            categories = {m.category for m in matches}
             # A named expression is a summing-up clause, unless it says on which side ("a smirk
-            # on the right": that detail stands against a summing-up "contempt").
-            target = summary if categories & _SUMMARY and not categories & {"region", "action", "side"} else state
+            # on the right": that detail stands against a summing-up "contempt") or names a part
+            # of the face ("eyes wide", "the mouth in a silent scream"; the whole face, "puts on
+            # a brave face", still sums up).
+            detailed = (any(m.category == "region" and m.key != "face" for m in matches)
+                        or any(_EXPRESSION_REGIONS.get(m.key) for m in matches if m.category == "expression"))
+            target = summary if categories & _SUMMARY and not (detailed or categories & {"action", "side"}) else state
             # "He frowns slightly, not quite angry": a feeling denied adds nothing, and takes away
             # nothing another clause describes (a denied expression, "not smiling", does).
             denied_feeling = categories & _SUMMARY == {"emotion"} and "negation" in categories and target is summary
+            # "He glances right": where he looks, not a side of the face.
+            looks = any(m.category == "action" and m.key in _TURNS for m in matches)
+            own_side = None if looks else self._side(clause, matches)
+            carried_side = None
+            if own_side == "one" and previous_side in ("Left", "Right"):
+                carried_side = previous_side
+            elif own_side is None and previous_side in ("Left", "Right"):
+                other = _OTHER_ONE.search(clause)
+                if other and "other" in other.groups():
+                    carried_side = {"Left": "Right", "Right": "Left"}[previous_side]
+                elif _SAME_SIDE.search(clause) or _PARTICIPLE.match(clause):
+                    carried_side = previous_side
             carried_region = self._parse_clause(clause, target, result, set() if denied_feeling else suppressed,
-                                                carried_region, locked, summary)
+                                                carried_region, locked, summary, carried_side)
+            previous_side = own_side if own_side in ("Left", "Right") else carried_side
         if guess:
             for clause in list(result.ignored_clauses):
-                if _NEGATED.search(clause):
+                if _NEGATED.search(clause) or _PURPOSE.match(clause):
                     continue
                 found = nearest(clause, by_meaning) or (emotion_by_meaning(clause) if by_meaning else None)
                 if found is not None:
@@ -342,11 +525,17 @@ class DescriptionParser:
                     self._stand_in(found, summary, result, suppressed, locked)
         _merge_summary(state, summary, {name[len("relaxed:"):] for name in locked if name.startswith("relaxed:")})
         state.clear_aus(suppressed)
+        for name in locked:
+            if name.startswith("only:"):
+                part = name[len("only:"):]
+                state.clear_aus([au for au in list(state.aus) if _ONLY_PART[part] in au_regions(au) and part not in au_regions(au)])
         # "keeping her head still", "without moving his head": whatever else moved it.
         if "head" in locked:
             state.head.clear()
         if "gaze" in locked:
-            state.gaze, state.cross = (0.0, 0.0), 0.0
+            # "She turns her head to her right, but her eyes stay on the camera": the eyes turn
+            # back by as much as the head turned.
+            state.gaze, state.cross = _held_gaze(state.head), 0.0
         return result
 
     def _stand_in(self, found: Guess, state, result, suppressed, locked) -> None:
@@ -356,7 +545,9 @@ class DescriptionParser:
             self._parse_clause(part, state, stand_in, suppressed, None, locked)
         result.guessed.append(found)
 
-    def _parse_clause(self, clause, state, result, suppressed, carried_region, locked, summary=None):
+    def _parse_clause(self, clause, state, result, suppressed, carried_region, locked, summary=None, carried_side=None):
+        """Apply one clause to ``state``; ``carried_side``: the side of the clause before, for a
+        clause that goes on about that side ("..., showing a canine", "the other one ...")."""
         matches = _find(clause)
         regions = [m for m in matches if m.category == "region"]
         actions = [m for m in matches if m.category == "action"]
@@ -365,6 +556,8 @@ class DescriptionParser:
         degrees = [m for m in matches if m.category == "degree"]
         degree = DEGREE_WORDS[max(degrees, key=lambda m: len(m.text)).key] if degrees else None
         side = self._side(clause, matches)
+        if side == "one" and carried_side:
+            side = carried_side  # "a dimple on the right, a lopsided smile": on the right
         direction = self._direction(clause)
 
         # Negation reaches what follows it in the clause: "a smile that doesn't reach the eyes"
@@ -378,11 +571,33 @@ class DescriptionParser:
             return (negation_at is not None and position > negation_at) or (cancel_at is not None and position < cancel_at)
 
         effects: list[tuple[object, float, bool]] = []  # (effect, strength, negated)
+        # "Catches her watching": her look, not this face's.
+        actions = [a for a in actions if not (a.key in ("look", "look_at", "look_plain") and _SOMEONE_ELSE.search(clause[:a.start]))]
         pairs = self._pairs(regions, actions, carried_region)
+        if direction in (None, "direct") and any(a.key == "look_at" and _HOLDS.search(a.text) for a in actions):
+            locked.add("gaze")  # "her eyes stay on the camera": wherever the head goes
+        for region in regions:
+            if region.key in _ONLY_PART and (_ONLY_AFTER.match(clause[region.end:]) or _ONLY_BEFORE.search(clause[:region.start])):
+                locked.add("only:" + region.key)
+        named = regions[-1].key if regions else (carried_region if _OTHER_ONE.search(clause) else None)
+        if named and not expressions and not any(
+                region == named and action != "hold_still" and _rule(region, action) for region, action, _ in pairs):
+            # "Eyes huge", "the left stays wide", "brows level", "the eyes stay flat": what the
+            # part is like (the word is no action of another part: "flat" lips press).
+            stated = _state_word(clause, named)
+            if stated:
+                pairs = [(named, stated[0], stated[1])] + [p for p in pairs if p[1] != "hold_still" and p[2] != stated[1]]
         gaze_regions = [m for m in regions if m.key in ("eyes", "gaze")]
         if gaze_regions and direction and not any(region in ("eyes", "gaze") for region, _, _ in pairs):
             # "Eyes to the left", "a quick look right": the eyes go where the clause points.
             pairs.append((gaze_regions[0].key, "look", gaze_regions[0].start))
+        if direction and not any(region in ("eyes", "gaze", "head") or action in _TURNS for region, action, _ in pairs):
+            # "He knits his brow over the map", "she frowns down at her phone": the eyes go there
+            # (not when the lower face is what moves: "jaw on the floor").
+            named = {m.key for m in regions} | {r for m in expressions for r in _EXPRESSION_REGIONS.get(m.key, ())}
+            looking = _LOOKING.search(clause) and not any(action for _, action, _ in pairs)
+            if (_GAZE_OBJECT.search(clause) or looking) and not named & (_LOWER_FACE | {"teeth", "tongue"}):
+                pairs.append(("gaze", "look", 0))
         sideways = [m for m in regions if m.key in ("jaw", "mouth")]
         if (sideways and (side is None or not actions) and direction in ("left", "right")
                 and all(a.key == "stretch" or _rule(sideways[0].key, a.key) is None for a in actions)):
@@ -403,9 +618,32 @@ class DescriptionParser:
         scale = (degree / DEFAULT_DEGREE) if degree is not None else 1.0
         # "A look of horror": the whole face, not a region of it.
         region_names = {m.key for m in regions} - {"face"}
+        aside: list[tuple[object, float]] = []  # what the clause's expressions add elsewhere: summing up
+        # The parts of the face the clause names without saying what they do ("a frown on
+        # his mouth"): an expression there happens in them ("his lip juts out in a sulk": the
+        # lip does its own thing, the sulk is the whole face's).
+        hosts = region_names - {region for region, _, _ in pairs}
         for match in expressions:
-            for effect, strength in EXPRESSIONS[match.key]:
-                effects.append((effect, min(1.0, strength * scale), is_negated(match.start)))
+            negated = is_negated(match.start)
+            scope = _scope(hosts | _EXPRESSION_REGIONS.get(match.key, set()))
+            if not scope or negated or summary is None or state is summary:
+                effects.extend((effect, min(1.0, strength * scale), negated) for effect, strength in EXPRESSIONS[match.key])
+                continue
+            # "The mouth open in a silent scream": the scream's mouth is the detail, its eyes and
+            # brows sum up (a clause that details them wins); "a frown on the corner of his
+            # mouth", "smiles with her mouth only": nothing happens elsewhere, and what happens
+            # there is what the clause says, at its degree.
+            located = any(r.key in hosts and ((r.start >= match.end and _LOCATED.match(clause[match.end:r.start]))
+                                              or _ONLY_AFTER.match(clause[r.end:]) or _ONLY_BEFORE.search(clause[:r.start]))
+                          for r in regions)
+            inside = [(effect, strength) for effect, strength in EXPRESSIONS[match.key] if _effect_regions(effect) & scope]
+            peak = max((strength for _, strength in inside), default=0.0)
+            lift = max(1.0, (degree if degree is not None else DEFAULT_DEGREE) / (peak * scale)) if located and peak else 1.0
+            effects.extend((effect, min(1.0, strength * scale * lift), False) for effect, strength in inside)
+            if not located:
+                aside.extend((effect, min(1.0, strength * scale)) for effect, strength in EXPRESSIONS[match.key]
+                             if (effect, strength) not in inside)
+        warm = "unsmiling" not in locked
         if effects and emotions and summary is not None:
             # "Her brows draw together in worry": the worry colours the face as a summing-up
             # clause would (one-sided parts only in the regions the clause names), never against
@@ -415,8 +653,8 @@ class DescriptionParser:
             for match in emotions:
                 if is_negated(match.start):
                     continue
-                named = {au for au, _, _ in _emotion_units(match.key, scale, side, region_names)}
-                for au, left, right in _emotion_units(match.key, scale, side, set()):
+                named = {au for au, _, _ in _emotion_units(match.key, scale, side, region_names, warm)}
+                for au, left, right in _emotion_units(match.key, scale, side, set(), warm):
                     # The feeling reaches the whole face ("nostrils flare with anger": the
                     # brows lower too), its one-sided parts only where the clause points.
                     if au in blocked or (au not in named and left != right):
@@ -425,15 +663,21 @@ class DescriptionParser:
                     summary.raise_to(au, right, "Right")
         if not effects and emotions:
             for match in emotions:
-                for au, left, right in _emotion_units(match.key, scale, side, region_names):
+                for au, left, right in _emotion_units(match.key, scale, side, region_names, warm):
                     effects.append(((au, left, right), 1.0, is_negated(match.start)))
                 if not region_names and not is_negated(match.start):
                     self._emotion_tendencies(LEXICON[match.key]["mix"], state, scale)
 
-        if effects:
+        if effects or aside:
             result.understood.append(clause)
         elif clause.strip():
             result.ignored_clauses.append(clause)
+        for effect, strength in aside:
+            self._apply(effect, strength, side, direction, summary, None)
+        # "..., showing a canine": the side of the clause before, when all the clause does is in
+        # that half of the face ("winks with his left eye, grinning": the grin is whole).
+        half = _half(carried_region)
+        inherit = carried_side if carried_side and effects and all(_effect_regions(e) & half for e, _, _ in effects) else None
         for effect, strength, negated in effects:
             name = effect[0] if isinstance(effect, list) else effect
             if isinstance(name, str) and name.startswith("-") and not negated:
@@ -442,7 +686,7 @@ class DescriptionParser:
                 # Held still, or a head movement denied: the head (or gaze) stays put.
                 locked.add(name[1:] if name.startswith("=") else "head")
                 continue
-            self._apply(effect, strength, side, direction, state, suppressed if negated else None)
+            self._apply(effect, strength, side or inherit, direction, state, suppressed if negated else None)
         if regions:
             return regions[-1].key
         return carried_region
@@ -458,9 +702,12 @@ class DescriptionParser:
             after = [r for r in regions if r.start >= action.end]
             default = DEFAULT_REGIONS.get(action.key)
             region = before[-1] if before else (after[0] if after else None)
-            finer = [r for r in after if r.key in ("inner_brows", "outer_brows")]
-            if region is not None and region.key == "brows" and finer and not [a for a in actions if finer[0].end <= a.start]:
-                region = finer[0]  # "the brows raise on the outer edges": the outer brows do
+            finer = [r for r in after if r.key in _FINER.get(region.key if region is not None else "", ())]
+            if region is not None and finer and not [a for a in actions if finer[0].end <= a.start]:
+                # "The brows raise on the outer edges": the outer brows do; "lips curling up at
+                # both corners": the corners do (and the lips do nothing else).
+                used_regions.add(id(region))
+                region = finer[0]
             if region is not None and default and _rule(region.key, action.key) is None:
                 # "looks up from under his brows": the brows do not look; the eyes do.
                 region = None
@@ -502,7 +749,11 @@ class DescriptionParser:
 
     @staticmethod
     def _direction(clause: str) -> str | None:
-        found = [_DIRECTION_INDEX[m.group(0)] for m in _DIRECTION_PATTERN.finditer(clause)]
+        corner = _CORNER_DIRECTION.search(clause)
+        if corner:
+            return ("up" if corner.group(1) in ("upper", "top") else "down") + "+" + corner.group(2)
+        sides_of_parts = {m.start() for m in _SIDE_OF_PART.finditer(clause)}
+        found = [_DIRECTION_INDEX[m.group(0)] for m in _DIRECTION_PATTERN.finditer(clause) if m.start() not in sides_of_parts]
         if "cross" in found:
             return "cross"
         # "down and to the left": both ways at once.
@@ -570,6 +821,8 @@ class DescriptionParser:
         return template[: match.start()] + chosen + template[match.end():]
 
     def _gaze(self, template: str, strength: float, direction: str | None, state: FaceState) -> None:
+        if direction in (None, "away") and "<away>" in template and state.gaze[0] != 0.0:
+            return  # "looks to his left, avoiding her eyes": already looking aside
         target = self._resolve(template, direction)
         if "+" in target:
             for part in target.split("+"):
