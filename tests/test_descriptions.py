@@ -403,6 +403,11 @@ GAZE_HOLDS_ONLY_AND_PURPOSES = [
     # 'And' another part that acts; an aside look keeps its side.
     ('Jaw shifted left and lips sealed.', ['jawLeft', 'mouthPressLeft'], ['jawRight']),
     ('She glances left, avoiding his eyes.', ['eyeLookOutLeft', 'eyeLookInRight'], ['eyeLookOutRight']),
+    # Vocabulary: a look askance, beetling brows, slack-jawed, eyes on someone's lips.
+    ('She looks askance at him.', ['eyeLookInLeft'], []),
+    ('His brows beetle.', ['browDownLeft', 'browDownRight'], ['browInnerUp']),
+    ('She goes slack-jawed.', ['jawOpen'], ['mouthPressLeft']),
+    ('Her eyes go to his lips.', ['eyeLookDownLeft', 'eyeLookDownRight'], ['mouthSmileLeft']),
 ]
 
 
