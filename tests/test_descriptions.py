@@ -344,6 +344,9 @@ WARMTH_AND_EXPRESSION_SCOPE = [
     ("She regards him coldly, contemptuous.", ["browDownLeft"], ["mouthSmileLeft", "mouthSmileRight"]),
     ("Unimpressed, lips pressed flat.", ["mouthPressLeft"], ["mouthSmileLeft", "mouthSmileRight"]),
     ("A cold smile.", ["mouthSmileLeft", "mouthSmileRight"], []),
+    # An angry feeling's contempt is no smirk.
+    ("He stares her down, hostile and indignant.", ["browDownLeft"], ["mouthSmileLeft", "mouthSmileRight"]),
+    ("A bitter smile.", ["mouthSmileLeft"], []),
     # An expression that names a part of the face describes it in detail: a scream's narrowed
     # eyes do not win over "eyes wide".
     ("Her mouth opens in a scream, eyes wide.", ["eyeWideLeft", "jawOpen"], []),

@@ -462,6 +462,8 @@ _ONLY_BEFORE = re.compile(r"\b(?:only|just|solely)\s+(?:(?:with|in|on)\s+)?(?:(?
 # description names bring no smile and no cheek raise (a smile the text names stays).
 _UNSMILING = _pattern(_LANGUAGE["unsmiling_words"])
 _WARMTH = ("AU12", "AU13", "AU6")
+_SMILE = ("AU12", "AU13")
+_ANGRY = 0.4
 
 
 def _scope(region_keys: set[str]) -> set[str]:
@@ -491,6 +493,8 @@ def _emotion_units(word: str, scale: float, side: str | None, region_names: set[
         face = restrict(face, region_names)
     if not warm:
         face.clear_aus(_WARMTH)
+    elif entry["mix"].get("anger", 0.0) >= _ANGRY:
+        face.clear_aus(_SMILE)  # an angry feeling's contempt is no smirk ("hostile", "indignant")
     return face.active(0.02)
 
 
