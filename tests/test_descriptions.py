@@ -462,3 +462,11 @@ def test_sides_to_different_degrees(backend, text, stronger, weaker, absent):
 def test_a_clause_can_take_back_the_one_before(backend, text):
     solved = solve(backend, text)
     assert solved.weights["mouthSmileLeft"] < 0.05 and solved.weights["mouthSmileRight"] < 0.05, solved.weights
+
+
+def test_a_clause_that_only_says_when_is_no_clause_left_out(backend):
+    solved = solve(backend, "Slowly, her mouth falls open, and for a beat nothing else.")
+    assert solved.weights["jawOpen"] > 0.1
+    assert not any("'slowly'" in note for note in solved.notes), solved.notes
+    # What the parser does not know is still named.
+    assert any("left out" in note for note in solve(backend, "Slowly, her mouth falls open, flibbertigibbet.").notes)

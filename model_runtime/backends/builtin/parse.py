@@ -141,6 +141,10 @@ _LOOKING = _pattern(_LANGUAGE["looking_expressions"])
 _GAZE_OBJECT = _pattern([phrase for direction in ("up", "down") for phrase in DIRECTIONS[direction] if " " in phrase])
 # "Eyes stay on him", "keeps his eyes on the road": the eyes hold where they look.
 _HOLDS = re.compile(r"\b(?:stay|stays|stayed|remain|remains|keep|keeps|fixed|lock|locks|locked|glued)\b")
+# A clause that only says when or how fast ("slowly, her mouth falls open", "for a beat"): the
+# keyframe has no time of its own, so nothing is left out.
+_WHEN_ONLY = re.compile(r"(?:(?:then|and|but|so|very|ever so|just|%s)\s*)+" % "|".join(
+    re.escape(p) for p in sorted(_LANGUAGE["timing_words"], key=len, reverse=True)))
 # A clause that undoes the one before ("..., but stops himself", "..., gone again").
 _TAKEN_BACK = re.compile(r"^(?:(?:he|she|they|and|then|but)\s+)*(?:%s)\b" % "|".join(
     re.escape(p) for p in sorted(_LANGUAGE["taken_back"], key=len, reverse=True)))
@@ -736,7 +740,7 @@ class DescriptionParser:
 
         if effects or aside:
             result.understood.append(clause)
-        elif clause.strip():
+        elif clause.strip() and not _WHEN_ONLY.fullmatch(clause.strip()):
             result.ignored_clauses.append(clause)
         for effect, strength in aside:
             self._apply(effect, strength, side, direction, summary, None)
