@@ -145,6 +145,9 @@ _HOLDS = re.compile(r"\b(?:stay|stays|stayed|remain|remains|keep|keeps|fixed|loc
 # keyframe has no time of its own, so nothing is left out.
 _WHEN_ONLY = re.compile(r"(?:(?:then|and|but|so|very|ever so|just|%s)\s*)+" % "|".join(
     re.escape(p) for p in sorted(_LANGUAGE["timing_words"], key=len, reverse=True)))
+# "..., but her eyes don't", "her head stays put": nothing in that part.
+_PART_DENIED = re.compile(r"^(?:(?:but|and|yet|while)\s+)?(?:(?:her|his|their|the)\s+)?(.+?)\s+(?:don't|doesn't|do not|does not|didn't|"
+                          r"did not|won't|will not|aren't|isn't|are not|is not|never do|never does)$")
 # A clause that undoes the one before ("..., but stops himself", "..., gone again").
 _TAKEN_BACK = re.compile(r"^(?:(?:he|she|they|and|then|but)\s+)*(?:%s)\b" % "|".join(
     re.escape(p) for p in sorted(_LANGUAGE["taken_back"], key=len, reverse=True)))
@@ -537,7 +540,22 @@ class DescriptionParser:
             locked.add("unsmiling")
         previous_side: str | None = None  # the last side a clause named
         before: tuple[dict, dict] | None = None  # the action units as they were before the last clause
-        for clause in _clauses(text):
+        # Which clauses raised (in detail) or denied each action unit: a denial takes away what
+        # no other clause describes ("she's not crying, but her chin trembles": the chin does;
+        # "eyes closed, no squeeze": they stay closed).
+        stated: dict[str, set[int]] = {}
+        denied: dict[str, set[int]] = {}
+        for number, clause in enumerate(_clauses(text)):
+            part_denied = _PART_DENIED.match(clause)
+            if part_denied and _VOCABULARY["region"].get(part_denied.group(1)):
+                # "Her mouth smiles but her eyes don't": nothing there, whatever came before.
+                scope = _scope({_VOCABULARY["region"][part_denied.group(1)]})
+                for face in (state, summary):
+                    face.clear_aus([au for au in list(face.aus) if set(au_regions(au)) & scope])
+                result.understood.append(clause)
+                continue
+            suppressed_before = set(suppressed)
+            levels_before = {au: max(entry.values()) for au, entry in state.aus.items()}
             if _TAKEN_BACK.match(clause) and before is not None:
                 # "He starts to smile but stops himself", "a ghost of a smile, gone as fast as
                 # it came": what the clause before did is undone.
@@ -583,6 +601,11 @@ class DescriptionParser:
             carried_region = self._parse_clause(clause, target, result, set() if denied_feeling else suppressed,
                                                 carried_region, locked, summary, carried_side)
             previous_side = own_side if own_side in ("Left", "Right") else carried_side
+            for au in suppressed - suppressed_before:
+                denied.setdefault(au, set()).add(number)
+            for au, entry in state.aus.items():
+                if max(entry.values()) > levels_before.get(au, 0.0):
+                    stated.setdefault(au, set()).add(number)
         if guess:
             for clause in list(result.ignored_clauses):
                 if _NEGATED.search(clause) or _PURPOSE.match(clause):
@@ -592,7 +615,7 @@ class DescriptionParser:
                     result.ignored_clauses.remove(clause)
                     self._stand_in(found, summary, result, suppressed, locked)
         _merge_summary(state, summary, {name[len("relaxed:"):] for name in locked if name.startswith("relaxed:")})
-        state.clear_aus(suppressed)
+        state.clear_aus([au for au in suppressed if not stated.get(au, set()) - denied.get(au, set())])
         for name in locked:
             if name.startswith("only:"):
                 part = name[len("only:"):]
