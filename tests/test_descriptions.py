@@ -415,6 +415,9 @@ GAZE_HOLDS_ONLY_AND_PURPOSES = [
     ("She's not crying, but her chin trembles.", ['mouthShrugLower'], ['browInnerUp']),
     ('Eyes closed, no squeeze.', ['eyeBlinkLeft', 'eyeBlinkRight'], ['cheekSquintLeft']),
     ("His mouth smiles but his eyes don't.", ['mouthSmileLeft'], ['cheekSquintLeft', 'eyeSquintLeft']),
+    # The viewer's side is the other side of the face.
+    ('Screen-left brow up.', ['browOuterUpRight'], ['browOuterUpLeft']),
+    ('A smile on the camera-right side of his face.', ['mouthSmileLeft'], ['mouthSmileRight']),
 ]
 
 
@@ -474,3 +477,8 @@ def test_a_clause_that_only_says_when_is_no_clause_left_out(backend):
     assert not any("'slowly'" in note for note in solved.notes), solved.notes
     # What the parser does not know is still named.
     assert any("left out" in note for note in solve(backend, "Slowly, her mouth falls open, flibbertigibbet.").notes)
+
+
+@pytest.mark.parametrize("text, pitch", [("She tilts her head back, eyes closed.", 1), ("He ducks his head.", -1)])
+def test_a_head_tilted_back_looks_up_and_a_ducked_one_down(backend, text, pitch):
+    assert solve(backend, text).pose["headPitch"] * pitch > 0.05

@@ -148,6 +148,8 @@ _WHEN_ONLY = re.compile(r"(?:(?:then|and|but|so|very|ever so|just|%s)\s*)+" % "|
 # "..., but her eyes don't", "her head stays put": nothing in that part.
 _PART_DENIED = re.compile(r"^(?:(?:but|and|yet|while)\s+)?(?:(?:her|his|their|the)\s+)?(.+?)\s+(?:don't|doesn't|do not|does not|didn't|"
                           r"did not|won't|will not|aren't|isn't|are not|is not|never do|never does)$")
+# What makes a side the viewer's ("camera left", "screen-right").
+_VIEWERS = re.compile(r"\b(?:camera|screen|frame|viewer's|viewers'|audience's|house|our)\s+$")
 # A clause that undoes the one before ("..., but stops himself", "..., gone again").
 _TAKEN_BACK = re.compile(r"^(?:(?:he|she|they|and|then|but)\s+)*(?:%s)\b" % "|".join(
     re.escape(p) for p in sorted(_LANGUAGE["taken_back"], key=len, reverse=True)))
@@ -841,10 +843,11 @@ class DescriptionParser:
         for match in sides:
             if any(start <= match.start < end for start, end in directional):
                 continue
-            if match.key == "left":
-                return "Left"
-            if match.key == "right":
-                return "Right"
+            if match.key in ("left", "right"):
+                # "The camera-right side of his face", "screen-left brow": the viewer's side,
+                # the other side of the face.
+                viewers = _VIEWERS.search(clause[:match.start]) is not None
+                return "Left" if (match.key == "left") != viewers else "Right"
             if match.key == "one":
                 return "one"
         return None
