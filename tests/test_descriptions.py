@@ -411,6 +411,8 @@ GAZE_HOLDS_ONLY_AND_PURPOSES = [
     ('His brows beetle.', ['browDownLeft', 'browDownRight'], ['browInnerUp']),
     ('She goes slack-jawed.', ['jawOpen'], ['mouthPressLeft']),
     ('Her eyes go to his lips.', ['eyeLookDownLeft', 'eyeLookDownRight'], ['mouthSmileLeft']),
+    # A part named in where the eyes go does not move.
+    ('He glances up at her through his lashes.', ['eyeLookUpLeft'], ['eyeWideLeft']),
     # A denial takes away what no other clause describes; "her eyes don't" denies the eyes.
     ("She's not crying, but her chin trembles.", ['mouthShrugLower'], ['browInnerUp']),
     ('Eyes closed, no squeeze.', ['eyeBlinkLeft', 'eyeBlinkRight'], ['cheekSquintLeft']),

@@ -642,7 +642,10 @@ class DescriptionParser:
         """Apply one clause to ``state``; ``carried_side``: the side of the clause before, for a
         clause that goes on about that side ("..., showing a canine", "the other one ...")."""
         matches = _find(clause)
-        regions = [m for m in matches if m.category == "region"]
+        # A part named in where the eyes go ("up through his lashes", "from under her brows",
+        # "down her nose") is not a part that moves.
+        places = [(m.start(), m.end()) for m in _DIRECTION_PATTERN.finditer(clause) if " " in m.group(0)]
+        regions = [m for m in matches if m.category == "region" and not any(a <= m.start < b for a, b in places)]
         actions = [m for m in matches if m.category == "action"]
         expressions = [m for m in matches if m.category == "expression"]
         emotions = [m for m in matches if m.category == "emotion"]
