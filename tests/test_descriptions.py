@@ -312,6 +312,7 @@ def test_eval_reports_the_fresh_test_set_when_present_and_says_when_not(backend,
     assert "test (data/eval/descriptions_test.json, never seen): 2/3 = 67%" in report
     assert "dev (independent, used for tuning since stop 16)" in report
     assert results["summary"]["dev2"]["total"] == 200 and "dev2 (a second hand, stop 17" in report
+    assert results["summary"]["dev3"]["total"] == 200 and "dev3 (a third hand, stop 18; first measured untouched: 83%" in report
     assert "A broad smile" not in report  # the test set's misses stay unseen
 
     missing = run_paraphrased_descriptions(backend, tmp_path / "absent.json")
@@ -335,3 +336,32 @@ def test_python_m_model_runtime_eval_reports_the_fresh_set_and_names_a_malformed
     assert cli.main(["eval", "--only", "descriptions"]) == 0
     out = capsys.readouterr().out
     assert "never seen): not measured: descriptions_test.json: description 1 needs 'present' as a list of ARKit shapes" in out
+
+
+# Stop 18: failure classes of the dev sets, in words written for this test.
+@pytest.mark.parametrize("text, present, absent", [
+    # Feelings that deny warmth bring no smile; a smile the text names stays.
+    ("She regards him coldly, contemptuous.", ["browDownLeft"], ["mouthSmileLeft", "mouthSmileRight"]),
+    ("Unimpressed, lips pressed flat.", ["mouthPressLeft"], ["mouthSmileLeft", "mouthSmileRight"]),
+    ("A cold smile.", ["mouthSmileLeft", "mouthSmileRight"], []),
+    # An expression that names a part of the face describes it in detail: a scream's narrowed
+    # eyes do not win over "eyes wide".
+    ("Her mouth opens in a scream, eyes wide.", ["eyeWideLeft", "jawOpen"], []),
+    # An expression placed on a part happens there only, at the clause's degree.
+    ("A faint frown at the corners of her mouth.", ["mouthFrownLeft", "mouthFrownRight"], ["browDownLeft", "browDownRight"]),
+    ("She smiles with the mouth only, eyes cold.", ["mouthSmileLeft"], ["cheekSquintLeft", "cheekSquintRight"]),
+    # The whole face sums up: a detailed clause wins over it.
+    ("He puts on a brave face, brows lifted in worry.", ["browInnerUp"], ["browDownLeft", "browDownRight"]),
+    # Quotation marks and unknown compounds.
+    ('Her mouth makes a little "o".', ["mouthFunnel"], ["mouthSmileLeft"]),
+    ("A half-grimace on the right.", ["mouthStretchRight"], ["mouthStretchLeft"]),
+    # Held back, it still shows.
+    ("He is trying hard not to laugh.", ["mouthSmileLeft"], []),
+    # Dashes break clauses; camera left is the character's right.
+    ("Eyes to camera left - head locked.", ["eyeLookOutRight", "eyeLookInLeft"], []),
+    ("Brows up - eyes to screen right.", ["browInnerUp", "eyeLookOutLeft"], ["eyeLookUpLeft"]),
+])
+def test_failure_classes_of_the_dev_sets(backend, text, present, absent):
+    solved = solve(backend, text)
+    assert [n for n in present if solved.weights[n] <= 0.1] == [], solved.weights
+    assert [n for n in absent if solved.weights[n] >= 0.05] == [], solved.weights

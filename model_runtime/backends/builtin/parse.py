@@ -165,6 +165,26 @@ def _find(clause: str) -> tuple[_Match, ...]:
     return tuple(sorted(taken, key=lambda m: m.start))
 
 
+# Quotation marks around a word ("a little 'o'", 'a "meh" mouth') are no part of it; an
+# apostrophe inside one ("don't", "that's") is.
+_QUOTES = re.compile(r"[\"“”‘]|(?<![a-z])'|'(?![a-z])")
+# A hyphenated compound the vocabulary does not know as one word ("a half-grimace") reads as
+# its parts; the known ones ("half-lidded", "side-eye") stay whole.
+_COMPOUND = re.compile(r"(?<![\w'-])[a-z]+(?:-[a-z]+)+(?![\w'-])")
+_KNOWN_COMPOUNDS = {word for vocabulary in [*_VOCABULARY.values(), _DIRECTION_INDEX] for phrase in vocabulary
+                    for word in phrase.split() if "-" in word}
+# "Tries not to cry", "fighting hard not to laugh": what is held back still shows, a little.
+_HOLDING_BACK = re.compile(r"\b(?:tr(?:y|ies|ied|ying)|fight(?:s|ing)?|struggl(?:e|es|ing)|battl(?:e|es|ing))\s+"
+                           r"(?:(?:very|so|really)\s+)?(?:hard\s+)?not\s+to\b")
+
+
+def _normalise(description: str) -> str:
+    text = " ".join(description.lower().replace("’", "'").split())
+    text = " ".join(_QUOTES.sub(" ", text).split())
+    text = _COMPOUND.sub(lambda m: m.group(0) if m.group(0) in _KNOWN_COMPOUNDS else m.group(0).replace("-", " "), text)
+    return _HOLDING_BACK.sub("slightly", text)
+
+
 _PARTICLES = set(_LANGUAGE["particles"])
 _SUBJECT = re.compile(r"^(?:(?:he|she|they|it|then|also|now)\s+)?")
 
@@ -275,13 +295,50 @@ def _merge_summary(state: FaceState, summary: FaceState, relaxed: set[str]) -> N
 # names the whole expression (the brows and eyes of a snarl stay as they are).
 _LOWER_FACE = {"nose", "cheeks", "mouth", "lips", "upper_lip", "lower_lip", "corners", "jaw", "chin"}
 
+# The regions an expression's own words name ("eyes wide", "clenched jaw"): it describes them in
+# detail. Denials ("doesn't reach her eyes") name a region to say what does not happen there.
+_EXPRESSION_REGIONS = {key: {_VOCABULARY["region"][m.group(0)] for m in _PATTERNS["region"].finditer(key)} - {"face"}
+                       for key in EXPRESSIONS if not _NEGATED.search(key)}
+# Region words that are not action-unit regions themselves.
+_AU_REGION = {"teeth": {"mouth"}, "gaze": {"eyes"}}
+# "A frown on the corner of his mouth", "smiles with her mouth only": the expression happens
+# there and nowhere else.
+_LOCATED = re.compile(r"^\s+(?:[a-z]+s\s+)?(?:on|in|at|around|across|along|to)\s+(?:\S+\s+){0,3}?$")
+_ONLY_AFTER = re.compile(r"^\s+(?:only|alone)\b")
+_ONLY_BEFORE = re.compile(r"\b(?:only|just|solely)\s+(?:(?:with|in|on)\s+)?(?:(?:the|her|his|their)\s+)?$")
+# Feeling words that deny warmth ("cold contempt", "unimpressed, mouth flat"): the feelings a
+# description names bring no smile and no cheek raise (a smile the text names stays).
+_UNSMILING = _pattern(_LANGUAGE["unsmiling_words"])
+_WARMTH = ("AU12", "AU13", "AU6")
 
-def _emotion_units(word: str, scale: float, side: str | None, region_names: set[str]):
-    """(au, left, right) of an emotion word's face, only in ``region_names`` when given."""
+
+def _scope(region_keys: set[str]) -> set[str]:
+    """The action-unit regions of the language's region keys ("teeth" -> the mouth)."""
+    return {name for key in region_keys for name in _AU_REGION.get(key, {key})}
+
+
+def _effect_regions(effect) -> set[str]:
+    """Where an expression's effect acts: its action unit's regions, the eyes for a gaze, the
+    head, or the region it relaxes."""
+    name = effect[0] if isinstance(effect, (list, tuple)) else effect
+    name = name.lstrip("-=")
+    if name.startswith("gaze"):
+        return {"eyes"}
+    if name.startswith("head"):
+        return {"head"}
+    unit = name.partition(":")[0]
+    return set(au_regions(unit)) if unit in ACTION_UNITS else {name}
+
+
+def _emotion_units(word: str, scale: float, side: str | None, region_names: set[str], warm: bool = True):
+    """(au, left, right) of an emotion word's face, only in ``region_names`` when given; with
+    ``warm=False`` without a smile or a cheek raise."""
     entry = LEXICON[word]
     face = emotion_face(entry["mix"], min(1.0, entry["intensity"] * scale), 0, side if side in ("Left", "Right") else "Left")
     if region_names:
         face = restrict(face, region_names)
+    if not warm:
+        face.clear_aus(_WARMTH)
     return face.active(0.02)
 
 
@@ -308,7 +365,7 @@ class DescriptionParser:
         """``guess``: read clauses the grammar does not parse as the nearest action phrase of
         the bank (``fallback.py``); ``by_meaning``: with the sentence encoder when it is there
         (else by words only)."""
-        text = " ".join(description.lower().replace("’", "'").split())
+        text = _normalise(description)
         state = FaceState()
         result = ParseResult(state)
         suppressed: set[str] = set()
@@ -316,6 +373,8 @@ class DescriptionParser:
         carried_region: str | None = None
         # What summing-up clauses and guesses say, merged after the detailed clauses.
         summary = FaceState()
+        if _UNSMILING.search(text):
+            locked.add("unsmiling")
         for clause in _clauses(text):
             idiom = _idiom(clause) if guess else None
             if idiom is not None:
@@ -323,10 +382,15 @@ class DescriptionParser:
                 # reading of its words ("eyes ... up"); detailed clauses still beat the idiom.
                 self._stand_in(idiom, summary, result, suppressed, locked)
                 continue
-            categories = {m.category for m in _find(clause)}
+            matches = _find(clause)
+            categories = {m.category for m in matches}
             # A named expression is a summing-up clause, unless it says on which side ("a smirk
-            # on the right": that detail stands against a summing-up "contempt").
-            target = summary if categories & _SUMMARY and not categories & {"region", "action", "side"} else state
+            # on the right": that detail stands against a summing-up "contempt") or names a part
+            # of the face ("eyes wide", "the mouth in a silent scream"; the whole face, "puts on
+            # a brave face", still sums up).
+            detailed = (any(m.category == "region" and m.key != "face" for m in matches)
+                        or any(_EXPRESSION_REGIONS.get(m.key) for m in matches if m.category == "expression"))
+            target = summary if categories & _SUMMARY and not (detailed or categories & {"action", "side"}) else state
             # "He frowns slightly, not quite angry": a feeling denied adds nothing, and takes away
             # nothing another clause describes (a denied expression, "not smiling", does).
             denied_feeling = categories & _SUMMARY == {"emotion"} and "negation" in categories and target is summary
@@ -403,9 +467,32 @@ class DescriptionParser:
         scale = (degree / DEFAULT_DEGREE) if degree is not None else 1.0
         # "A look of horror": the whole face, not a region of it.
         region_names = {m.key for m in regions} - {"face"}
+        aside: list[tuple[object, float]] = []  # what the clause's expressions add elsewhere: summing up
+        # The parts of the face the clause names without saying what they do ("a frown on
+        # his mouth"): an expression there happens in them ("his lip juts out in a sulk": the
+        # lip does its own thing, the sulk is the whole face's).
+        hosts = region_names - {region for region, _, _ in pairs}
         for match in expressions:
-            for effect, strength in EXPRESSIONS[match.key]:
-                effects.append((effect, min(1.0, strength * scale), is_negated(match.start)))
+            negated = is_negated(match.start)
+            scope = _scope(hosts | _EXPRESSION_REGIONS.get(match.key, set()))
+            if not scope or negated or summary is None or state is summary:
+                effects.extend((effect, min(1.0, strength * scale), negated) for effect, strength in EXPRESSIONS[match.key])
+                continue
+            # "The mouth open in a silent scream": the scream's mouth is the detail, its eyes and
+            # brows sum up (a clause that details them wins); "a frown on the corner of his
+            # mouth", "smiles with her mouth only": nothing happens elsewhere, and what happens
+            # there is what the clause says, at its degree.
+            located = any(r.key in hosts and ((r.start >= match.end and _LOCATED.match(clause[match.end:r.start]))
+                                              or _ONLY_AFTER.match(clause[r.end:]) or _ONLY_BEFORE.search(clause[:r.start]))
+                          for r in regions)
+            inside = [(effect, strength) for effect, strength in EXPRESSIONS[match.key] if _effect_regions(effect) & scope]
+            peak = max((strength for _, strength in inside), default=0.0)
+            lift = max(1.0, (degree if degree is not None else DEFAULT_DEGREE) / (peak * scale)) if located and peak else 1.0
+            effects.extend((effect, min(1.0, strength * scale * lift), False) for effect, strength in inside)
+            if not located:
+                aside.extend((effect, min(1.0, strength * scale)) for effect, strength in EXPRESSIONS[match.key]
+                             if (effect, strength) not in inside)
+        warm = "unsmiling" not in locked
         if effects and emotions and summary is not None:
             # "Her brows draw together in worry": the worry colours the face as a summing-up
             # clause would (one-sided parts only in the regions the clause names), never against
@@ -415,8 +502,8 @@ class DescriptionParser:
             for match in emotions:
                 if is_negated(match.start):
                     continue
-                named = {au for au, _, _ in _emotion_units(match.key, scale, side, region_names)}
-                for au, left, right in _emotion_units(match.key, scale, side, set()):
+                named = {au for au, _, _ in _emotion_units(match.key, scale, side, region_names, warm)}
+                for au, left, right in _emotion_units(match.key, scale, side, set(), warm):
                     # The feeling reaches the whole face ("nostrils flare with anger": the
                     # brows lower too), its one-sided parts only where the clause points.
                     if au in blocked or (au not in named and left != right):
@@ -425,15 +512,17 @@ class DescriptionParser:
                     summary.raise_to(au, right, "Right")
         if not effects and emotions:
             for match in emotions:
-                for au, left, right in _emotion_units(match.key, scale, side, region_names):
+                for au, left, right in _emotion_units(match.key, scale, side, region_names, warm):
                     effects.append(((au, left, right), 1.0, is_negated(match.start)))
                 if not region_names and not is_negated(match.start):
                     self._emotion_tendencies(LEXICON[match.key]["mix"], state, scale)
 
-        if effects:
+        if effects or aside:
             result.understood.append(clause)
         elif clause.strip():
             result.ignored_clauses.append(clause)
+        for effect, strength in aside:
+            self._apply(effect, strength, side, direction, summary, None)
         for effect, strength, negated in effects:
             name = effect[0] if isinstance(effect, list) else effect
             if isinstance(name, str) and name.startswith("-") and not negated:
