@@ -37,10 +37,11 @@ OPPOSITE_WEIGHT = 0.2
 BLEND_WEIGHT = 0.3
 BLEND_LEAK = 0.3
 # On the ARKit heads browDown pulls a lifted inner brow back down (measured: browDown at half
-# of browInnerUp renders the sad, oblique brow nearly flat; at a quarter it stays oblique). Where
-# a face lifts the inner brows more than it lowers them, without lifting the outer ones (sadness,
-# hurt; not fear or surprise), the brow lowerer is held to this share of the lift, also when a
-# blend's other emotion lowers the brows ("grief" is sadness with some pain).
+# of browInnerUp renders the sad, oblique brow nearly flat; at a quarter it stays oblique). Each
+# family's prototypes are written with that in mind (sadness lowers its brows only a little); in
+# a blend whose face lifts the inner brows more than it lowers them, without lifting the outer
+# ones (not fear or surprise), the lowering the other emotion brings is held to this share of
+# the lift ("grief" is sadness with some pain, whose brows lower).
 INNER_LIFT_KEEPS = 0.25
 OUTER_LIFT_SHARE = 0.3
 
@@ -425,12 +426,13 @@ def emotion_face(mix: dict[str, float], intensity: float, variant: int = 0, one_
             side = one_side if qualifier == "one" else None
             amount = value * share * intensity
             state.set(au, state.get(au, side) + amount, side)
-    _keep_inner_lift(state)
+    if sum(1 for weight in mix.values() if weight > 0) > 1:
+        _keep_inner_lift(state)
     return state
 
 
 def _keep_inner_lift(state: FaceState) -> None:
-    """Hold the brow lowerer under an oblique inner-brow lift (see ``INNER_LIFT_KEEPS``)."""
+    """Hold a blend's brow lowerer under an oblique inner-brow lift (see ``INNER_LIFT_KEEPS``)."""
     inner = state.get("AU1")
     for side in ("Left", "Right"):
         lowered = state.get("AU4", side)
