@@ -181,7 +181,10 @@ def read_descriptions_set(path: Path) -> list[dict]:
 
 
 def _rate(counts: dict) -> str:
-    return f"{counts['agree']}/{counts['total']} = {counts['agree'] / max(counts['total'], 1):.0%}"
+    share = counts["agree"] / max(counts["total"], 1)
+    # 199/200 is not 100%.
+    shown = f"{share:.1%}" if round(share * 100) == 100 and counts["agree"] < counts["total"] else f"{share:.0%}"
+    return f"{counts['agree']}/{counts['total']} = {shown}"
 
 
 # Shapes whose movement is articulation (lip excursion), beside the jaw.

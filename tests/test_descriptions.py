@@ -365,3 +365,54 @@ def test_failure_classes_of_the_dev_sets(backend, text, present, absent):
     solved = solve(backend, text)
     assert [n for n in present if solved.weights[n] <= 0.1] == [], solved.weights
     assert [n for n in absent if solved.weights[n] >= 0.05] == [], solved.weights
+
+
+@pytest.mark.parametrize("text, present, absent", [
+    # The other side: "the right one", "the left stays ...", "with the right".
+    ("His left brow drops and the right one shoots up.", ["browDownLeft", "browOuterUpRight"], ["browOuterUpLeft", "browDownRight"]),
+    ("Left eye narrowed, the right one huge.", ["eyeSquintLeft", "eyeWideRight"], ["eyeWideLeft"]),
+    ("She shuts her right eye and squints through the keyhole with the left.", ["eyeBlinkRight", "eyeSquintLeft"], ["eyeBlinkLeft"]),
+    # What a part is like: "lips thin", "eyes huge".
+    ("Her lips go thin.", ["mouthPressLeft", "mouthPressRight"], ["mouthRollLower"]),
+    # A bitten lip closes the mouth that a feeling would open.
+    ("Lip bitten, excited.", ["mouthRollLower"], ["jawOpen"]),
+    # A side before a part names the side; "to her left" is where the eyes go, even with "only".
+    ("A frown tugs at the left corner of his mouth.", ["mouthFrownLeft"], ["mouthLeft", "mouthRight"]),
+    ("Eyes to his right only, head still.", ["eyeLookOutRight", "eyeLookInLeft"], []),
+    ("Eyes up to the bottom left corner of the screen.", ["eyeLookDownLeft", "eyeLookOutLeft"], ["eyeLookUpLeft"]),
+    # A participle goes on with the side of the clause before, in its half of the face only.
+    ("Upper lip hitched on the right, showing a fang.", ["mouthUpperUpRight"], ["mouthUpperUpLeft", "mouthPucker"]),
+    ("Winks with his left eye, grinning.", ["eyeBlinkLeft", "mouthSmileLeft", "mouthSmileRight"], ["eyeBlinkRight"]),
+    # Manner words do not hide an idiom from the bank ("a quick lick of the lips").
+    ("A quick, nervous lick of the lips.", ["tongueOut"], []),
+])
+def test_sides_states_and_directions(backend, text, present, absent):
+    solved = solve(backend, text)
+    assert [n for n in present if solved.weights[n] <= 0.1] == [], solved.weights
+    assert [n for n in absent if solved.weights[n] >= 0.05] == [], solved.weights
+
+
+@pytest.mark.parametrize("text, present, absent", [
+    # Where the eyes go: objects looked at, looking expressions, someone else's look.
+    ('She frowns at the floor.', ['eyeLookDownLeft', 'browDownLeft'], ['eyeLookUpLeft']),
+    ('He glowers out from beneath his lashes.', ['eyeLookUpLeft', 'browDownLeft'], ['eyeLookDownLeft']),
+    ('She rolls her eyes up and to the right.', ['eyeLookUpLeft', 'eyeLookOutRight'], ['eyeLookDownLeft']),
+    ('Eyes down, he catches her watching.', ['eyeLookDownLeft'], []),
+    # Eyes held on a target while the head turns turn back by as much.
+    ('Head turned to the left, eyes locked on the camera.', ['eyeLookOutRight', 'eyeLookInLeft'], ['eyeLookOutLeft']),
+    # What a part is like wins over another part's action; corners are finer than lips; purposes are left out.
+    ('She smiles, the eyes flat and cold.', ['mouthSmileLeft'], ['eyeSquintLeft', 'cheekSquintLeft']),
+    ('Lips curl up at the corners.', ['mouthSmileLeft', 'mouthSmileRight'], ['mouthUpperUpLeft']),
+    ('He puffs out his cheeks to make the kids laugh.', ['cheekPuff'], ['mouthSmileLeft', 'jawOpen']),
+    # 'Only' keeps the other part of the brows still; 'one side' is the side said nearby; a side before a part ends a clause.
+    ('The brows lift at the outer ends only, a knowing look.', ['browOuterUpLeft', 'browOuterUpRight'], ['browInnerUp']),
+    ('A dimple on the right, a lopsided smile.', ['mouthSmileRight', 'mouthDimpleRight'], ['mouthSmileLeft']),
+    ('Squint, right eye.', ['eyeSquintRight'], ['eyeSquintLeft']),
+    # 'And' another part that acts; an aside look keeps its side.
+    ('Jaw shifted left and lips sealed.', ['jawLeft', 'mouthPressLeft'], ['jawRight']),
+    ('She glances left, avoiding his eyes.', ['eyeLookOutLeft', 'eyeLookInRight'], ['eyeLookOutRight']),
+])
+def test_gaze_holds_only_and_purposes(backend, text, present, absent):
+    solved = solve(backend, text)
+    assert [n for n in present if solved.weights[n] <= 0.1] == [], solved.weights
+    assert [n for n in absent if solved.weights[n] >= 0.05] == [], solved.weights

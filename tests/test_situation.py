@@ -248,12 +248,13 @@ def test_the_neutral_threshold_is_the_highest_that_costs_no_accuracy():
 
 
 def test_outside_writers_are_marked_in_the_corpus():
-    """Stop 17: two writers who never saw the corpus added situations; their hand is kept, so
+    """Stops 17-18: writers who never saw the corpus added situations; their hand is kept, so
     training can measure how a head reads a writer it was not trained on."""
     situations = situation.corpus()
     hands = {s["hand"] for s in situations}
-    assert situation.OWN_HAND in hands and {"a", "b"} <= hands
-    for hand in ("a", "b"):
+    outside = {"a", "b", "c", "d", "e", "f"}
+    assert situation.OWN_HAND in hands and outside <= hands
+    for hand in outside:
         per_family = [sum(1 for s in situations if s["hand"] == hand and s["family"] == f) for f in situation.GENERATOR_FAMILY]
         assert min(per_family) >= 55, (hand, per_family)
 
@@ -281,5 +282,6 @@ def test_training_reports_each_hand_read_by_heads_trained_without_it(tmp_path, m
     monkeypatch.setattr(train, "corpus", lambda: few)
     report = train.train(tmp_path / "head.npz", verbose=False, measure_hands=True)
     assert report["calibrated_on"] == "other hands"
-    assert set(report["cross_hand"]) == {"own -> a", "all but a -> a"}
+    assert set(report["cross_hand"]) == {situation.OWN_HAND, "a", "mean"}
     assert all(0.0 <= v <= 1.0 for v in report["cross_hand"].values())
+    assert report["cross_hand"]["mean"] == round((report["cross_hand"][situation.OWN_HAND] + report["cross_hand"]["a"]) / 2, 3)

@@ -43,6 +43,9 @@ _STOP = {
     "i", "you", "we", "us", "our", "of", "to", "in", "on", "at", "with", "and", "or", "is", "are", "was", "be",
     "as", "like", "into", "for", "from", "that", "this", "who", "which", "while", "so", "very", "just", "little",
     "own", "one", "some", "s", "let", "lets", "letting",
+    # How fast, how long, how much: manner, not the action ("a quick, nervous lick of the lips").
+    "quick", "quickly", "slow", "slowly", "brief", "briefly", "sudden", "suddenly", "tiny", "small", "slight",
+    "slightly", "faint", "faintly", "gently", "softly", "again", "once",
 }
 _WORD = re.compile(r"[a-z]+")
 

@@ -16,7 +16,7 @@ from functools import lru_cache
 
 from ..._data import load_json
 from .emotion import FAMILIES, LEXICON, emotion_face, restrict
-from .facs import ACTION_UNITS, DEGREES, HEAD, FaceState, au_regions, is_sided
+from .facs import ACTION_UNITS, DEGREES, GAZE, HEAD, FaceState, au_regions, is_sided
 from .fallback import STRONG_MATCH, Guess, emotion_by_meaning, nearest
 from .fallback import words as fallback_words
 
@@ -112,6 +112,59 @@ _SIDE_DIRECTION = re.compile(r"\b(?:(?:to|toward|towards|at)\s+(?:(?:the|her|his
                              % "|".join(re.escape(p) for phrases in [*REGIONS.values(), ["side", "half"]] for p in phrases if " " not in p))
 # One of a pair: a side of the face, whichever ("one corner", "an eyebrow").
 _ONE_OF = re.compile(r"\b(?:one|an)\s+(?:mouth\s+|lip\s+)?(?:corner|brow|eyebrow|eye|nostril|cheek)\b")
+_REGION_WORDS = "|".join(sorted({re.escape(p) for phrases in REGIONS.values() for p in phrases if " " not in p}, key=len, reverse=True))
+# "Upper left", "bottom right": both ways at once.
+_CORNER_DIRECTION = re.compile(r"\b(upper|lower|top|bottom)[\s-](left|right)\b")
+# A side word before a part of the face names the side, not a direction ("the right corner of
+# his mouth" does not pull the mouth right); "to the left corner of the room" goes left.
+_SIDE_OF_PART = re.compile(r"(?<!\bto the )(?<!\btoward the )(?<!\btowards the )\b(?:left|right)(?=\s+(?:side|half|%s)\b)" % _REGION_WORDS)
+# "The right one", "the left stays wide", "with the other": the part the clause before named,
+# on a side ("to the left", "on her right" are a direction and a side, not a part).
+_OTHER_ONE = re.compile(r"(?:\b(?:the|her|his|their)\s+(left|right|other)\s+one\b|\bthe\s+(other)\b"
+                        r"|^(?:and\s+)?(?:leave\s+|leaves\s+|keep\s+|keeps\s+)?(?:the|her|his|their)\s+(left|right)\b|\bwith\s+the\s+(left|right)\b)"
+                        r"(?!\s+(?:side|half|%s)\b)" % _REGION_WORDS)
+# "That corner of the mouth", "on the same side": the side of the clause before.
+_SAME_SIDE = re.compile(r"\b(?:that|the same)\s+(?:side|corner|one|eye|brow|eyebrow|cheek|nostril)\b")
+# A clause that goes on with a participle ("lip pulled up on his right, showing a canine").
+_PARTICIPLE = re.compile(r"^(?:and\s+)?[a-z]+ing\b")
+# A chunk that ends on an article and an adjective ("a tiny, prim little knot", "a sly,
+# knowing look") goes on in the next one.
+_OPEN_PHRASE = re.compile(r"(?:^|\s)(?:a|an|into a|in a|with a)\s+([a-z-]+)$")
+_DESCRIBING = re.compile(r"^(?:tiny|little|small|quick|slow|brief|faint|slight|sly|wry|knowing|thin|tight|big|crooked|"
+                         r"lopsided|[a-z-]+(?:ous|ful|ive|ic|ish|ing|less|ent|ant|y))$")
+# The parts of a part an action can be placed on after it.
+_FINER = {"brows": ("inner_brows", "outer_brows"), "lips": ("corners",), "mouth": ("corners",)}
+# "Outer edges only": the other part of the brows (or lips) does nothing, whatever else says so.
+_ONLY_PART = {"outer_brows": "inner_brows", "inner_brows": "outer_brows", "upper_lip": "lower_lip", "lower_lip": "upper_lip"}
+_PURPOSE = _pattern(_LANGUAGE["purposes"])
+_LOOKING = _pattern(_LANGUAGE["looking_expressions"])
+_GAZE_OBJECT = _pattern([phrase for direction in ("up", "down") for phrase in DIRECTIONS[direction] if " " in phrase])
+# "Eyes stay on him", "keeps his eyes on the road": the eyes hold where they look.
+_HOLDS = re.compile(r"\b(?:stay|stays|stayed|remain|remains|keep|keeps|fixed|lock|locks|locked|glued)\b")
+# "Catches her watching": someone else looks.
+_SOMEONE_ELSE = re.compile(r"\b(?:her|him|them|me|us|you)\s+$")
+_TURNS = {"look", "look_at", "look_plain", "turn", "tilt", "nod", "shift", "roll_eyes"}
+_UPPER_FACE = {"brows", "inner_brows", "outer_brows", "forehead", "eyes", "upper_lids", "lower_lids", "gaze"}
+STATE_WORDS = _public(_LANGUAGE["state_words"])
+
+
+def _held_gaze(head: dict[str, float]) -> tuple[float, float]:
+    """The gaze (in units of a full look) that keeps the eyes where they were while the head
+    turns by ``head`` (radians)."""
+    per_yaw = GAZE["left"]["pose"]["yaw"]
+    per_pitch = GAZE["up"]["pose"]["pitch"]
+    yaw_left = head.get("headYaw", 0.0) * (1.0 if HEAD["left"]["pose"]["headYaw"] > 0 else -1.0)
+    pitch_up = head.get("headPitch", 0.0) * (1.0 if HEAD["up"]["pose"]["headPitch"] > 0 else -1.0)
+    return (max(-1.0, min(1.0, -yaw_left / per_yaw)), max(-1.0, min(1.0, -pitch_up / per_pitch)))
+
+
+def _half(region: str | None) -> set[str]:
+    """The half of the face a region is in."""
+    if region is None:
+        return set()
+    return _UPPER_FACE if region in _UPPER_FACE else _LOWER_FACE | {"teeth", "tongue"}
+
+
 # Clauses that only name an expression or an emotion ("..., a snarl", "..., worried") sum up;
 # the parts of the face another clause describes in detail keep that detail.
 _SUMMARY = {"expression", "emotion"}
@@ -196,15 +249,56 @@ def _starts_with_action(piece: str) -> bool:
             and matches[0].text not in _PARTICLES)
 
 
+def _state_word(clause: str, region: str | None) -> tuple[str, int] | None:
+    """The action a word saying what ``region`` is like stands for ("wide" eyes: widen), and
+    where the word is."""
+    visited = set()
+    while region and region not in visited:
+        visited.add(region)
+        for word, action in STATE_WORDS.get(region, {}).items():
+            found = re.search(r"(?<![\w'-])%s(?![\w'-])" % re.escape(word), clause)
+            if found:
+                return action, found.start()
+        region = REGION_FALLBACKS.get(region)
+    return None
+
+
+def _opens_with_a_part(piece: str) -> bool:
+    """Whether ``piece`` starts by naming a part of the face ("the lips stay sealed")."""
+    first = next((m for m in _find(piece) if m.category not in ("side", "degree")), None)
+    return first is not None and first.category == "region" and re.fullmatch(
+        r"(?:(?:the|her|his|their|both|and)\s+)*(?:(?:left|right)\s+)?", piece[:first.start]) is not None
+
+
+def _acts_on_the_other_side(chunk: str) -> bool:
+    """"The left stays wide", "the right one way up": the part before, on another side, doing
+    something of its own (not "- the right one", which says where the clause before happens)."""
+    if not _OTHER_ONE.search(chunk):
+        return False
+    return any(m.category in ("action", "expression") for m in _find(chunk)) or any(
+        _state_word(chunk, region) for region in STATE_WORDS)
+
+
 def _clauses(text: str) -> list[str]:
     clauses: list[str] = []
     leading = ""  # a qualifier before anything it could qualify ("a wide, toothy grin")
     for chunk in (piece for part in _CLAUSE_BREAK.split(text) for piece in _CLAUSE_START.split(part)):
+        if leading.endswith("\0"):  # "a tiny," + "prim little knot": one phrase
+            chunk, leading = f"{leading[:-1]} {chunk.strip()}", ""
+        opening = _OPEN_PHRASE.search(chunk.strip())
+        if opening and _DESCRIBING.match(opening.group(1)) and not {m.category for m in _find(opening.group(1))} & {
+                "region", "expression", "action", "side"}:
+            leading = f"{chunk.strip()}\0"
+            continue
         found = {m.category for m in _find(chunk)}
         # "right eye only", "left side of the face": a side (with the part it is on) says where
-        # the clause before happens.
-        names_side = "side" in found and _SIDE_ONLY.search(chunk) is not None
-        if found & _QUALIFIERS and (not found & _CONTENT or (names_side and not found & (_CONTENT - {"region"}))):
+        # the clause before happens; "eyes to her left only" says where they look, and "the
+        # left stays wide" what the other one does.
+        directional = [(m.start(), m.end()) for m in _SIDE_DIRECTION.finditer(chunk)]
+        names_side = any(m.category == "side" and not any(a <= m.start < b for a, b in directional) for m in _find(chunk)) \
+            and (_SIDE_ONLY.search(chunk) is not None or _SIDE_OF_PART.search(chunk) is not None)
+        if found & _QUALIFIERS and not _acts_on_the_other_side(chunk) and (
+                not found & _CONTENT or (names_side and not found & (_CONTENT - {"region"}))):
             if clauses:
                 clauses[-1] = f"{clauses[-1]} {chunk.strip()}"
             else:
@@ -225,13 +319,20 @@ def _clauses(text: str) -> list[str]:
             # So does a complete clause when a new verb follows ("she lifts her chin and looks
             # down at him": the look is not the chin's).
             new_predicate = {"region", "action"} <= previous and _starts_with_action(piece)
-            if merged and not ("region" in found and {"region", "action"} <= previous) and not denial_ends and not new_predicate:
+            # And the other side ("the left brow down and the right one way up").
+            other_side = bool(merged) and _acts_on_the_other_side(piece) and "side" in previous
+            # And another part that does something ("jaw left and lips stay sealed", "a
+            # half-smile at the left corner and brows drawn together").
+            another_part = bool(merged) and _opens_with_a_part(piece) and bool(found & {"action", "side"}) and (
+                "expression" in previous or ("region" in previous and bool(previous & {"action", "side", "degree"})))
+            if (merged and not ("region" in found and {"region", "action"} <= previous) and not denial_ends
+                    and not new_predicate and not other_side and not another_part):
                 merged[-1] = f"{merged[-1]} and {piece}"
             else:
                 merged.append(piece)
         clauses.extend(c for c in merged if c)
-    if leading:
-        clauses.append(leading)
+    if leading.rstrip("\0"):
+        clauses.append(leading.rstrip("\0"))
     return clauses
 
 
@@ -375,7 +476,12 @@ class DescriptionParser:
         summary = FaceState()
         if _UNSMILING.search(text):
             locked.add("unsmiling")
+        previous_side: str | None = None  # the last side a clause named
         for clause in _clauses(text):
+            if _PURPOSE.match(clause):
+                # "... to make the baby laugh": why, not what the face does.
+                result.ignored_clauses.append(clause)
+                continue
             idiom = _idiom(clause) if guess else None
             if idiom is not None:
                 # An idiom the bank knows well ("tears well up in her eyes") beats a partial
@@ -394,11 +500,24 @@ class DescriptionParser:
             # "He frowns slightly, not quite angry": a feeling denied adds nothing, and takes away
             # nothing another clause describes (a denied expression, "not smiling", does).
             denied_feeling = categories & _SUMMARY == {"emotion"} and "negation" in categories and target is summary
+            # "He glances right": where he looks, not a side of the face.
+            looks = any(m.category == "action" and m.key in _TURNS for m in matches)
+            own_side = None if looks else self._side(clause, matches)
+            carried_side = None
+            if own_side == "one" and previous_side in ("Left", "Right"):
+                carried_side = previous_side
+            elif own_side is None and previous_side in ("Left", "Right"):
+                other = _OTHER_ONE.search(clause)
+                if other and "other" in other.groups():
+                    carried_side = {"Left": "Right", "Right": "Left"}[previous_side]
+                elif _SAME_SIDE.search(clause) or _PARTICIPLE.match(clause):
+                    carried_side = previous_side
             carried_region = self._parse_clause(clause, target, result, set() if denied_feeling else suppressed,
-                                                carried_region, locked, summary)
+                                                carried_region, locked, summary, carried_side)
+            previous_side = own_side if own_side in ("Left", "Right") else carried_side
         if guess:
             for clause in list(result.ignored_clauses):
-                if _NEGATED.search(clause):
+                if _NEGATED.search(clause) or _PURPOSE.match(clause):
                     continue
                 found = nearest(clause, by_meaning) or (emotion_by_meaning(clause) if by_meaning else None)
                 if found is not None:
@@ -406,11 +525,17 @@ class DescriptionParser:
                     self._stand_in(found, summary, result, suppressed, locked)
         _merge_summary(state, summary, {name[len("relaxed:"):] for name in locked if name.startswith("relaxed:")})
         state.clear_aus(suppressed)
+        for name in locked:
+            if name.startswith("only:"):
+                part = name[len("only:"):]
+                state.clear_aus([au for au in list(state.aus) if _ONLY_PART[part] in au_regions(au) and part not in au_regions(au)])
         # "keeping her head still", "without moving his head": whatever else moved it.
         if "head" in locked:
             state.head.clear()
         if "gaze" in locked:
-            state.gaze, state.cross = (0.0, 0.0), 0.0
+            # "She turns her head to her right, but her eyes stay on the camera": the eyes turn
+            # back by as much as the head turned.
+            state.gaze, state.cross = _held_gaze(state.head), 0.0
         return result
 
     def _stand_in(self, found: Guess, state, result, suppressed, locked) -> None:
@@ -420,7 +545,9 @@ class DescriptionParser:
             self._parse_clause(part, state, stand_in, suppressed, None, locked)
         result.guessed.append(found)
 
-    def _parse_clause(self, clause, state, result, suppressed, carried_region, locked, summary=None):
+    def _parse_clause(self, clause, state, result, suppressed, carried_region, locked, summary=None, carried_side=None):
+        """Apply one clause to ``state``; ``carried_side``: the side of the clause before, for a
+        clause that goes on about that side ("..., showing a canine", "the other one ...")."""
         matches = _find(clause)
         regions = [m for m in matches if m.category == "region"]
         actions = [m for m in matches if m.category == "action"]
@@ -429,6 +556,8 @@ class DescriptionParser:
         degrees = [m for m in matches if m.category == "degree"]
         degree = DEGREE_WORDS[max(degrees, key=lambda m: len(m.text)).key] if degrees else None
         side = self._side(clause, matches)
+        if side == "one" and carried_side:
+            side = carried_side  # "a dimple on the right, a lopsided smile": on the right
         direction = self._direction(clause)
 
         # Negation reaches what follows it in the clause: "a smile that doesn't reach the eyes"
@@ -442,11 +571,33 @@ class DescriptionParser:
             return (negation_at is not None and position > negation_at) or (cancel_at is not None and position < cancel_at)
 
         effects: list[tuple[object, float, bool]] = []  # (effect, strength, negated)
+        # "Catches her watching": her look, not this face's.
+        actions = [a for a in actions if not (a.key in ("look", "look_at", "look_plain") and _SOMEONE_ELSE.search(clause[:a.start]))]
         pairs = self._pairs(regions, actions, carried_region)
+        if direction in (None, "direct") and any(a.key == "look_at" and _HOLDS.search(a.text) for a in actions):
+            locked.add("gaze")  # "her eyes stay on the camera": wherever the head goes
+        for region in regions:
+            if region.key in _ONLY_PART and (_ONLY_AFTER.match(clause[region.end:]) or _ONLY_BEFORE.search(clause[:region.start])):
+                locked.add("only:" + region.key)
+        named = regions[-1].key if regions else (carried_region if _OTHER_ONE.search(clause) else None)
+        if named and not expressions and not any(
+                region == named and action != "hold_still" and _rule(region, action) for region, action, _ in pairs):
+            # "Eyes huge", "the left stays wide", "brows level", "the eyes stay flat": what the
+            # part is like (the word is no action of another part: "flat" lips press).
+            stated = _state_word(clause, named)
+            if stated:
+                pairs = [(named, stated[0], stated[1])] + [p for p in pairs if p[1] != "hold_still" and p[2] != stated[1]]
         gaze_regions = [m for m in regions if m.key in ("eyes", "gaze")]
         if gaze_regions and direction and not any(region in ("eyes", "gaze") for region, _, _ in pairs):
             # "Eyes to the left", "a quick look right": the eyes go where the clause points.
             pairs.append((gaze_regions[0].key, "look", gaze_regions[0].start))
+        if direction and not any(region in ("eyes", "gaze", "head") or action in _TURNS for region, action, _ in pairs):
+            # "He knits his brow over the map", "she frowns down at her phone": the eyes go there
+            # (not when the lower face is what moves: "jaw on the floor").
+            named = {m.key for m in regions} | {r for m in expressions for r in _EXPRESSION_REGIONS.get(m.key, ())}
+            looking = _LOOKING.search(clause) and not any(action for _, action, _ in pairs)
+            if (_GAZE_OBJECT.search(clause) or looking) and not named & (_LOWER_FACE | {"teeth", "tongue"}):
+                pairs.append(("gaze", "look", 0))
         sideways = [m for m in regions if m.key in ("jaw", "mouth")]
         if (sideways and (side is None or not actions) and direction in ("left", "right")
                 and all(a.key == "stretch" or _rule(sideways[0].key, a.key) is None for a in actions)):
@@ -523,6 +674,10 @@ class DescriptionParser:
             result.ignored_clauses.append(clause)
         for effect, strength in aside:
             self._apply(effect, strength, side, direction, summary, None)
+        # "..., showing a canine": the side of the clause before, when all the clause does is in
+        # that half of the face ("winks with his left eye, grinning": the grin is whole).
+        half = _half(carried_region)
+        inherit = carried_side if carried_side and effects and all(_effect_regions(e) & half for e, _, _ in effects) else None
         for effect, strength, negated in effects:
             name = effect[0] if isinstance(effect, list) else effect
             if isinstance(name, str) and name.startswith("-") and not negated:
@@ -531,7 +686,7 @@ class DescriptionParser:
                 # Held still, or a head movement denied: the head (or gaze) stays put.
                 locked.add(name[1:] if name.startswith("=") else "head")
                 continue
-            self._apply(effect, strength, side, direction, state, suppressed if negated else None)
+            self._apply(effect, strength, side or inherit, direction, state, suppressed if negated else None)
         if regions:
             return regions[-1].key
         return carried_region
@@ -547,9 +702,12 @@ class DescriptionParser:
             after = [r for r in regions if r.start >= action.end]
             default = DEFAULT_REGIONS.get(action.key)
             region = before[-1] if before else (after[0] if after else None)
-            finer = [r for r in after if r.key in ("inner_brows", "outer_brows")]
-            if region is not None and region.key == "brows" and finer and not [a for a in actions if finer[0].end <= a.start]:
-                region = finer[0]  # "the brows raise on the outer edges": the outer brows do
+            finer = [r for r in after if r.key in _FINER.get(region.key if region is not None else "", ())]
+            if region is not None and finer and not [a for a in actions if finer[0].end <= a.start]:
+                # "The brows raise on the outer edges": the outer brows do; "lips curling up at
+                # both corners": the corners do (and the lips do nothing else).
+                used_regions.add(id(region))
+                region = finer[0]
             if region is not None and default and _rule(region.key, action.key) is None:
                 # "looks up from under his brows": the brows do not look; the eyes do.
                 region = None
@@ -591,7 +749,11 @@ class DescriptionParser:
 
     @staticmethod
     def _direction(clause: str) -> str | None:
-        found = [_DIRECTION_INDEX[m.group(0)] for m in _DIRECTION_PATTERN.finditer(clause)]
+        corner = _CORNER_DIRECTION.search(clause)
+        if corner:
+            return ("up" if corner.group(1) in ("upper", "top") else "down") + "+" + corner.group(2)
+        sides_of_parts = {m.start() for m in _SIDE_OF_PART.finditer(clause)}
+        found = [_DIRECTION_INDEX[m.group(0)] for m in _DIRECTION_PATTERN.finditer(clause) if m.start() not in sides_of_parts]
         if "cross" in found:
             return "cross"
         # "down and to the left": both ways at once.
@@ -659,6 +821,8 @@ class DescriptionParser:
         return template[: match.start()] + chosen + template[match.end():]
 
     def _gaze(self, template: str, strength: float, direction: str | None, state: FaceState) -> None:
+        if direction in (None, "away") and "<away>" in template and state.gaze[0] != 0.0:
+            return  # "looks to his left, avoiding her eyes": already looking aside
         target = self._resolve(template, direction)
         if "+" in target:
             for part in target.split("+"):
