@@ -416,3 +416,46 @@ def test_gaze_holds_only_and_purposes(backend, text, present, absent):
     solved = solve(backend, text)
     assert [n for n in present if solved.weights[n] <= 0.1] == [], solved.weights
     assert [n for n in absent if solved.weights[n] >= 0.05] == [], solved.weights
+
+
+def test_the_fallback_passes_over_opposites_and_other_parts_of_the_face(backend):
+    # A wording that says the opposite is no stand-in, however near by meaning.
+    assert fallback.opposed("his expression hardens", "her expression softens")
+    assert fallback.opposed("her eyes narrow to slits", "eyes widen in recognition")
+    assert not fallback.opposed("her face lights up", "his face lights up")
+    # Nor is one about another part of the face: the clause is left out, and the notes say so.
+    solved = solve(backend, "She smacks her forehead.")
+    assert solved.weights["mouthPressLeft"] < 0.05
+    assert any("nothing in the description was understood" in note for note in solved.notes), solved.notes
+    solved = solve(backend, "Brows up, she smacks her forehead.")
+    assert solved.weights["mouthPressLeft"] < 0.05 and solved.weights["browInnerUp"] > 0.1
+    assert any("'she smacks her forehead'" in note for note in solved.notes), solved.notes
+    # A bank idiom on the same part is still found by its words.
+    assert solve(backend, "He smacks his lips.").weights["mouthPressLeft"] > 0.1
+
+
+@pytest.mark.skipif(not fallback._shipped_available(), reason="the sentence encoder's weights are not extracted (run ./kff)")
+def test_a_feeling_framed_as_a_look_is_read_by_meaning():
+    fallback.use_encoder(fallback.DEFAULT)
+    result = DescriptionParser().parse("A pleading look.")
+    assert [g.by for g in result.guessed] == ["emotion"] and result.state.get("AU1") > 0.3
+
+
+@pytest.mark.parametrize("text, stronger, weaker, absent", [
+    # Intensity on one side: the clause before again on the other side, or both sides with
+    # one more.
+    ("A big smile on the left, a faint one on the right.", "mouthSmileLeft", "mouthSmileRight", []),
+    ("Left eye shut tight, the right only slightly.", "eyeBlinkLeft", "eyeBlinkRight", []),
+    ("Slight frown, stronger on the right.", "browDownRight", "browDownLeft", ["eyeLookOutRight", "eyeLookInLeft"]),
+    ("The smile is wider on her left side.", "mouthSmileLeft", "mouthSmileRight", []),
+])
+def test_sides_to_different_degrees(backend, text, stronger, weaker, absent):
+    solved = solve(backend, text)
+    assert solved.weights[stronger] > solved.weights[weaker] > 0.1, solved.weights
+    assert [n for n in absent if solved.weights[n] >= 0.05] == [], solved.weights
+
+
+@pytest.mark.parametrize("text", ["He starts to smile but stops himself.", "A ghost of a grin, gone again."])
+def test_a_clause_can_take_back_the_one_before(backend, text):
+    solved = solve(backend, text)
+    assert solved.weights["mouthSmileLeft"] < 0.05 and solved.weights["mouthSmileRight"] < 0.05, solved.weights

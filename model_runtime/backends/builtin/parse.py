@@ -141,6 +141,13 @@ _LOOKING = _pattern(_LANGUAGE["looking_expressions"])
 _GAZE_OBJECT = _pattern([phrase for direction in ("up", "down") for phrase in DIRECTIONS[direction] if " " in phrase])
 # "Eyes stay on him", "keeps his eyes on the road": the eyes hold where they look.
 _HOLDS = re.compile(r"\b(?:stay|stays|stayed|remain|remains|keep|keeps|fixed|lock|locks|locked|glued)\b")
+# A clause that undoes the one before ("..., but stops himself", "..., gone again").
+_TAKEN_BACK = re.compile(r"^(?:(?:he|she|they|and|then|but)\s+)*(?:%s)\b" % "|".join(
+    re.escape(p) for p in sorted(_LANGUAGE["taken_back"], key=len, reverse=True)))
+# "Stronger on the right", "mostly on the left": both sides, one more.
+_MORE_ON = re.compile(r"\b(?:stronger|mostly|mainly|wider|higher|bigger|deeper|harder|heavier|further|more so)\b"
+                      r"(?:\s+[a-z]+){0,2}?\s+(?:on|at|to)\s+(?:the|her|his|their)\s+(?:left|right)\b")
+_LESS_ON_THE_OTHER = 0.6
 # "Catches her watching": someone else looks.
 _SOMEONE_ELSE = re.compile(r"\b(?:her|him|them|me|us|you)\s+$")
 _TURNS = {"look", "look_at", "look_plain", "turn", "tilt", "nod", "shift", "roll_eyes"}
@@ -263,6 +270,25 @@ def _state_word(clause: str, region: str | None) -> tuple[str, int] | None:
     return None
 
 
+def _named_sides(text: str) -> set[str]:
+    """The sides of the face ``text`` names ("left", "right"; not "to the left")."""
+    directional = [(m.start(), m.end()) for m in _SIDE_DIRECTION.finditer(text)]
+    return {m.key for m in _find(text) if m.category == "side" and m.key in ("left", "right")
+            and not any(a <= m.start < b for a, b in directional)}
+
+
+def _same_on_the_other_side(before: str, chunk: str) -> bool:
+    """Whether ``chunk`` says only another side and a degree ("a faint one on the right") after
+    a clause on one side."""
+    found = {m.category for m in _find(chunk)}
+    if not found <= {"side", "degree", "negation"} or "side" not in found or _acts_on_the_other_side(chunk):
+        return False
+    if "degree" not in found and not re.search(r"\bone\b", chunk):
+        return False
+    here, there = _named_sides(chunk), _named_sides(before)
+    return len(here) == 1 and len(there) == 1 and here != there
+
+
 def _opens_with_a_part(piece: str) -> bool:
     """Whether ``piece`` starts by naming a part of the face ("the lips stay sealed")."""
     first = next((m for m in _find(piece) if m.category not in ("side", "degree")), None)
@@ -297,6 +323,13 @@ def _clauses(text: str) -> list[str]:
         directional = [(m.start(), m.end()) for m in _SIDE_DIRECTION.finditer(chunk)]
         names_side = any(m.category == "side" and not any(a <= m.start < b for a, b in directional) for m in _find(chunk)) \
             and (_SIDE_ONLY.search(chunk) is not None or _SIDE_OF_PART.search(chunk) is not None)
+        if clauses and _same_on_the_other_side(clauses[-1], chunk):
+            # "A big smile on the left, a faint one on the right", "right eye squeezed hard, the
+            # left only slightly": the clause before again, on this side, to this degree.
+            said = [(m.start, m.end) for m in _find(clauses[-1]) if m.category in ("side", "degree")]
+            again = "".join(c for i, c in enumerate(clauses[-1]) if not any(a <= i < b for a, b in said))
+            clauses.append(" ".join(f"{again} {chunk.strip()}".split()))
+            continue
         if found & _QUALIFIERS and not _acts_on_the_other_side(chunk) and (
                 not found & _CONTENT or (names_side and not found & (_CONTENT - {"region"}))):
             if clauses:
@@ -336,6 +369,24 @@ def _clauses(text: str) -> list[str]:
     return clauses
 
 
+# Parts of the face that one phrase can stand in for another on.
+_PART_FAMILIES = ({"brows", "inner_brows", "outer_brows", "forehead"}, {"eyes", "gaze", "upper_lids", "lower_lids"},
+                  {"cheeks"}, {"nose"}, {"lips", "mouth", "upper_lip", "lower_lip", "corners", "teeth", "tongue"},
+                  {"jaw", "chin"}, {"head"})
+
+
+def _parts(text: str) -> set[int]:
+    named = {_VOCABULARY["region"][m.group(0)] for m in _PATTERNS["region"].finditer(text)}
+    return {i for i, family in enumerate(_PART_FAMILIES) if family & named}
+
+
+def _elsewhere(clause: str, wording: str) -> bool:
+    """A bank wording about another part of the face than the clause ("smacks her forehead" is
+    not "smacks his lips")."""
+    said, other = _parts(clause), _parts(wording.lower())
+    return bool(said and other and not said & other)
+
+
 def _rule(region: str, action: str):
     visited = set()
     while region and region not in visited:
@@ -358,7 +409,7 @@ def _idiom(clause: str) -> Guess | None:
     if not any(fallback_words(w.group(0)) for w in leftover):
         return None
     # Words only: a clause the grammar reads must not pay for the sentence encoder.
-    found = nearest(clause, by_meaning=False)
+    found = nearest(clause, by_meaning=False, veto=_elsewhere)
     if found is None or found.similarity < STRONG_MATCH:
         return None
     # A one-word wording ("mopes") names a whole clause, never a word beside what the grammar
@@ -477,7 +528,16 @@ class DescriptionParser:
         if _UNSMILING.search(text):
             locked.add("unsmiling")
         previous_side: str | None = None  # the last side a clause named
+        before: tuple[dict, dict] | None = None  # the action units as they were before the last clause
         for clause in _clauses(text):
+            if _TAKEN_BACK.match(clause) and before is not None:
+                # "He starts to smile but stops himself", "a ghost of a smile, gone as fast as
+                # it came": what the clause before did is undone.
+                state.aus, summary.aus = before
+                result.understood.append(clause)
+                before = None
+                continue
+            before = ({au: dict(e) for au, e in state.aus.items()}, {au: dict(e) for au, e in summary.aus.items()})
             if _PURPOSE.match(clause):
                 # "... to make the baby laugh": why, not what the face does.
                 result.ignored_clauses.append(clause)
@@ -519,7 +579,7 @@ class DescriptionParser:
             for clause in list(result.ignored_clauses):
                 if _NEGATED.search(clause) or _PURPOSE.match(clause):
                     continue
-                found = nearest(clause, by_meaning) or (emotion_by_meaning(clause) if by_meaning else None)
+                found = nearest(clause, by_meaning, veto=_elsewhere) or (emotion_by_meaning(clause) if by_meaning else None)
                 if found is not None:
                     result.ignored_clauses.remove(clause)
                     self._stand_in(found, summary, result, suppressed, locked)
@@ -595,7 +655,9 @@ class DescriptionParser:
             # "He knits his brow over the map", "she frowns down at her phone": the eyes go there
             # (not when the lower face is what moves: "jaw on the floor").
             named = {m.key for m in regions} | {r for m in expressions for r in _EXPRESSION_REGIONS.get(m.key, ())}
-            looking = _LOOKING.search(clause) and not any(action for _, action, _ in pairs)
+            # (a side named is no direction to look in: "a frown, stronger on the right")
+            looking = (_LOOKING.search(clause) and not any(action for _, action, _ in pairs)
+                       and (direction not in ("left", "right") or _SIDE_DIRECTION.search(clause)))
             if (_GAZE_OBJECT.search(clause) or looking) and not named & (_LOWER_FACE | {"teeth", "tongue"}):
                 pairs.append(("gaze", "look", 0))
         sideways = [m for m in regions if m.key in ("jaw", "mouth")]
@@ -687,6 +749,15 @@ class DescriptionParser:
                 locked.add(name[1:] if name.startswith("=") else "head")
                 continue
             self._apply(effect, strength, side or inherit, direction, state, suppressed if negated else None)
+        if side in ("Left", "Right") and _MORE_ON.search(clause):
+            # "A frown, stronger on the right", "the smile is wider on her left side": both
+            # sides, the one named more.
+            other = "Right" if side == "Left" else "Left"
+            for effect, _, negated in effects:
+                unit = _effect_unit(effect)
+                name = effect[0] if isinstance(effect, (list, tuple)) else effect
+                if unit and not negated and is_sided(unit) and unit in state.aus and not str(name).endswith(":one"):
+                    state.raise_to(unit, state.aus[unit][side] * _LESS_ON_THE_OTHER, other)
         if regions:
             return regions[-1].key
         return carried_region
