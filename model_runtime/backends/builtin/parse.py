@@ -141,6 +141,10 @@ _LOOKING = _pattern(_LANGUAGE["looking_expressions"])
 _GAZE_OBJECT = _pattern([phrase for direction in ("up", "down") for phrase in DIRECTIONS[direction] if " " in phrase])
 # "Eyes stay on him", "keeps his eyes on the road": the eyes hold where they look.
 _HOLDS = re.compile(r"\b(?:stay|stays|stayed|remain|remains|keep|keeps|fixed|lock|locks|locked|glued)\b")
+# A clause that only says when or how fast ("slowly, her mouth falls open", "for a beat"): the
+# keyframe has no time of its own, so nothing is left out.
+_WHEN_ONLY = re.compile(r"(?:(?:then|and|but|so|very|ever so|just|%s)\s*)+" % "|".join(
+    re.escape(p) for p in sorted(_LANGUAGE["timing_words"], key=len, reverse=True)))
 # A clause that undoes the one before ("..., but stops himself", "..., gone again").
 _TAKEN_BACK = re.compile(r"^(?:(?:he|she|they|and|then|but)\s+)*(?:%s)\b" % "|".join(
     re.escape(p) for p in sorted(_LANGUAGE["taken_back"], key=len, reverse=True)))
@@ -462,6 +466,8 @@ _ONLY_BEFORE = re.compile(r"\b(?:only|just|solely)\s+(?:(?:with|in|on)\s+)?(?:(?
 # description names bring no smile and no cheek raise (a smile the text names stays).
 _UNSMILING = _pattern(_LANGUAGE["unsmiling_words"])
 _WARMTH = ("AU12", "AU13", "AU6")
+_SMILE = ("AU12", "AU13")
+_ANGRY = 0.4
 
 
 def _scope(region_keys: set[str]) -> set[str]:
@@ -491,6 +497,8 @@ def _emotion_units(word: str, scale: float, side: str | None, region_names: set[
         face = restrict(face, region_names)
     if not warm:
         face.clear_aus(_WARMTH)
+    elif entry["mix"].get("anger", 0.0) >= _ANGRY:
+        face.clear_aus(_SMILE)  # an angry feeling's contempt is no smirk ("hostile", "indignant")
     return face.active(0.02)
 
 
@@ -732,7 +740,7 @@ class DescriptionParser:
 
         if effects or aside:
             result.understood.append(clause)
-        elif clause.strip():
+        elif clause.strip() and not _WHEN_ONLY.fullmatch(clause.strip()):
             result.ignored_clauses.append(clause)
         for effect, strength in aside:
             self._apply(effect, strength, side, direction, summary, None)
