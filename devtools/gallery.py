@@ -39,6 +39,7 @@ LINES = [
      "transition"),
 ]
 HEADS = ("FaceCapHeadGeneric.fbx", "FaceCapLiveModeAvatar.fbx", "Live_Link_Face.blend")
+HEADS_DIRECTORY = ROOT.parent / "shared" / "assets" / "heads"
 SPOKEN = ("apex", "emphasis", "shift", "question")
 
 
@@ -46,7 +47,7 @@ def load_head(name: str):
     """Open a fresh scene with one head; returns the object the rig is found from."""
     import bpy
 
-    path = ROOT.parent / "shared" / "assets" / "heads" / name
+    path = HEADS_DIRECTORY / name
     if name.endswith(".blend"):
         bpy.ops.wm.open_mainfile(filepath=str(path))
         load_extension()
@@ -59,6 +60,18 @@ def load_head(name: str):
     meshes = [o for o in bpy.data.objects if o.type == "MESH" and o.data.shape_keys]
     armature = next((o for o in bpy.data.objects if o.type == "ARMATURE"), None)
     return armature or max(meshes, key=lambda o: len(o.data.shape_keys.key_blocks))
+
+
+def heads_to_measure() -> list[str]:
+    """The real heads present, with the extension loaded in this Blender; none (and a message
+    on stderr) when ../shared/assets/heads holds none."""
+    import bpy  # noqa: F401  (Blender's own modules, addon_utils among them, come with it)
+
+    load_extension()
+    heads = [h for h in HEADS if (HEADS_DIRECTORY / h).exists()]
+    if not heads:
+        print(f"no heads in {HEADS_DIRECTORY}", file=sys.stderr)
+    return heads
 
 
 def face_mesh(target):
@@ -191,7 +204,7 @@ def _moment(track, speaking: bool) -> float:
     return float(times[int(np.argmax(jaw))])
 
 
-def perform_gallery(head_name: str, target, out: Path, width: int, height: int) -> Path:
+def perform_gallery(head_name: str, target, out: Path, width: int, height: int, only=()) -> Path:
     import bpy
 
     from model_runtime.arkit import PARAMETERS
@@ -214,6 +227,8 @@ def perform_gallery(head_name: str, target, out: Path, width: int, height: int) 
     renders, captions = [], []
     with tempfile.TemporaryDirectory() as temporary:
         for i, (script, context, emotion, caption) in enumerate(LINES):
+            if only and caption not in only:
+                continue
             settings.script, settings.context, settings.emotion = script, context, emotion
             settings.seed, settings.intensity, settings.start_frame = 0, 1.0, 1
             if "FINISHED" not in bpy.ops.keyframeface.generate():
@@ -246,7 +261,12 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default=str(ROOT / "out" / "gallery"))
     parser.add_argument("--size", default="240x290", help="render size per line, WIDTHxHEIGHT")
     parser.add_argument("--heads", default="", help="comma-separated head files (default: all present)")
+    parser.add_argument("--only", default="", help="comma-separated captions (e.g. 'sadness,disgust'; default: all lines)")
     args = parser.parse_args(argv)
+    only = tuple(c.strip() for c in args.only.split(",") if c.strip())
+    unknown = [c for c in only if c not in {line[3] for line in LINES}]
+    if unknown:
+        parser.error(f"no gallery line has the caption {', '.join(map(repr, unknown))}")
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     width, height = (int(v) for v in args.size.lower().split("x"))
@@ -254,19 +274,19 @@ def main(argv=None) -> int:
     import bpy
 
     load_extension()
-    directory = ROOT.parent / "shared" / "assets" / "heads"
+    directory = HEADS_DIRECTORY
     wanted = [h for h in args.heads.split(",") if h] or list(HEADS)
     heads = [h for h in wanted if (directory / h).exists()]
     sheets = []
     if not heads:
         bpy.ops.wm.read_homefile(use_empty=True)
         bpy.ops.keyframeface.demo_head()
-        sheets.append(perform_gallery("demo head", bpy.context.active_object, out, width, height))
+        sheets.append(perform_gallery("demo head", bpy.context.active_object, out, width, height, only))
     for name in heads:
         if name.endswith(".fbx") and "Generic" in name and not hasattr(bpy.ops.wm, "fbx_import"):
             print(f"gallery: {name} needs Blender 5's FBX importer; skipped", file=sys.stderr)
             continue
-        sheets.append(perform_gallery(name, load_head(name), out, width, height))
+        sheets.append(perform_gallery(name, load_head(name), out, width, height, only))
     for sheet in sheets:
         print(f"  gallery  {sheet}")
     return 0

@@ -12,8 +12,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .blender_env import ROOT, extension_module, load_extension
-from .gallery import HEADS, face_mesh, feature_centre, load_head
+from .blender_env import extension_module
+from .gallery import face_mesh, feature_centre, heads_to_measure, load_head
 
 DEFAULT_SHAPES = ("browDownLeft", "browInnerUp", "browOuterUpLeft", "eyeWideLeft", "eyeSquintLeft", "eyeBlinkLeft",
                   "cheekSquintLeft", "noseSneerLeft", "mouthUpperUpLeft", "mouthFrownLeft", "mouthShrugLower",
@@ -48,13 +48,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m devtools.shape_reach", description=__doc__.splitlines()[0])
     parser.add_argument("--shapes", default=",".join(DEFAULT_SHAPES), help="comma-separated ARKit names")
     names = [n for n in parser.parse_args(argv).shapes.split(",") if n]
-    import bpy  # noqa: F401  (Blender's own modules, addon_utils among them, come with it)
-
-    load_extension()
-    directory = ROOT.parent / "shared" / "assets" / "heads"
-    heads = [h for h in HEADS if (directory / h).exists()]
+    heads = heads_to_measure()
     if not heads:
-        print(f"no heads in {directory}", file=sys.stderr)
         return 1
     table = {head: shape_reach(face_mesh(load_head(head)), names) for head in heads}
     print("largest movement at full weight, % of the distance between the eyes")

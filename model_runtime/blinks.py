@@ -22,11 +22,13 @@ FIRST_BLINK = 0.5
 PAUSE_PULL = 0.6
 
 
-def blink_times(duration: float, rate_factor: float, pauses: list[float], apexes: list[float], seed: int) -> list[float]:
-    """Start times of blinks over ``duration`` seconds."""
+def blink_times(duration: float, rate_factor: float, pauses: list[float], apexes: list[float], seed: int,
+                speed: float = 1.0) -> list[float]:
+    """Start times of blinks over ``duration`` seconds (``speed`` as in ``blink_channels``)."""
     rng = random.Random(f"blinks:{seed}")
     mean_interval = 60.0 / (BLINKS_PER_MINUTE * max(rate_factor, 0.1))
-    latest = duration - CLOSE_TIME - OPEN_TIME
+    close_time = CLOSE_TIME / max(speed, 0.1)
+    latest = duration - close_time - OPEN_TIME / max(speed, 0.1)
     chosen: list[float] = []
     t = FIRST_BLINK + rng.uniform(0.0, mean_interval * 0.5)
     while t < latest:
@@ -35,7 +37,7 @@ def blink_times(duration: float, rate_factor: float, pauses: list[float], apexes
         if near:
             time = min(near, key=lambda p: abs(p - time)) + 0.05
         for apex in sorted(apexes):
-            if abs(time + CLOSE_TIME - apex) < APEX_CLEARANCE:
+            if abs(time + close_time - apex) < APEX_CLEARANCE:
                 time = apex + APEX_CLEARANCE
         if FIRST_BLINK <= time <= latest and (not chosen or time - chosen[-1] >= MIN_INTERVAL):
             chosen.append(time)
@@ -44,9 +46,12 @@ def blink_times(duration: float, rate_factor: float, pauses: list[float], apexes
     return chosen
 
 
-def blink_channels(times: list[float]) -> dict[str, list[tuple[float, float]]]:
+def blink_channels(times: list[float], speed: float = 1.0) -> dict[str, list[tuple[float, float]]]:
+    """Blink keys at ``times``; ``speed`` below 1 closes and opens the lids more slowly (a sad
+    or tired blink lasts longer: Stern et al. 1994 on drowsy blinks)."""
+    close_time, open_time = CLOSE_TIME / max(speed, 0.1), OPEN_TIME / max(speed, 0.1)
     keys: list[tuple[float, float]] = []
     for start in times:
-        keys.extend([(start, 0.0), (start + CLOSE_TIME, 1.0), (start + CLOSE_TIME + OPEN_TIME, 0.0)])
+        keys.extend([(start, 0.0), (start + close_time, 1.0), (start + close_time + open_time, 0.0)])
     keys = [(round(t, 4), v) for t, v in keys]
     return {"eyeBlinkLeft": list(keys), "eyeBlinkRight": list(keys)} if keys else {}

@@ -68,7 +68,8 @@ def compose_track(request: GenerateRequest, plan: Plan, solved: list[SolvedKeyfr
                                   "(while speaking it also takes back most of the expression's own mouth opening).")
     pauses = [phrase.end for phrase in plan.timing.phrases]
     apexes = [k.time for k in plan.keyframes if k.label in APEX_LABELS]
-    blinks = blink_channels(blink_times(duration, plan.blink_rate, pauses, apexes, request.seed))
+    blinks = blink_channels(blink_times(duration, plan.blink_rate, pauses, apexes, request.seed, plan.blink_speed),
+                            plan.blink_speed)
     if blinks:
         layers["blinks"] = Layer("max", blinks, "Natural blinks, kept away from expressive apexes.")
 

@@ -103,6 +103,8 @@ class Plan:
     timing: ScriptTiming
     duration: float
     blink_rate: float = 1.0
+    # How fast a blink closes and opens (below 1: slower, as in sadness and tiredness).
+    blink_speed: float = 1.0
     speech_energy: float = 1.0
     # How the mouth speaks (delivery and the emotion's mouth); None: plain speech.
     mouth: MouthStyle | None = None

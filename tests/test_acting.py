@@ -131,26 +131,30 @@ def test_sarcasm_is_one_sided_with_a_tilt(backend):
     assert peak(values, "jawOpen") < 0.65
 
 
-def beat_faces(backend, emotion, seeds=range(4)):
+def beat_faces(backend, emotion, seeds=range(4), script=LINE):
     """The written faces of every beat (apex, emphasis, question, shift) over several seeds, so
     every prototype variant of the emotion is seen: one row of 52 weights per beat."""
     rows = []
     for seed in seeds:
-        track = perform(backend, emotion, seed=seed)
+        track = perform(backend, emotion, script=script, seed=seed)
         rows += [[k.weights[name] for name in PARAMETERS[:52]] for k in track.keyframes
                  if k.label in ("apex", "emphasis", "question", "shift")]
     return np.array(rows)
 
 
 # What a viewer reads each emotion by (FACS: anger AU4+5+7+23/24, sadness AU1+4+15+17 with the
-# lids lowered, disgust AU9+10 with the cheeks raised, fear AU1+2+4+5+20), at the plain word's
-# intensity, at every beat of every variant: (shape, at least) and (shape, at most).
+# lids lowered, disgust AU9+10 with the cheeks raised and the lower lip pushed up, fear
+# AU1+2+4+5+20), at the plain word's intensity, at every beat of every variant: (shape, at least)
+# and (shape, at most). Sadness draws the brows only a little: on the real heads browDown at
+# half of browInnerUp renders the lifted inner brows flat (README gallery).
 SIGNATURES = {
     "angry": ([("browDownLeft", 0.65), ("browDownRight", 0.65), ("eyeSquintLeft", 0.5), ("cheekSquintLeft", 0.1)],
               [("browInnerUp", 0.05)]),
-    "sad": ([("browInnerUp", 0.45), ("browDownLeft", 0.25), ("mouthFrownLeft", 0.45), ("mouthFrownRight", 0.45),
-             ("mouthShrugLower", 0.25), ("eyeBlinkLeft", 0.05)], [("browOuterUpLeft", 0.05)]),
-    "disgusted": ([("noseSneerLeft", 0.6), ("noseSneerRight", 0.6), ("cheekSquintLeft", 0.2), ("browDownLeft", 0.3)],
+    "sad": ([("browInnerUp", 0.6), ("browDownLeft", 0.1), ("mouthFrownLeft", 0.6), ("mouthFrownRight", 0.6),
+             ("mouthShrugLower", 0.45), ("eyeBlinkLeft", 0.2), ("eyeLookDownLeft", 0.3)],
+            [("browOuterUpLeft", 0.05), ("browDownLeft", 0.25)]),
+    "disgusted": ([("noseSneerLeft", 0.6), ("noseSneerRight", 0.6), ("mouthUpperUpLeft", 0.5), ("mouthUpperUpRight", 0.5),
+                   ("cheekSquintLeft", 0.45), ("mouthShrugLower", 0.45), ("browDownLeft", 0.3)],
                   [("browInnerUp", 0.05)]),
     "terrified": ([("browInnerUp", 0.6), ("eyeWideLeft", 0.6), ("mouthStretchLeft", 0.4)], []),
 }
@@ -172,11 +176,16 @@ def test_fear_lifts_the_inner_brows_more_than_the_outer_unlike_surprise(backend)
     assert surprise[:, INDEX["browOuterUpLeft"]].mean() > fear[:, INDEX["browOuterUpLeft"]].mean() + 0.2
 
 
-def test_disgust_wrinkles_the_nose_more_than_it_bares_teeth_and_differs_from_anger(backend):
+def test_disgust_raises_the_upper_lip_over_a_pushed_up_lower_lip_and_differs_from_anger(backend):
+    """The heads' nose wrinkle moves half as far as their upper-lip raiser (devtools.shape_reach),
+    so disgust reads by the raised upper lip with the cheeks up; the chin raiser pushes the
+    lower lip up under it (a closed 'ugh', not an open snarl), symmetric (contempt is one-sided)."""
     disgust, anger = beat_faces(backend, "disgusted"), beat_faces(backend, "angry")
-    # The nose wrinkle leads; the upper lip rises less (not a teeth-baring grimace).
-    assert (disgust[:, INDEX["noseSneerLeft"]] > disgust[:, INDEX["mouthUpperUpLeft"]] + 0.1).all()
-    # Anger is in the brows and lids, disgust in the nose and cheeks.
+    assert (disgust[:, INDEX["mouthShrugLower"]] >= 0.6 * disgust[:, INDEX["mouthUpperUpLeft"]]).all()
+    assert (disgust[:, INDEX["jawOpen"]] < 0.1).all()
+    assert np.allclose(disgust[:, INDEX["mouthUpperUpLeft"]], disgust[:, INDEX["mouthUpperUpRight"]])
+    # Anger is in the brows and lids, disgust in the nose, upper lip and cheeks.
+    assert disgust[:, INDEX["mouthUpperUpLeft"]].mean() > anger[:, INDEX["mouthUpperUpLeft"]].mean() + 0.3
     assert anger[:, INDEX["browDownLeft"]].mean() > disgust[:, INDEX["browDownLeft"]].mean() + 0.2
     assert disgust[:, INDEX["noseSneerLeft"]].mean() > anger[:, INDEX["noseSneerLeft"]].mean() + 0.4
     assert disgust[:, INDEX["cheekSquintLeft"]].mean() > anger[:, INDEX["cheekSquintLeft"]].mean() + 0.1
@@ -191,6 +200,69 @@ def test_sadness_pushes_the_lower_lip_up_while_speaking(backend):
     values = sample(track, times)
     assert np.median(values[:, INDEX["mouthShrugLower"]]) > 0.2
     assert np.median(values[:, INDEX["mouthFrownLeft"]]) > 0.4
+
+
+def beat_poses(backend, emotion, script=LINE, seeds=range(4)):
+    """The head pose (headYaw, headPitch) of every beat over several seeds."""
+    rows = []
+    for seed in seeds:
+        track = perform(backend, emotion, script=script, seed=seed)
+        rows += [[k.pose["headYaw"], k.pose["headPitch"]] for k in track.keyframes
+                 if k.label in ("apex", "emphasis", "question", "shift")]
+    return np.array(rows)
+
+
+def test_grief_keeps_the_sad_brows_oblique_under_the_pain_it_blends(backend):
+    """'grief' is sadness with some pain, whose brows lower: summed, browDown reached 0.5 under a
+    0.7 inner lift, which renders as flat brows on the real heads. In a blend the lowerer stays a
+    quarter of the lift wherever the inner brows lead without the outer ones."""
+    for emotion in ("grief", "sad", "heartbroken", "rejected", "tearful"):
+        faces = beat_faces(backend, emotion)
+        inner, lowered = faces[:, INDEX["browInnerUp"]], faces[:, INDEX["browDownLeft"]]
+        assert (lowered <= 0.4 * inner).all(), (emotion, inner, lowered)
+    # Fear lifts the outer brows too and keeps its lowered, straight brow.
+    fear = beat_faces(backend, "terrified")
+    assert fear[:, INDEX["browDownLeft"]].min() >= 0.3
+
+
+def test_a_sad_stress_or_question_lifts_the_inner_brows_only(backend):
+    """A brow flash lifts the outer brows too, which flattens the sad oblique brow: a sad face
+    stresses a word or asks with its inner brows."""
+    for script in ("Why did you leave me?", "I waited for you all night!"):
+        faces = beat_faces(backend, "sad", script=script)
+        assert faces[:, INDEX["browOuterUpLeft"]].max() <= 0.05, script
+        assert faces[:, INDEX["browInnerUp"]].max() >= 0.85, script
+
+
+def test_sadness_bows_the_head_and_disgust_turns_away_and_pulls_back(backend):
+    sad = beat_poses(backend, "sad")
+    assert (sad[:, 1] <= -0.1).all(), sad
+    disgust = beat_poses(backend, "disgusted")
+    assert (np.abs(disgust[:, 0]) >= 0.1).all() and (disgust[:, 1] >= 0.04).all(), disgust
+    # Away means either side, chosen by the seed.
+    assert (disgust[:, 0] > 0).any() and (disgust[:, 0] < 0).any()
+
+
+def test_sad_and_disgusted_mouths_speak_small(backend):
+    """Sadness speaks with a small mouth: its jaw opens clearly less than the same line said
+    without an emotion (0.59 of it; 0.66 before stop 18). Disgust speaks through its raised
+    upper lip with little jaw (0.73; 0.9 before: a wide jaw under the raised lip was a snarl)."""
+    plain = peak(speech_samples(perform(backend)), "jawOpen")
+    sad, disgusted = (peak(speech_samples(perform(backend, e)), "jawOpen") for e in ("sad", "disgusted"))
+    assert sad < 0.62 * plain, (sad, plain)
+    assert disgusted < 0.8 * plain, (disgusted, plain)
+
+
+def test_sad_blinks_are_slower(backend):
+    """A sad blink closes and opens more slowly than a neutral one (same line, same seed)."""
+    def blink_length(track):
+        keys = track.layers["blinks"].channels["eyeBlinkLeft"]
+        closed = [i for i, (_, value) in enumerate(keys) if value == 1.0]
+        return np.median([keys[i + 1][0] - keys[i - 1][0] for i in closed if 0 < i < len(keys) - 1])
+
+    long_line = " ".join([LINE] * 3)
+    sad, plain = perform(backend, "sad", script=long_line), perform(backend, script=long_line)
+    assert blink_length(sad) > 1.3 * blink_length(plain), (blink_length(sad), blink_length(plain))
 
 
 def test_fearful_whisper_is_not_a_scream(backend):

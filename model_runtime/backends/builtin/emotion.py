@@ -36,6 +36,14 @@ OPPOSITE_WEIGHT = 0.2
 # Emotions weighing at least this much in a blend each take a region of the face.
 BLEND_WEIGHT = 0.3
 BLEND_LEAK = 0.3
+# On the ARKit heads browDown pulls a lifted inner brow back down (measured: browDown at half
+# of browInnerUp renders the sad, oblique brow nearly flat; at a quarter it stays oblique). Each
+# family's prototypes are written with that in mind (sadness lowers its brows only a little); in
+# a blend whose face lifts the inner brows more than it lowers them, without lifting the outer
+# ones (not fear or surprise), the lowering the other emotion brings is held to this share of
+# the lift ("grief" is sadness with some pain, whose brows lower).
+INNER_LIFT_KEEPS = 0.25
+OUTER_LIFT_SHARE = 0.3
 
 # Regions that carry the felt emotion when it is masked (brows, lids, and the cheek raise
 # that distinguishes a felt smile); the rest of the face shows the displayed emotion.
@@ -125,8 +133,9 @@ class EmotionReading:
         norm = sum(total.values()) or 1.0
         return {family: weight / norm for family, weight in total.items()}
 
-    def _average(self, key: str) -> float:
-        return sum(FAMILIES[f][key] * w for f, w in self.families().items())
+    def _average(self, key: str, default: float | None = None) -> float:
+        return sum((FAMILIES[f][key] if default is None else FAMILIES[f].get(key, default)) * w
+                   for f, w in self.families().items())
 
     @property
     def valence(self) -> float:
@@ -143,6 +152,10 @@ class EmotionReading:
     @property
     def blink_rate(self) -> float:
         return self._average("blink_rate")
+
+    @property
+    def blink_speed(self) -> float:
+        return self._average("blink_speed", 1.0)
 
     def summary(self) -> str:
         pieces = []
@@ -413,7 +426,18 @@ def emotion_face(mix: dict[str, float], intensity: float, variant: int = 0, one_
             side = one_side if qualifier == "one" else None
             amount = value * share * intensity
             state.set(au, state.get(au, side) + amount, side)
+    if sum(1 for weight in mix.values() if weight > 0) > 1:
+        _keep_inner_lift(state)
     return state
+
+
+def _keep_inner_lift(state: FaceState) -> None:
+    """Hold a blend's brow lowerer under an oblique inner-brow lift (see ``INNER_LIFT_KEEPS``)."""
+    inner = state.get("AU1")
+    for side in ("Left", "Right"):
+        lowered = state.get("AU4", side)
+        if inner > lowered > INNER_LIFT_KEEPS * inner and state.get("AU2", side) < OUTER_LIFT_SHARE * inner:
+            state.set("AU4", INNER_LIFT_KEEPS * inner, side)
 
 
 def _upper_share(family: str) -> float:

@@ -176,19 +176,31 @@ class Guess:
     wording: str = ""  # the wording of ``phrase`` that was nearest, when not the phrase itself
 
 
-def nearest(clause: str, by_meaning: bool = True) -> Guess | None:
+# Words of opposite meaning: a phrase that says one where the clause says the other is no
+# stand-in for it, however near ("his expression hardens" is not "her expression softens").
+_OPPOSITES = [tuple(_stem(word) for word in pair) for pair in _BANK["opposites"]]
+
+
+def opposed(clause: str, wording: str) -> bool:
+    said, other = set(words(clause)), set(words(wording))
+    return any((a in said and b in other) or (b in said and a in other) for a, b in _OPPOSITES)
+
+
+def nearest(clause: str, by_meaning: bool = True, veto: Callable[[str, str], bool] | None = None) -> Guess | None:
     """The bank phrase nearest to ``clause`` by meaning, if near enough; ``by_meaning=False``
-    compares words only (cheap: for clauses the grammar has already read)."""
+    compares words only (cheap: for clauses the grammar has already read). A wording that says
+    the opposite, or that ``veto(clause, wording)`` rules out, is passed over for the next."""
     scores = _encoder_scores(clause) if by_meaning else None
     by, threshold = "encoder", THRESHOLD_ENCODER
     if scores is None:
         scores = {wording: lexical_similarity(clause, wording) for wording in WORDINGS}
         by, threshold = "words", THRESHOLD_LEXICAL
-    wording = max(scores, key=scores.get)
-    if scores[wording] < threshold:
-        return None
-    phrase = WORDINGS[wording]
-    return Guess(clause, phrase, PHRASES[phrase], scores[wording], by, "" if wording == phrase else wording)
+    for wording in sorted((w for w in scores if scores[w] >= threshold), key=scores.get, reverse=True):
+        if opposed(clause, wording) or (veto is not None and veto(clause, wording)):
+            continue
+        phrase = WORDINGS[wording]
+        return Guess(clause, phrase, PHRASES[phrase], scores[wording], by, "" if wording == phrase else wording)
+    return None
 
 
 # Who acts and how they appear ("he looks", "she seems utterly"): what is left is the feeling.
@@ -197,6 +209,8 @@ _APPEARANCE = re.compile(
     r"(?:(?:looks?|looking|seems?|appears?|is|was|are|goes|went|turns?|becomes?|grows?|gets?|sits?|stands?)\s+)?"
     r"(?:(?:quite|rather|utterly|completely|totally|very|so|a bit|somewhat|all|suddenly)\s+)?")
 _MOST_WORDS = 3
+_LOOK_OF = re.compile(r"^(?:(?:he|she|they)\s+(?:gives|shoots|flashes|wears|has)\s+(?:\w+\s+)?)?(?:an?|the|his|her|their)\s+"
+                      r"([a-z-]+)\s+(?:look|expression|face|stare|gaze|glance|eyes)$")
 
 
 def emotion_by_meaning(clause: str) -> Guess | None:
@@ -205,6 +219,9 @@ def emotion_by_meaning(clause: str) -> Guess | None:
     shipped encoder), or None. Only with the shipped encoder active."""
     if _active_encoder() is not shipped_encoder:
         return None
+    framed = _LOOK_OF.match(clause.strip())
+    if framed:  # "a pleading look", "an incredulous expression": the feeling is the adjective
+        clause = framed.group(1)
     appearance = _APPEARANCE.match(clause.strip())
     feeling = clause.strip()[appearance.end():].strip()
     # A feeling is named after how someone appears ("he looks crestfallen") or on its own

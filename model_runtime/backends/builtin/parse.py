@@ -141,6 +141,22 @@ _LOOKING = _pattern(_LANGUAGE["looking_expressions"])
 _GAZE_OBJECT = _pattern([phrase for direction in ("up", "down") for phrase in DIRECTIONS[direction] if " " in phrase])
 # "Eyes stay on him", "keeps his eyes on the road": the eyes hold where they look.
 _HOLDS = re.compile(r"\b(?:stay|stays|stayed|remain|remains|keep|keeps|fixed|lock|locks|locked|glued)\b")
+# A clause that only says when or how fast ("slowly, her mouth falls open", "for a beat"): the
+# keyframe has no time of its own, so nothing is left out.
+_WHEN_ONLY = re.compile(r"(?:(?:then|and|but|so|very|ever so|just|%s)\s*)+" % "|".join(
+    re.escape(p) for p in sorted(_LANGUAGE["timing_words"], key=len, reverse=True)))
+# "..., but her eyes don't", "her head stays put": nothing in that part.
+_PART_DENIED = re.compile(r"^(?:(?:but|and|yet|while)\s+)?(?:(?:her|his|their|the)\s+)?(.+?)\s+(?:don't|doesn't|do not|does not|didn't|"
+                          r"did not|won't|will not|aren't|isn't|are not|is not|never do|never does)$")
+# What makes a side the viewer's ("camera left", "screen-right").
+_VIEWERS = re.compile(r"\b(?:camera|screen|frame|viewer's|viewers'|audience's|house|our)\s+$")
+# A clause that undoes the one before ("..., but stops himself", "..., gone again").
+_TAKEN_BACK = re.compile(r"^(?:(?:he|she|they|and|then|but)\s+)*(?:%s)\b" % "|".join(
+    re.escape(p) for p in sorted(_LANGUAGE["taken_back"], key=len, reverse=True)))
+# "Stronger on the right", "mostly on the left": both sides, one more.
+_MORE_ON = re.compile(r"\b(?:stronger|mostly|mainly|wider|higher|bigger|deeper|harder|heavier|further|more so)\b"
+                      r"(?:\s+[a-z]+){0,2}?\s+(?:on|at|to)\s+(?:the|her|his|their)\s+(?:left|right)\b")
+_LESS_ON_THE_OTHER = 0.6
 # "Catches her watching": someone else looks.
 _SOMEONE_ELSE = re.compile(r"\b(?:her|him|them|me|us|you)\s+$")
 _TURNS = {"look", "look_at", "look_plain", "turn", "tilt", "nod", "shift", "roll_eyes"}
@@ -263,6 +279,25 @@ def _state_word(clause: str, region: str | None) -> tuple[str, int] | None:
     return None
 
 
+def _named_sides(text: str) -> set[str]:
+    """The sides of the face ``text`` names ("left", "right"; not "to the left")."""
+    directional = [(m.start(), m.end()) for m in _SIDE_DIRECTION.finditer(text)]
+    return {m.key for m in _find(text) if m.category == "side" and m.key in ("left", "right")
+            and not any(a <= m.start < b for a, b in directional)}
+
+
+def _same_on_the_other_side(before: str, chunk: str) -> bool:
+    """Whether ``chunk`` says only another side and a degree ("a faint one on the right") after
+    a clause on one side."""
+    found = {m.category for m in _find(chunk)}
+    if not found <= {"side", "degree", "negation"} or "side" not in found or _acts_on_the_other_side(chunk):
+        return False
+    if "degree" not in found and not re.search(r"\bone\b", chunk):
+        return False
+    here, there = _named_sides(chunk), _named_sides(before)
+    return len(here) == 1 and len(there) == 1 and here != there
+
+
 def _opens_with_a_part(piece: str) -> bool:
     """Whether ``piece`` starts by naming a part of the face ("the lips stay sealed")."""
     first = next((m for m in _find(piece) if m.category not in ("side", "degree")), None)
@@ -297,6 +332,13 @@ def _clauses(text: str) -> list[str]:
         directional = [(m.start(), m.end()) for m in _SIDE_DIRECTION.finditer(chunk)]
         names_side = any(m.category == "side" and not any(a <= m.start < b for a, b in directional) for m in _find(chunk)) \
             and (_SIDE_ONLY.search(chunk) is not None or _SIDE_OF_PART.search(chunk) is not None)
+        if clauses and _same_on_the_other_side(clauses[-1], chunk):
+            # "A big smile on the left, a faint one on the right", "right eye squeezed hard, the
+            # left only slightly": the clause before again, on this side, to this degree.
+            said = [(m.start, m.end) for m in _find(clauses[-1]) if m.category in ("side", "degree")]
+            again = "".join(c for i, c in enumerate(clauses[-1]) if not any(a <= i < b for a, b in said))
+            clauses.append(" ".join(f"{again} {chunk.strip()}".split()))
+            continue
         if found & _QUALIFIERS and not _acts_on_the_other_side(chunk) and (
                 not found & _CONTENT or (names_side and not found & (_CONTENT - {"region"}))):
             if clauses:
@@ -336,6 +378,24 @@ def _clauses(text: str) -> list[str]:
     return clauses
 
 
+# Parts of the face that one phrase can stand in for another on.
+_PART_FAMILIES = ({"brows", "inner_brows", "outer_brows", "forehead"}, {"eyes", "gaze", "upper_lids", "lower_lids"},
+                  {"cheeks"}, {"nose"}, {"lips", "mouth", "upper_lip", "lower_lip", "corners", "teeth", "tongue"},
+                  {"jaw", "chin"}, {"head"})
+
+
+def _parts(text: str) -> set[int]:
+    named = {_VOCABULARY["region"][m.group(0)] for m in _PATTERNS["region"].finditer(text)}
+    return {i for i, family in enumerate(_PART_FAMILIES) if family & named}
+
+
+def _elsewhere(clause: str, wording: str) -> bool:
+    """A bank wording about another part of the face than the clause ("smacks her forehead" is
+    not "smacks his lips")."""
+    said, other = _parts(clause), _parts(wording.lower())
+    return bool(said and other and not said & other)
+
+
 def _rule(region: str, action: str):
     visited = set()
     while region and region not in visited:
@@ -358,7 +418,7 @@ def _idiom(clause: str) -> Guess | None:
     if not any(fallback_words(w.group(0)) for w in leftover):
         return None
     # Words only: a clause the grammar reads must not pay for the sentence encoder.
-    found = nearest(clause, by_meaning=False)
+    found = nearest(clause, by_meaning=False, veto=_elsewhere)
     if found is None or found.similarity < STRONG_MATCH:
         return None
     # A one-word wording ("mopes") names a whole clause, never a word beside what the grammar
@@ -411,6 +471,8 @@ _ONLY_BEFORE = re.compile(r"\b(?:only|just|solely)\s+(?:(?:with|in|on)\s+)?(?:(?
 # description names bring no smile and no cheek raise (a smile the text names stays).
 _UNSMILING = _pattern(_LANGUAGE["unsmiling_words"])
 _WARMTH = ("AU12", "AU13", "AU6")
+_SMILE = ("AU12", "AU13")
+_ANGRY = 0.4
 
 
 def _scope(region_keys: set[str]) -> set[str]:
@@ -440,6 +502,8 @@ def _emotion_units(word: str, scale: float, side: str | None, region_names: set[
         face = restrict(face, region_names)
     if not warm:
         face.clear_aus(_WARMTH)
+    elif entry["mix"].get("anger", 0.0) >= _ANGRY:
+        face.clear_aus(_SMILE)  # an angry feeling's contempt is no smirk ("hostile", "indignant")
     return face.active(0.02)
 
 
@@ -477,7 +541,31 @@ class DescriptionParser:
         if _UNSMILING.search(text):
             locked.add("unsmiling")
         previous_side: str | None = None  # the last side a clause named
-        for clause in _clauses(text):
+        before: tuple[dict, dict] | None = None  # the action units as they were before the last clause
+        # Which clauses raised (in detail) or denied each action unit: a denial takes away what
+        # no other clause describes ("she's not crying, but her chin trembles": the chin does;
+        # "eyes closed, no squeeze": they stay closed).
+        stated: dict[str, set[int]] = {}
+        denied: dict[str, set[int]] = {}
+        for number, clause in enumerate(_clauses(text)):
+            part_denied = _PART_DENIED.match(clause)
+            if part_denied and _VOCABULARY["region"].get(part_denied.group(1)):
+                # "Her mouth smiles but her eyes don't": nothing there, whatever came before.
+                scope = _scope({_VOCABULARY["region"][part_denied.group(1)]})
+                for face in (state, summary):
+                    face.clear_aus([au for au in list(face.aus) if set(au_regions(au)) & scope])
+                result.understood.append(clause)
+                continue
+            suppressed_before = set(suppressed)
+            levels_before = {au: max(entry.values()) for au, entry in state.aus.items()}
+            if _TAKEN_BACK.match(clause) and before is not None:
+                # "He starts to smile but stops himself", "a ghost of a smile, gone as fast as
+                # it came": what the clause before did is undone.
+                state.aus, summary.aus = before
+                result.understood.append(clause)
+                before = None
+                continue
+            before = ({au: dict(e) for au, e in state.aus.items()}, {au: dict(e) for au, e in summary.aus.items()})
             if _PURPOSE.match(clause):
                 # "... to make the baby laugh": why, not what the face does.
                 result.ignored_clauses.append(clause)
@@ -515,16 +603,21 @@ class DescriptionParser:
             carried_region = self._parse_clause(clause, target, result, set() if denied_feeling else suppressed,
                                                 carried_region, locked, summary, carried_side)
             previous_side = own_side if own_side in ("Left", "Right") else carried_side
+            for au in suppressed - suppressed_before:
+                denied.setdefault(au, set()).add(number)
+            for au, entry in state.aus.items():
+                if max(entry.values()) > levels_before.get(au, 0.0):
+                    stated.setdefault(au, set()).add(number)
         if guess:
             for clause in list(result.ignored_clauses):
                 if _NEGATED.search(clause) or _PURPOSE.match(clause):
                     continue
-                found = nearest(clause, by_meaning) or (emotion_by_meaning(clause) if by_meaning else None)
+                found = nearest(clause, by_meaning, veto=_elsewhere) or (emotion_by_meaning(clause) if by_meaning else None)
                 if found is not None:
                     result.ignored_clauses.remove(clause)
                     self._stand_in(found, summary, result, suppressed, locked)
         _merge_summary(state, summary, {name[len("relaxed:"):] for name in locked if name.startswith("relaxed:")})
-        state.clear_aus(suppressed)
+        state.clear_aus([au for au in suppressed if not stated.get(au, set()) - denied.get(au, set())])
         for name in locked:
             if name.startswith("only:"):
                 part = name[len("only:"):]
@@ -549,7 +642,10 @@ class DescriptionParser:
         """Apply one clause to ``state``; ``carried_side``: the side of the clause before, for a
         clause that goes on about that side ("..., showing a canine", "the other one ...")."""
         matches = _find(clause)
-        regions = [m for m in matches if m.category == "region"]
+        # A part named in where the eyes go ("up through his lashes", "from under her brows",
+        # "down her nose") is not a part that moves.
+        places = [(m.start(), m.end()) for m in _DIRECTION_PATTERN.finditer(clause) if " " in m.group(0)]
+        regions = [m for m in matches if m.category == "region" and not any(a <= m.start < b for a, b in places)]
         actions = [m for m in matches if m.category == "action"]
         expressions = [m for m in matches if m.category == "expression"]
         emotions = [m for m in matches if m.category == "emotion"]
@@ -595,7 +691,9 @@ class DescriptionParser:
             # "He knits his brow over the map", "she frowns down at her phone": the eyes go there
             # (not when the lower face is what moves: "jaw on the floor").
             named = {m.key for m in regions} | {r for m in expressions for r in _EXPRESSION_REGIONS.get(m.key, ())}
-            looking = _LOOKING.search(clause) and not any(action for _, action, _ in pairs)
+            # (a side named is no direction to look in: "a frown, stronger on the right")
+            looking = (_LOOKING.search(clause) and not any(action for _, action, _ in pairs)
+                       and (direction not in ("left", "right") or _SIDE_DIRECTION.search(clause)))
             if (_GAZE_OBJECT.search(clause) or looking) and not named & (_LOWER_FACE | {"teeth", "tongue"}):
                 pairs.append(("gaze", "look", 0))
         sideways = [m for m in regions if m.key in ("jaw", "mouth")]
@@ -670,7 +768,7 @@ class DescriptionParser:
 
         if effects or aside:
             result.understood.append(clause)
-        elif clause.strip():
+        elif clause.strip() and not _WHEN_ONLY.fullmatch(clause.strip()):
             result.ignored_clauses.append(clause)
         for effect, strength in aside:
             self._apply(effect, strength, side, direction, summary, None)
@@ -687,6 +785,15 @@ class DescriptionParser:
                 locked.add(name[1:] if name.startswith("=") else "head")
                 continue
             self._apply(effect, strength, side or inherit, direction, state, suppressed if negated else None)
+        if side in ("Left", "Right") and _MORE_ON.search(clause):
+            # "A frown, stronger on the right", "the smile is wider on her left side": both
+            # sides, the one named more.
+            other = "Right" if side == "Left" else "Left"
+            for effect, _, negated in effects:
+                unit = _effect_unit(effect)
+                name = effect[0] if isinstance(effect, (list, tuple)) else effect
+                if unit and not negated and is_sided(unit) and unit in state.aus and not str(name).endswith(":one"):
+                    state.raise_to(unit, state.aus[unit][side] * _LESS_ON_THE_OTHER, other)
         if regions:
             return regions[-1].key
         return carried_region
@@ -739,10 +846,11 @@ class DescriptionParser:
         for match in sides:
             if any(start <= match.start < end for start, end in directional):
                 continue
-            if match.key == "left":
-                return "Left"
-            if match.key == "right":
-                return "Right"
+            if match.key in ("left", "right"):
+                # "The camera-right side of his face", "screen-left brow": the viewer's side,
+                # the other side of the face.
+                viewers = _VIEWERS.search(clause[:match.start]) is not None
+                return "Left" if (match.key == "left") != viewers else "Right"
             if match.key == "one":
                 return "one"
         return None

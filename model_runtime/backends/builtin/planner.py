@@ -126,6 +126,7 @@ class BuiltinPlanner:
             timing=timing,
             duration=timing.duration,
             blink_rate=reading.blink_rate * delivery.blink,
+            blink_speed=reading.blink_speed,
             speech_energy=1.0 + 0.25 * reading.arousal,
             mouth=mouth,
             notes=notes,
@@ -237,8 +238,9 @@ class _Style:
                     pitch -= value
                 elif direction == "away":
                     yaw += value if self.away == "left" else -value
-            if "head" in spec:
-                direction, strength = spec["head"]
+            # One tendency [direction, amount] or several (disgust turns away and pulls back).
+            tendencies = spec.get("head", [])
+            for direction, strength in [tendencies] if tendencies and isinstance(tendencies[0], str) else tendencies:
                 if direction == "away":
                     direction = self.away
                 if direction.startswith("tilt_") and self.one_side == "Right":
@@ -268,13 +270,16 @@ class _Style:
             state.head[axis] *= head_energy
 
     def emphasize(self, state: FaceState, part) -> None:
-        """Brows mark a stressed word: a flash up, or a lowering in negative, forceful
-        emotions; the head nods into it."""
+        """Brows mark a stressed word: a flash up, a lowering in negative, forceful emotions,
+        or the inner brows alone in sadness (an outer lift would flatten its oblique brow); the
+        head nods into it."""
         style = self._emphasis_style(part)
         if style == "lower":
             state.raise_to("AU4", state.get("AU4") + 0.2)
         elif style == "one_brow":
             state.raise_to("AU2", state.get("AU2", self.one_side) + 0.3, self.one_side)
+        elif style == "inner":
+            state.raise_to("AU1", state.get("AU1") + 0.2)
         else:
             state.raise_to("AU1", state.get("AU1") + 0.2)
             state.raise_to("AU2", state.get("AU2", "Left") + 0.2)
@@ -315,8 +320,11 @@ class _Style:
 
     def question(self, state: FaceState, part) -> None:
         """A question lifts the brows near its end; a scornful or doubting one lifts one."""
-        if self._emphasis_style(part) == "one_brow":
+        style = self._emphasis_style(part)
+        if style == "one_brow":
             state.raise_to("AU2", state.get("AU2", self.one_side) + 0.35, self.one_side)
+        elif style == "inner":
+            state.raise_to("AU1", state.get("AU1") + 0.3)
         else:
             state.raise_to("AU1", state.get("AU1") + 0.3)
             state.raise_to("AU2", state.get("AU2", "Left") + 0.25)
