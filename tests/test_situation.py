@@ -40,6 +40,33 @@ def test_numpy_encoder_agrees_with_the_torch_model():
     alone = np.stack([minilm.shared().encode([text])[0] for text in TEXTS])
     assert (together * expected).sum(1).min() > 0.999
     assert (alone * expected).sum(1).min() > 0.999
+    # The intermediate layers the situation reader also reads, from the same pass.
+    with torch.no_grad():
+        states = model(**batch, output_hidden_states=True).hidden_states
+    layers = (0, 3, minilm.LAYERS)
+    ours = minilm.shared().encode(TEXTS, layers=layers)
+    for slot, layer in enumerate(layers):
+        pooled = torch.nn.functional.normalize((states[layer] * mask).sum(1) / mask.sum(1), dim=1).numpy()
+        assert (ours[:, slot] * pooled).sum(1).min() > 0.999, layer
+    assert np.allclose(ours[:, -1], together, atol=1e-6)
+
+
+@pytest.mark.parametrize("layers", [(), (7,), (-1, 6)])
+def test_layers_outside_the_model_are_refused(layers):
+    with pytest.raises(ValueError, match="layers are 0"):
+        minilm.shared().encode(["Hello."], layers=layers)
+
+
+def test_a_head_written_before_intermediate_layers_still_reads_the_last_layer_only(tmp_path):
+    """Heads from before stop 18 have no 'layers': they were trained on the last layer alone."""
+    with np.load(situation.HEAD_FILE) as shipped:
+        old = {name: shipped[name] for name in shipped.files if name != "layers"}
+    old["weights"] = old["weights"][:, : 3 * minilm.WIDTH]  # the last layer's block
+    np.savez(tmp_path / "old.npz", **old)
+    reader = situation.SituationReader(tmp_path / "old.npz")
+    assert reader.layers == (minilm.LAYERS,)
+    reading = reader.read("We won! The whole cup, we actually won it!", "The team lifts the trophy in the rain.")
+    assert abs(sum(reading.probabilities.values()) - 1.0) < 1e-5
 
 
 def test_the_corpus_has_enough_varied_situations_without_emotion_words():
@@ -167,7 +194,8 @@ def test_training_command_writes_a_head_the_reader_loads(tmp_path, monkeypatch):
     assert set(reading.probabilities) <= set(situation.GENERATOR_FAMILY)
     with np.load(situation.HEAD_FILE) as shipped:
         assert [str(f) for f in shipped["families"]] == list(load_json(situation.CORPUS)["families"])
-        assert shipped["weights"].shape == (8, 3 * minilm.WIDTH)
+        assert shipped["weights"].shape == (8, 3 * len(situation.READ_LAYERS) * minilm.WIDTH)
+        assert tuple(shipped["layers"]) == situation.READ_LAYERS
     json.dumps(report)
 
 
@@ -226,7 +254,7 @@ def test_a_retrain_reads_encodings_back_and_keeps_what_it_did_not_use(tmp_path, 
     cache = tmp_path / "encoded.npz"
     few = situation.corpus()[:3]
     first = train.encoded_features(few, cache)
-    assert first.shape == (3, 3 * minilm.WIDTH)
+    assert first.shape == (3, 3 * len(situation.READ_LAYERS) * minilm.WIDTH)
 
     def no_encoding(texts, *args):
         raise AssertionError(f"encoded again: {texts}")
@@ -234,6 +262,11 @@ def test_a_retrain_reads_encodings_back_and_keeps_what_it_did_not_use(tmp_path, 
     monkeypatch.setattr(minilm.shared(), "encode", no_encoding)
     assert np.array_equal(train.encoded_features(few[1:], cache), first[1:])
     assert np.array_equal(train.encoded_features(few, cache), first)  # the first one is still known
+    monkeypatch.undo()
+    # A cache of other layers is not mistaken for this one's.
+    last_only = train.encoded_features(few, cache, layers=(minilm.LAYERS,))
+    assert last_only.shape == (3, 3 * minilm.WIDTH)
+    assert np.allclose(last_only, first.reshape(3, len(situation.READ_LAYERS), -1)[:, situation.READ_LAYERS.index(minilm.LAYERS)])
 
 
 def test_the_neutral_threshold_is_the_highest_that_costs_no_accuracy():

@@ -148,11 +148,13 @@ class MiniLM:
                 "norm2": (get(prefix + "output.LayerNorm.weight"), get(prefix + "output.LayerNorm.bias")),
             })
 
-    def _encode_batch(self, batch: list[list[int]]) -> np.ndarray:
-        """Unit vectors for token id lists padded to one length (padding masked out of the
-        attention and the pooling, as the torch model does). The dense layers, nearly all of
-        the work, run on the real tokens only, packed into one matrix: the padding (a third of
-        the rows for a situation's three texts) is only laid out for the attention."""
+    def _encode_batch(self, batch: list[list[int]], layers: tuple[int, ...] = (LAYERS,)) -> np.ndarray:
+        """Unit vectors (count x len(layers) x width) for token id lists padded to one length:
+        each the mean over a text's tokens of one layer's states (0: the embeddings, LAYERS: the
+        last layer, the sentence vector), padding masked out of the attention and the pooling as
+        the torch model does. The dense layers, nearly all of the work, run on the real tokens
+        only, packed into one matrix: the padding (a third of the rows for a situation's three
+        texts) is only laid out for the attention."""
         count, n = len(batch), max(len(ids) for ids in batch)
         ids = np.zeros((count, n), dtype=np.int64)
         mask = np.zeros((count, n), dtype=np.float32)
@@ -160,13 +162,24 @@ class MiniLM:
             ids[row, : len(tokens)] = tokens
             mask[row, : len(tokens)] = 1.0
         real = mask.reshape(-1) > 0
+        lengths = mask.sum(1)
+        # The packed rows hold each text's tokens one after another: a text's mean is one reduceat.
+        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+        pooled = np.zeros((count, len(layers), WIDTH), dtype=np.float32)
+
+        def pool(depth: int, states: np.ndarray) -> None:
+            for slot, wanted in enumerate(layers):
+                if wanted == depth:
+                    pooled[:, slot] = np.add.reduceat(states, starts, axis=0) / lengths[:, None]
+
         x = (self.words[ids] + self.positions[:n] + self.token_type).reshape(count * n, WIDTH)[real]
         x = _layer_norm(x, *self.embedding_norm)
+        pool(0, x)
         size = WIDTH // HEADS
         padding = ((1.0 - mask) * -1e9)[:, None, None, :]
         # Padded positions keep zero queries, keys and values: their attention weight is 0.
         laid_out = np.zeros((count * n, 3 * WIDTH), dtype=np.float32)
-        for layer in self.layers:
+        for depth, layer in enumerate(self.layers[: max(layers)], start=1):
             laid_out[real] = x @ layer["qkv"] + layer["qkv_bias"]
             qkv = laid_out.reshape(count, n, 3, HEADS, size).transpose(2, 0, 3, 1, 4)
             query, key, value = qkv[0], qkv[1], qkv[2]
@@ -178,21 +191,24 @@ class MiniLM:
             hidden = x @ layer["up"] + layer["up_bias"]
             hidden = 0.5 * hidden * (1.0 + _erf(hidden / np.sqrt(2.0)))
             x = _layer_norm(x + hidden @ layer["down"] + layer["down_bias"], *layer["norm2"])
-        tokens = np.zeros((count * n, WIDTH), dtype=np.float32)
-        tokens[real] = x
-        pooled = (tokens.reshape(count, n, WIDTH) * mask[..., None]).sum(1) / mask.sum(1, keepdims=True)
-        return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+            pool(depth, x)
+        return pooled / np.maximum(np.linalg.norm(pooled, axis=2, keepdims=True), 1e-12)
 
-    def encode(self, texts: list[str], max_tokens: int = MAX_TOKENS) -> np.ndarray:
-        """Unit vectors, one row per text. Texts of similar length are encoded together, so
-        a vocabulary of hundreds of words costs a few matrix products, not hundreds."""
+    def encode(self, texts: list[str], max_tokens: int = MAX_TOKENS, layers: tuple[int, ...] | None = None) -> np.ndarray:
+        """Unit vectors, one row per text (the sentence vectors); with ``layers``, one per text
+        and layer (texts x layers x width, the same single pass). Texts of similar length are
+        encoded together, so a vocabulary of hundreds of words costs a few matrix products, not
+        hundreds."""
+        wanted = (LAYERS,) if layers is None else tuple(layers)
+        if not wanted or min(wanted) < 0 or max(wanted) > LAYERS:
+            raise ValueError(f"layers are 0 (the embeddings) to {LAYERS}, not {layers}")
         tokens = [self.tokenizer.encode(text, max_tokens) for text in texts]
-        vectors = np.zeros((len(texts), WIDTH), np.float32)
+        vectors = np.zeros((len(texts), len(wanted), WIDTH), np.float32)
         order = sorted(range(len(texts)), key=lambda i: len(tokens[i]))
         for start in range(0, len(order), BATCH):
             rows = order[start: start + BATCH]
-            vectors[rows] = self._encode_batch([tokens[i] for i in rows])
-        return vectors
+            vectors[rows] = self._encode_batch([tokens[i] for i in rows], wanted)
+        return vectors[:, 0] if layers is None else vectors
 
 
 _LOCK = threading.Lock()

@@ -34,9 +34,18 @@ def situation_texts(script: str, context: str) -> list[str]:
     return [f'{context} "{script}"' if context else f'"{script}"', script, context]
 
 
-def features(encoder, script: str, context: str) -> np.ndarray:
-    """The head's input: the three encodings side by side."""
-    return encoder.encode(situation_texts(script, context)).reshape(-1)
+# Which of MiniLM's layers the head reads, each mean-pooled over a text's tokens, from the one
+# pass that encodes it: the last (the sentence vector) and the embeddings the pass starts from
+# (layer 0: the words themselves). The last layer is tuned for paraphrase and washes out
+# word-level cues; with the words beside it the head reads a writer it never saw 3 points better
+# (leave-one-hand-out mean over seven writers 80.4 vs 77.5 %, every outside writer gained), for
+# one more mean. Layers 1-5 in place of 0 measured the same within noise (79.8-80.7 %).
+READ_LAYERS = (minilm.LAYERS, 0)
+
+
+def features(encoder, script: str, context: str, layers=READ_LAYERS) -> np.ndarray:
+    """The head's input: the three texts' encodings side by side, one block per layer."""
+    return encoder.encode(situation_texts(script, context), layers=layers).transpose(1, 0, 2).reshape(-1)
 
 
 def split_of(situation: dict) -> str:
@@ -90,6 +99,8 @@ class SituationReader:
             self.bias = head["bias"].astype(np.float32)
             self.temperature = float(head["temperature"])
             self.threshold = float(head["threshold"])
+            # Heads written before stop 18 read the last layer only.
+            self.layers = tuple(int(n) for n in head["layers"]) if "layers" in head.files else (minilm.LAYERS,)
         self.encoder = minilm.shared()
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
@@ -106,7 +117,7 @@ class SituationReader:
             if key in self._cache:
                 self._cache.move_to_end(key)
                 return self._cache[key]
-        row = self.probabilities(features(self.encoder, script, context)[None])[0]
+        row = self.probabilities(features(self.encoder, script, context, self.layers)[None])[0]
         with self._lock:
             self._cache[key] = row
             while len(self._cache) > CACHE_SIZE:

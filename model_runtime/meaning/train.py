@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from . import minilm
-from .situation import HEAD_FILE, OWN_HAND, corpus, situation_texts
+from .situation import HEAD_FILE, OWN_HAND, READ_LAYERS, corpus, situation_texts
 
 # Chosen on the dev set (data/eval/situations_dev.json) among 1e-4..1e-3; weaker
 # regularisation read the stop-16 corpus better (held-out split and dev both).
@@ -69,28 +69,33 @@ def fit(vectors: np.ndarray, labels: np.ndarray, classes: int, l2: float = L2, s
     return parameters[0], parameters[1]
 
 
-def encoded_features(situations: list[dict], cache=ENCODED) -> np.ndarray:
+def encoded_features(situations: list[dict], cache=ENCODED, layers=READ_LAYERS) -> np.ndarray:
     """The head's input for every situation; texts encoded before are read back from ``cache``
-    (only a cache: where it is missing, unreadable or read-only, the texts are encoded again)."""
+    (only a cache: where it is missing, unreadable, read-only or holds other layers, the texts
+    are encoded again)."""
     texts = [text for s in situations for text in situation_texts(s["script"], s["context"])]
+    layers = tuple(layers)
     known: dict[str, np.ndarray] = {}
     if cache and Path(cache).is_file():
         try:
             with np.load(cache) as stored:
-                if stored["vectors"].shape[1:] == (minilm.WIDTH,):
+                if stored["vectors"].shape[1:] == (len(layers), minilm.WIDTH) and tuple(stored["layers"]) == layers:
                     known = dict(zip(stored["texts"].tolist(), stored["vectors"]))
         except (OSError, ValueError, KeyError):
             known = {}
     missing = [text for text in dict.fromkeys(texts) if text not in known]
     if missing:
-        known.update(zip(missing, minilm.shared().encode(missing)))
+        known.update(zip(missing, minilm.shared().encode(missing, layers=layers)))
         if cache:
             try:
                 # Everything known is kept: a retrain on part of the corpus (a test) keeps the rest.
-                np.savez(cache, texts=np.array(list(known)), vectors=np.stack(list(known.values())).astype(np.float32))
+                np.savez(cache, texts=np.array(list(known)), layers=np.array(layers),
+                         vectors=np.stack(list(known.values())).astype(np.float32))
             except OSError:
                 pass
-    return np.stack([known[text] for text in texts]).reshape(len(situations), -1)
+    # Situation x layer x text x width, as situation.features lays one situation out.
+    vectors = np.stack([known[text] for text in texts]).reshape(len(situations), -1, len(layers), minilm.WIDTH)
+    return vectors.transpose(0, 2, 1, 3).reshape(len(situations), -1)
 
 
 def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
@@ -169,7 +174,7 @@ def train(out=HEAD_FILE, verbose: bool = True, measure_hands: bool = False) -> d
     threshold = fit_threshold(_softmax(calibration / temperature), calibration_labels, neutral)
     weights, bias = fit(vectors[training], labels[training], len(families))
     np.savez(out, families=np.array(families), weights=weights.astype(np.float32), bias=bias.astype(np.float32),
-             temperature=np.float32(temperature), threshold=np.float32(threshold))
+             temperature=np.float32(temperature), threshold=np.float32(threshold), layers=np.array(READ_LAYERS))
     heldout = ~training
     report = {"situations": int(len(situations)), "train": int(training.sum()), "heldout": int(heldout.sum()),
               "hands": {hand: int((hands == hand).sum()) for hand in dict.fromkeys(hands)},
