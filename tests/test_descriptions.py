@@ -338,6 +338,29 @@ def test_python_m_model_runtime_eval_reports_the_fresh_set_and_names_a_malformed
     assert "never seen): not measured: descriptions_test.json: description 1 needs 'present' as a list of ARKit shapes" in out
 
 
+def test_eval_reports_each_fresh_test_set_on_its_own_line(backend, tmp_path, monkeypatch):
+    import json
+
+    from model_runtime import evaluation
+
+    second = tmp_path / "descriptions_test2.json"
+    second.write_text(json.dumps({"descriptions": [
+        {"text": "Her brows shoot up.", "present": ["browInnerUp"], "absent": [], "split": "test"},
+        {"text": "A broad smile.", "present": ["eyeBlinkLeft"], "absent": [], "split": "test"}]}))
+    monkeypatch.setattr(evaluation, "DESCRIPTIONS_TEST2", second)
+    results = evaluation.run_paraphrased_descriptions(backend, tmp_path / "absent.json")
+    assert "test" not in results["summary"] and results["summary"]["test2"] == {"total": 2, "agree": 1}
+    report = evaluation.format_acting({"paraphrased_descriptions": results})
+    assert "test (data/eval/descriptions_test.json, never seen): not present" in report
+    assert "test2 (data/eval/descriptions_test2.json, a fresh hand in stop 18, never seen): 1/2 = 50%" in report
+    assert "A broad smile" not in report
+
+    second.write_text("{")
+    broken = evaluation.run_paraphrased_descriptions(backend, tmp_path / "absent.json")
+    assert "never seen): not measured: descriptions_test2.json could not be read" in \
+        evaluation.format_acting({"paraphrased_descriptions": broken})
+
+
 # Stop 18: failure classes of the dev sets, in words written for these tests.
 WARMTH_AND_EXPRESSION_SCOPE = [
     # Feelings that deny warmth bring no smile; a smile the text names stays.
