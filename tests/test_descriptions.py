@@ -420,6 +420,11 @@ GAZE_HOLDS_ONLY_AND_PURPOSES = [
     # The viewer's side is the other side of the face.
     ('Screen-left brow up.', ['browOuterUpRight'], ['browOuterUpLeft']),
     ('A smile on the camera-right side of his face.', ['mouthSmileLeft'], ['mouthSmileRight']),
+    # Mouth vocabulary; a disgusted feeling's contempt is no smirk either.
+    ('The corners of her mouth curl down.', ['mouthFrownLeft', 'mouthFrownRight'], ['mouthSmileLeft']),
+    ('Lips pressed into a line, corners tucked in.', ['mouthDimpleLeft', 'mouthPressLeft'], ['mouthRollLower']),
+    ('Corners of the mouth pinned back.', ['mouthStretchLeft', 'mouthStretchRight'], []),
+    ('Her lip curls in distaste.', ['mouthUpperUpLeft'], ['mouthSmileLeft', 'mouthSmileRight']),
 ]
 
 

@@ -502,8 +502,9 @@ def _emotion_units(word: str, scale: float, side: str | None, region_names: set[
         face = restrict(face, region_names)
     if not warm:
         face.clear_aus(_WARMTH)
-    elif entry["mix"].get("anger", 0.0) >= _ANGRY:
-        face.clear_aus(_SMILE)  # an angry feeling's contempt is no smirk ("hostile", "indignant")
+    elif entry["mix"].get("anger", 0.0) >= _ANGRY or entry["mix"].get("disgust", 0.0) > entry["mix"].get("contempt", 0.0):
+        # An angry or disgusted feeling's contempt is no smirk ("hostile", "indignant", "in distaste").
+        face.clear_aus(_SMILE)
     return face.active(0.02)
 
 
