@@ -238,9 +238,7 @@ class _Style:
                     pitch -= value
                 elif direction == "away":
                     yaw += value if self.away == "left" else -value
-            # One tendency [direction, amount] or several (disgust turns away and pulls back).
-            tendencies = spec.get("head", [])
-            for direction, strength in [tendencies] if tendencies and isinstance(tendencies[0], str) else tendencies:
+            for direction, strength in spec.get("head", []):
                 if direction == "away":
                     direction = self.away
                 if direction.startswith("tilt_") and self.one_side == "Right":
@@ -278,11 +276,10 @@ class _Style:
             state.raise_to("AU4", state.get("AU4") + 0.2)
         elif style == "one_brow":
             state.raise_to("AU2", state.get("AU2", self.one_side) + 0.3, self.one_side)
-        elif style == "inner":
+        else:  # a flash up ("inner": the inner brows alone)
             state.raise_to("AU1", state.get("AU1") + 0.2)
-        else:
-            state.raise_to("AU1", state.get("AU1") + 0.2)
-            state.raise_to("AU2", state.get("AU2", "Left") + 0.2)
+            if style != "inner":
+                state.raise_to("AU2", state.get("AU2", "Left") + 0.2)
         state.head["headPitch"] = state.head.get("headPitch", 0.0) - 0.06
 
     @staticmethod
@@ -323,10 +320,9 @@ class _Style:
         style = self._emphasis_style(part)
         if style == "one_brow":
             state.raise_to("AU2", state.get("AU2", self.one_side) + 0.35, self.one_side)
-        elif style == "inner":
-            state.raise_to("AU1", state.get("AU1") + 0.3)
         else:
             state.raise_to("AU1", state.get("AU1") + 0.3)
-            state.raise_to("AU2", state.get("AU2", "Left") + 0.25)
+            if style != "inner":
+                state.raise_to("AU2", state.get("AU2", "Left") + 0.25)
         tilt = 0.08 if self.one_side == "Left" else -0.08
         state.head["headRoll"] = state.head.get("headRoll", 0.0) + tilt
