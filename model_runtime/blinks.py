@@ -22,13 +22,18 @@ FIRST_BLINK = 0.5
 PAUSE_PULL = 0.6
 
 
+def _lid_times(speed: float) -> tuple[float, float]:
+    """How long a blink takes to close and to open at ``speed`` (below 1: slower)."""
+    return CLOSE_TIME / max(speed, 0.1), OPEN_TIME / max(speed, 0.1)
+
+
 def blink_times(duration: float, rate_factor: float, pauses: list[float], apexes: list[float], seed: int,
                 speed: float = 1.0) -> list[float]:
     """Start times of blinks over ``duration`` seconds (``speed`` as in ``blink_channels``)."""
     rng = random.Random(f"blinks:{seed}")
     mean_interval = 60.0 / (BLINKS_PER_MINUTE * max(rate_factor, 0.1))
-    close_time = CLOSE_TIME / max(speed, 0.1)
-    latest = duration - close_time - OPEN_TIME / max(speed, 0.1)
+    close_time, open_time = _lid_times(speed)
+    latest = duration - close_time - open_time
     chosen: list[float] = []
     t = FIRST_BLINK + rng.uniform(0.0, mean_interval * 0.5)
     while t < latest:
@@ -49,7 +54,7 @@ def blink_times(duration: float, rate_factor: float, pauses: list[float], apexes
 def blink_channels(times: list[float], speed: float = 1.0) -> dict[str, list[tuple[float, float]]]:
     """Blink keys at ``times``; ``speed`` below 1 closes and opens the lids more slowly (a sad
     or tired blink lasts longer: Stern et al. 1994 on drowsy blinks)."""
-    close_time, open_time = CLOSE_TIME / max(speed, 0.1), OPEN_TIME / max(speed, 0.1)
+    close_time, open_time = _lid_times(speed)
     keys: list[tuple[float, float]] = []
     for start in times:
         keys.extend([(start, 0.0), (start + close_time, 1.0), (start + close_time + open_time, 0.0)])
