@@ -279,11 +279,17 @@ def _state_word(clause: str, region: str | None) -> tuple[str, int] | None:
     return None
 
 
+def _face_sides(text: str, matches=None) -> list[_Match]:
+    """The side words of ``text`` that name a side of the face: not those of a direction ("to
+    the left"). ``matches``: ``_find(text)``, when known."""
+    directional = [(m.start(), m.end()) for m in _SIDE_DIRECTION.finditer(text)]
+    return [m for m in (_find(text) if matches is None else matches)
+            if m.category == "side" and not any(a <= m.start < b for a, b in directional)]
+
+
 def _named_sides(text: str) -> set[str]:
     """The sides of the face ``text`` names ("left", "right"; not "to the left")."""
-    directional = [(m.start(), m.end()) for m in _SIDE_DIRECTION.finditer(text)]
-    return {m.key for m in _find(text) if m.category == "side" and m.key in ("left", "right")
-            and not any(a <= m.start < b for a, b in directional)}
+    return {m.key for m in _face_sides(text) if m.key in ("left", "right")}
 
 
 def _same_on_the_other_side(before: str, chunk: str) -> bool:
@@ -329,9 +335,8 @@ def _clauses(text: str) -> list[str]:
         # "right eye only", "left side of the face": a side (with the part it is on) says where
         # the clause before happens; "eyes to her left only" says where they look, and "the
         # left stays wide" what the other one does.
-        directional = [(m.start(), m.end()) for m in _SIDE_DIRECTION.finditer(chunk)]
-        names_side = any(m.category == "side" and not any(a <= m.start < b for a, b in directional) for m in _find(chunk)) \
-            and (_SIDE_ONLY.search(chunk) is not None or _SIDE_OF_PART.search(chunk) is not None)
+        names_side = bool(_face_sides(chunk)) and (_SIDE_ONLY.search(chunk) is not None
+                                                   or _SIDE_OF_PART.search(chunk) is not None)
         if clauses and _same_on_the_other_side(clauses[-1], chunk):
             # "A big smile on the left, a faint one on the right", "right eye squeezed hard, the
             # left only slightly": the clause before again, on this side, to this degree.
@@ -836,17 +841,12 @@ class DescriptionParser:
 
     @staticmethod
     def _side(clause: str, matches) -> str | None:
-        sides = [m for m in matches if m.category == "side"]
-        if not sides:
+        if not any(m.category == "side" for m in matches):
             # "one corner up", "raises an eyebrow": the region word stays a region.
             return "one" if _ONE_OF.search(clause) else None
-        # "to the left" is a direction, not a side of the face.
-        directional = [(m.start(), m.end()) for m in _SIDE_DIRECTION.finditer(clause)]
-        # A named side ("a lopsided grin, left side only") is more precise than "one side".
-        sides = sorted(sides, key=lambda m: m.key == "one")
-        for match in sides:
-            if any(start <= match.start < end for start, end in directional):
-                continue
+        # A named side ("a lopsided grin, left side only") is more precise than "one side"; "to
+        # the left" is a direction, not a side of the face.
+        for match in sorted(_face_sides(clause, matches), key=lambda m: m.key == "one"):
             if match.key in ("left", "right"):
                 # "The camera-right side of his face", "screen-left brow": the viewer's side,
                 # the other side of the face.
