@@ -138,9 +138,15 @@ def _armature_only(self, obj):
     return obj.type == "ARMATURE"
 
 
+def _not_an_armature(self, obj):
+    # An armature's head turns through its head bone, not as a whole object.
+    return obj.type != "ARMATURE"
+
+
 class KeyframeFaceRigSettings(bpy.types.PropertyGroup):
-    """Per-object rig settings, saved with the object: a hand-fixed shape mapping and the bones
-    that receive the head and eye pose."""
+    """Per-object rig settings, saved with the object: a hand-fixed shape mapping, the bones
+    that receive the head and eye pose and, for a head without a head bone, the object the head
+    pose turns (a mapped head bone wins over it)."""
 
     preset: EnumProperty(name="Naming", description="Naming convention used to fill the mapping", items=_preset_items)
     mapping: bpy.props.CollectionProperty(type=KeyframeFaceMappingItem)
@@ -150,6 +156,11 @@ class KeyframeFaceRigSettings(bpy.types.PropertyGroup):
     head_bone: StringProperty(name="Head Bone", description="Bone turned by headYaw/headPitch/headRoll")
     left_eye_bone: StringProperty(name="Left Eye Bone", description="Bone turned by leftEyeYaw/leftEyePitch (the face's own left)")
     right_eye_bone: StringProperty(name="Right Eye Bone", description="Bone turned by rightEyeYaw/rightEyePitch")
+    head_object: bpy.props.PointerProperty(
+        name="Head Object", type=bpy.types.Object, poll=_not_an_armature,
+        description="Object turned by headYaw/headPitch/headRoll when the head has no head bone: the head mesh "
+                    "itself, or an empty it is parented to (it turns about that object's origin). Its delta "
+                    "rotation is keyed, so its own rotation and animation still work. A mapped head bone wins")
 
 
 CLASSES = (KeyframeFaceSettings, KeyframeFaceMappingItem, KeyframeFaceRigSettings)

@@ -176,7 +176,8 @@ def fill_mapping(obj: bpy.types.Object, preset: str = "AUTO") -> int:
 
 
 def mapping_document(rig_root: bpy.types.Object) -> MappingDocument:
-    """The rig's mapping for a team: per mesh, ARKit name -> shape key, and the pose bones."""
+    """The rig's mapping for a team: per mesh, ARKit name -> shape key, the pose bones and the
+    head object."""
     meshes = {}
     for mesh in _candidate_meshes(rig_root):
         found = map_mesh(mesh)
@@ -184,7 +185,8 @@ def mapping_document(rig_root: bpy.types.Object) -> MappingDocument:
             meshes[mesh.name] = found.shapes
     settings = rig_root.keyframeface_rig
     pose = {"armature": settings.armature.name if settings.armature else "", "head": settings.head_bone,
-            "left_eye": settings.left_eye_bone, "right_eye": settings.right_eye_bone}
+            "left_eye": settings.left_eye_bone, "right_eye": settings.right_eye_bone,
+            "head_object": settings.head_object.name if settings.head_object else ""}
     return MappingDocument(meshes, pose)
 
 
@@ -213,6 +215,8 @@ def apply_mapping_document(rig_root: bpy.types.Object, mapping: MappingDocument)
     settings.head_bone = mapping.pose["head"]
     settings.left_eye_bone = mapping.pose["left_eye"]
     settings.right_eye_bone = mapping.pose["right_eye"]
+    head_object = bpy.data.objects.get(mapping.pose["head_object"]) if mapping.pose["head_object"] else None
+    settings.head_object = head_object if head_object is not None and head_object.type != "ARMATURE" else None
     return [mesh.name for mesh, _ in matched]
 
 
@@ -251,11 +255,31 @@ def detect_pose_bones(obj: bpy.types.Object) -> dict[str, str]:
 
 
 def pose_settings(rig: RigMapping):
-    """The rig settings that map pose to bones: on the root object or one of its parents."""
+    """The rig settings that say where the head and eye pose goes (an armature, a head object
+    or both): on the root object or one of its parents; None when neither is set."""
     current = rig.root
     while current is not None:
         settings = getattr(current, "keyframeface_rig", None)
-        if settings is not None and settings.armature is not None:
+        if settings is not None and (settings.armature is not None or settings.head_object is not None):
             return settings
         current = current.parent
     return None
+
+
+def has_head_bone(settings) -> bool:
+    return settings.armature is not None and bool(settings.head_bone)
+
+
+def turned_head_object(settings) -> bpy.types.Object | None:
+    """The object the head pose turns: the settings' head object, unless a head bone is mapped
+    (bones win)."""
+    return None if has_head_bone(settings) else settings.head_object
+
+
+def pose_targets(rig: RigMapping) -> list[bpy.types.Object]:
+    """The objects whose animation carries the rig's head and eye pose (each on its Head & Eyes
+    NLA track): the armature when one is set, and the head object when no head bone is mapped."""
+    settings = pose_settings(rig)
+    if settings is None:
+        return []
+    return [target for target in (settings.armature, turned_head_object(settings)) if target is not None]

@@ -1,6 +1,7 @@
 """Takes: every generation or import is a take, a set of actions the tool owns that share a
 take id: the main action (what the Graph Editor shows), its layer actions on the tool's NLA
-tracks (rest, lip sync) and the Head & Eyes action on the armature when bones are mapped.
+tracks (rest, lip sync) and the Head & Eyes action on the armature when bones are mapped, or
+on the head object when the head has no head bone.
 ``Take`` owns what is stored on them (start frame, blend, the track it was generated from, the
 artist's action from before) and its timeline markers: the scene shows the playing take's.
 Switching, duplicating and deleting a take touch only its actions; the artist's own actions
@@ -17,8 +18,8 @@ import bpy
 from ..model_runtime.playback import keyframe_frames
 from ..model_runtime.track import Track
 from . import anim_compat
-from .pose_bones import POSE_TRACK, place_pose_strip
-from .rig import RigMapping, pose_settings
+from .pose_bones import POSE_TRACK, place_pose_strip, release_pose
+from .rig import RigMapping, pose_targets
 from .writers.channels import clear_track, place_strip, scene_fps
 
 TAKE_TAG = "keyframeface_take"
@@ -206,7 +207,7 @@ def active_take(rig: RigMapping) -> Take | None:
 
 def switch_take(scene: bpy.types.Scene, rig: RigMapping, take: Take) -> None:
     """Play ``take`` on every mesh of the rig (its main action and its layer strips) and on the
-    mapped bones, and show its markers instead of the take that played."""
+    pose targets (mapped bones, head object), and show its markers instead of the take that played."""
     playing = active_take(rig)
     old_markers = playing.markers(scene_fps(scene)) if playing is not None else []
     group = take.actions()
@@ -226,23 +227,22 @@ def switch_take(scene: bpy.types.Scene, rig: RigMapping, take: Take) -> None:
                 place_strip(mesh.key, track_name, layer_action, layer_slot, take.start_frame, "REPLACE", "HOLD")
             else:
                 place_strip(mesh.key, track_name, layer_action, layer_slot, take.start_frame, "ADD", "NOTHING")
-    _switch_pose_bones(rig, take, group)
+    _switch_pose(rig, take, group)
     show_markers(scene, old_markers, take.markers(scene_fps(scene)))
 
 
-def _switch_pose_bones(rig: RigMapping, take: Take, group) -> None:
-    settings = pose_settings(rig)
-    if settings is None:
-        return
-    armature = settings.armature
-    action, slot = anim_compat.channels_for([a for a in group if a.get(ROLE) == POSE_ROLE], armature)
-    if action is not None:
-        place_pose_strip(armature, action, slot, take.start_frame)
-        return
-    # A take without head and eye keys: another take's bone strip must not play under it.
-    track = armature.animation_data.nla_tracks.get(POSE_TRACK) if armature.animation_data else None
-    if track is not None and any(strip.action is not None and strip.action.get(TAKE_ID) for strip in track.strips):
-        clear_track(armature, POSE_TRACK)
+def _switch_pose(rig: RigMapping, take: Take, group) -> None:
+    """Play the take's head and eye action on each pose target (armature, head object)."""
+    pose_actions = [a for a in group if a.get(ROLE) == POSE_ROLE]
+    for target in pose_targets(rig):
+        action, slot = anim_compat.channels_for(pose_actions, target)
+        if action is not None:
+            place_pose_strip(target, action, slot, take.start_frame)
+            continue
+        # A take without head and eye keys here: another take's strip must not play under it.
+        track = target.animation_data.nla_tracks.get(POSE_TRACK) if target.animation_data else None
+        if track is not None and any(strip.action is not None and strip.action.get(TAKE_ID) for strip in track.strips):
+            release_pose(target)
 
 
 def duplicate_take(take: Take) -> Take:
@@ -262,8 +262,7 @@ def duplicate_take(take: Take) -> Take:
 
 
 def _animated_ids(rig: RigMapping) -> list[bpy.types.ID]:
-    settings = pose_settings(rig)
-    return [mesh.key for mesh in rig.meshes] + ([settings.armature] if settings is not None else [])
+    return [mesh.key for mesh in rig.meshes] + pose_targets(rig)
 
 
 def delete_take(scene: bpy.types.Scene, rig: RigMapping, take: Take) -> Take | None:
@@ -275,6 +274,10 @@ def delete_take(scene: bpy.types.Scene, rig: RigMapping, take: Take) -> Take | N
     previous = take.previous_action
     if playing:
         show_markers(scene, take.markers(scene_fps(scene)), [])
+    for target in pose_targets(rig):
+        track = target.animation_data.nla_tracks.get(POSE_TRACK) if target.animation_data else None
+        if track is not None and any(strip.action in doomed for strip in track.strips):
+            release_pose(target)  # the head and eyes rest, unless another take's strip comes in
     for id_ in _animated_ids(rig):
         animation = id_.animation_data
         if animation is None:

@@ -29,21 +29,23 @@ class KEYFRAMEFACE_OT_mapping_detect(_NeedsObject, bpy.types.Operator):
 
     def execute(self, context):
         obj = context.active_object
-        preset = obj.keyframeface_rig.preset
+        settings = obj.keyframeface_rig
         meshes = _meshes_with_keys(obj)
         if not meshes:
             self.report({"ERROR"}, f"'{obj.name}' and its children have no shape keys")
             return {"CANCELLED"}
-        counts = {m.name: rig.fill_mapping(m, preset) for m in meshes}
+        counts = {m.name: rig.fill_mapping(m, settings.preset) for m in meshes}
         bones = rig.detect_pose_bones(obj)
         if bones:
-            settings = obj.keyframeface_rig
             settings.armature = rig.rig_armature(obj)
             for setting, name in bones.items():
                 setattr(settings, setting, name)
         found = rig.find_rig(obj)
+        # The head object is only suggested: turning an artist's object unasked would surprise.
+        no_head = not rig.has_head_bone(settings) and settings.head_object is None
         self.report({"INFO"}, ", ".join(f"{n}: {c}" for n, c in counts.items()) + f" -> {len(found.covered)}/52 ARKit shapes"
-                    + (f"; pose bones: {', '.join(bones.values())}" if bones else ""))
+                    + (f"; pose bones: {', '.join(bones.values())}" if bones else "")
+                    + ("; no head bone: set a Head Object to turn the head" if no_head else ""))
         return {"FINISHED"}
 
 

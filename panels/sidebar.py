@@ -8,7 +8,7 @@ from ..keyframeface_addon.backend_settings import backend_problem
 from ..keyframeface_addon.jobs import RUNNING
 from ..keyframeface_addon.preferences import preferences
 from ..keyframeface_addon.ui_text import draw_wrapped
-from ..keyframeface_addon.rig import find_rig
+from ..keyframeface_addon.rig import find_rig, has_head_bone
 from ..keyframeface_addon.takes import Take, active_take, layer_track, takes_of
 from ..keyframeface_addon.writers.channels import scene_fps
 
@@ -207,8 +207,10 @@ class VIEW3D_PT_keyframeface_rig(_SidebarPanel, bpy.types.Panel):
         if settings.armature is not None:
             for name in ("head_bone", "left_eye_bone", "right_eye_bone"):
                 box.prop_search(settings, name, settings.armature.data, "bones")
-        else:
-            box.label(text="Without bones, pose is keyed as custom properties (headYaw...)")
+        if not has_head_bone(settings):
+            box.prop(settings, "head_object")
+        if settings.armature is None and settings.head_object is None:
+            box.label(text="Without bones or a head object, pose is only custom properties (headYaw...)")
         for note in version_notes():
             layout.label(text=note, icon="INFO")
 

@@ -16,19 +16,26 @@ GOOD = {"format": "keyframeface.mapping", "version": 1,
 def test_round_trip_in_arkit_order(tmp_path):
     path = tmp_path / "mapping.json"
     write_mapping_json(path, MappingDocument({"Face": {"tongueOut": "Tongue", "eyeBlinkLeft": "Blink_L"}},
-                                        {"armature": "Rig", "head": "Head", "left_eye": "L", "right_eye": "R"}))
+                                        {"armature": "Rig", "head": "Head", "left_eye": "L", "right_eye": "R",
+                                         "head_object": "Head pivot"}))
     document = json.loads(path.read_text())
     assert list(document["meshes"]["Face"]) == ["eyeBlinkLeft", "tongueOut"]
     back = read_mapping_json(path)
     assert back.meshes == {"Face": {"eyeBlinkLeft": "Blink_L", "tongueOut": "Tongue"}}
-    assert back.pose == {"armature": "Rig", "head": "Head", "left_eye": "L", "right_eye": "R"}
+    assert back.pose == {"armature": "Rig", "head": "Head", "left_eye": "L", "right_eye": "R", "head_object": "Head pivot"}
     assert not list(tmp_path.glob("*.part"))
 
 
 def test_pose_is_optional(tmp_path):
     path = tmp_path / "mapping.json"
     path.write_text(json.dumps({key: value for key, value in GOOD.items() if key != "pose"}))
-    assert read_mapping_json(path).pose == {"armature": "", "head": "", "left_eye": "", "right_eye": ""}
+    assert read_mapping_json(path).pose == {"armature": "", "head": "", "left_eye": "", "right_eye": "", "head_object": ""}
+
+
+def test_a_file_from_before_the_head_object_reads_as_it_did(tmp_path):
+    path = tmp_path / "mapping.json"
+    path.write_text(json.dumps(GOOD))  # its pose has no "head_object"
+    assert read_mapping_json(path).pose == {**GOOD["pose"], "head_object": ""}
 
 
 def _with(**changes):
@@ -55,6 +62,7 @@ def _with(**changes):
     (_with(pose="Head"), "\"pose\" must be an object"),
     (_with(pose__nose="Nose"), "pose: unknown field(s) nose"),
     (_with(pose__head=None), "pose.head: the bone or armature name must be text"),
+    (_with(pose__head_object=["Head"]), "pose.head_object: the object name must be text"),
 ])
 def test_bad_documents_are_refused_with_the_place(tmp_path, document, message):
     path = tmp_path / "bad.json"

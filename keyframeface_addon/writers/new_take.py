@@ -9,7 +9,7 @@ mode Add), then clamps to the shape's range, exactly how ``model_runtime.playbac
 them. The bottom track ``KeyframeFace Rest`` holds every mapped shape and pose property at 0,
 so a take defines the whole face over its range: nothing plays a value left by an earlier take
 or a slider, and adding has a zero to add onto (a shape key's RNA default is 1.0). Head and eye
-pose also drive the mapped bones, as part of the take.
+pose also drive the mapped bones or the head object, as part of the take.
 
 The artist's previous action is never edited or deleted: it keeps a fake user so it survives
 saving. Each semantic keyframe becomes a timeline marker with its label and description.
@@ -125,11 +125,11 @@ def write_take(scene: bpy.types.Scene, rig: RigMapping, base_keys, layer_keys: d
                 clear_track(mesh.key, layer_track_name(layer))
 
         pose_keys = {name: key_arrays(entry)[:2] for name, entry in base_keys.items() if name in POSE}
-        pose_action, warnings = write_pose_bones(rig, pose_keys, start_frame)
-        if pose_action is not None:
-            created["actions"].append(pose_action)
+        pose_actions, warnings = write_pose_bones(rig, pose_keys, start_frame)
+        created["actions"].extend(pose_actions)
+        for pose_action in pose_actions:
             pose_action[ROLE] = POSE_ROLE
-            layer_actions.append(pose_action)
+        layer_actions.extend(pose_actions)
 
         artist_action = next((artist_action_name(action) for action, _ in previous.values() if artist_action_name(action)), None)
         take = Take.create(actions, layer_actions, start_frame, blend, artist_action, add_markers, properties)

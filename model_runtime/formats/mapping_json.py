@@ -1,12 +1,14 @@
 """Rig mapping JSON: which shape key plays each ARKit shape on each mesh of a head, and which
-armature bones carry head and eye pose. A team shares it so every artist's copy of a rig is
-driven the same way.
+armature bones (or, for a head without a head bone, which object) carry head and eye pose. A
+team shares it so every artist's copy of a rig is driven the same way.
 
 ``{"format": "keyframeface.mapping", "version": 1,
    "meshes": {"CC_Base_Body": {"jawOpen": "A25_Jaw_Open", ...}, ...},
-   "pose": {"armature": "Armature", "head": "Head", "left_eye": "L_Eye", "right_eye": "R_Eye"}}``
+   "pose": {"armature": "Armature", "head": "Head", "left_eye": "L_Eye", "right_eye": "R_Eye",
+            "head_object": ""}}``
 
-ARKit names are camelCase; an empty shape-key name means "not on this mesh". Reading checks the
+ARKit names are camelCase; an empty shape-key name means "not on this mesh". Every pose field
+is optional (files written before ``head_object`` existed read as they did): absent is empty. Reading checks the
 whole document before anything uses it, and a ``FormatError`` says where the problem is.
 """
 
@@ -22,14 +24,14 @@ from ..files import atomic_write, loads_json, read_text
 
 FORMAT = "keyframeface.mapping"
 VERSION = 1
-POSE_FIELDS = ("armature", "head", "left_eye", "right_eye")
+POSE_FIELDS = ("armature", "head", "left_eye", "right_eye", "head_object")
 MAX_FILE_BYTES = 16 * 1024 * 1024
 
 
 @dataclass
 class MappingDocument:
     """Per mesh name, ARKit name -> shape-key name; ``pose``: the armature and its head and eye
-    bones (empty strings when unset)."""
+    bones, and the head object turned when there is no head bone (empty strings when unset)."""
 
     meshes: dict[str, dict[str, str]]
     pose: dict[str, str] = field(default_factory=lambda: dict.fromkeys(POSE_FIELDS, ""))
@@ -69,13 +71,14 @@ def mapping_from_dict(document) -> MappingDocument:
     if pose is None:
         pose = {}
     if not isinstance(pose, dict):
-        raise FormatError("\"pose\" must be an object: {\"armature\", \"head\", \"left_eye\", \"right_eye\"}")
+        raise FormatError(f"\"pose\" must be an object with the fields {', '.join(POSE_FIELDS)}")
     unknown_pose = sorted(set(pose) - set(POSE_FIELDS))
     if unknown_pose:
         raise FormatError(f"pose: unknown field(s) {', '.join(unknown_pose)} (known: {', '.join(POSE_FIELDS)})")
     for name, value in pose.items():
         if not isinstance(value, str):
-            raise FormatError(f"pose.{name}: the bone or armature name must be text")
+            named = "object" if name == "head_object" else "bone or armature"
+            raise FormatError(f"pose.{name}: the {named} name must be text")
     return MappingDocument(meshes, {name: pose.get(name, "") for name in POSE_FIELDS})
 
 
