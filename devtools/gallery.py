@@ -51,7 +51,9 @@ def load_head(name: str):
     if name.endswith(".blend"):
         bpy.ops.wm.open_mainfile(filepath=str(path))
         load_extension()
-        return bpy.data.objects["FBHead"]
+        head = bpy.data.objects["FBHead"]
+        head.keyframeface_rig.head_object = head  # no head bone: the mesh itself turns
+        return head
     bpy.ops.wm.read_homefile(use_empty=True)
     if hasattr(bpy.ops.wm, "fbx_import"):
         bpy.ops.wm.fbx_import(filepath=str(path))
