@@ -226,3 +226,31 @@ def test_head_object_travels_in_the_mapping_json(blender, demo_head, tmp_path):
     demo_head.keyframeface_rig.head_object = None
     assert bpy.ops.keyframeface.mapping_import(filepath=str(path)) == {"FINISHED"}
     assert demo_head.keyframeface_rig.head_object == demo_head
+
+
+def test_eye_bones_and_a_head_object_turn_together_as_one_take(blender, scene):
+    """An armature with eye bones but no head bone: the eyes turn on the armature's track, the
+    head on the head object's; switching away and deleting the take clears both."""
+    import bpy
+
+    takes = blender("keyframeface_addon.takes")
+    bpy.ops.import_scene.fbx(filepath=str(shared_file("heads/FaceCapLiveModeAvatar.fbx")))
+    bpy.context.scene.render.fps = 30
+    armature = next(o for o in bpy.data.objects if o.type == "ARMATURE")
+    face = max((o for o in bpy.data.objects if o.type == "MESH" and o.data.shape_keys),
+               key=lambda o: len(o.data.shape_keys.key_blocks))
+    bpy.context.view_layer.objects.active = armature
+    assert bpy.ops.keyframeface.mapping_detect() == {"FINISHED"}
+    settings = armature.keyframeface_rig
+    settings.head_bone, settings.head_object = "", face
+    rig = blender("keyframeface_addon.rig").find_rig(armature)
+    _ashamed()
+    take = takes.active_take(rig)
+    (eyes,), (head,) = _strip_action(armature), _strip_action(face)
+    assert eyes.get("keyframeface_take_id") == head.get("keyframeface_take_id") == take.id
+    anim_compat = blender("keyframeface_addon.anim_compat")
+    eye_paths = {fc.data_path for fc in anim_compat.fcurve_container(*anim_compat.channels_for([eyes], armature)).fcurves}
+    assert eye_paths and all("Eye_Joint" in path for path in eye_paths)  # no head bone keyed
+    assert bpy.ops.keyframeface.take_delete() == {"FINISHED"}
+    assert _strip_action(armature) == [] and _strip_action(face) == []
+    assert tuple(face.delta_rotation_euler) == (0.0, 0.0, 0.0)
