@@ -254,3 +254,41 @@ def test_eye_bones_and_a_head_object_turn_together_as_one_take(blender, scene):
     assert bpy.ops.keyframeface.take_delete() == {"FINISHED"}
     assert _strip_action(armature) == [] and _strip_action(face) == []
     assert tuple(face.delta_rotation_euler) == (0.0, 0.0, 0.0)
+
+
+class _RecordingLayout:
+    """Stands in for a panel's layout (Blender as a module draws no UI): records the
+    properties and labels a draw shows."""
+
+    def __init__(self, shown):
+        self.shown = shown
+
+    def prop(self, data, name, **_):
+        self.shown.append(name)
+
+    def prop_search(self, data, name, *_, **__):
+        self.shown.append(name)
+
+    def label(self, text="", **_):
+        self.shown.append(text)
+
+    def __getattr__(self, _name):
+        return lambda *args, **kwargs: self
+
+
+def test_rig_panel_offers_the_head_object_without_a_head_bone(blender, demo_head):
+    import bpy
+    from types import SimpleNamespace
+
+    def drawn():
+        shown = []
+        panel = SimpleNamespace(layout=_RecordingLayout(shown))
+        bpy.types.VIEW3D_PT_keyframeface_rig.draw(panel, SimpleNamespace(active_object=demo_head))
+        return shown
+
+    assert "head_object" in drawn() and any("custom properties" in text for text in drawn())
+    demo_head.keyframeface_rig.head_object = demo_head
+    assert "head_object" in drawn() and not any("custom properties" in text for text in drawn())
+    armature = bpy.data.objects.new("Rig", bpy.data.armatures.new("Rig"))
+    demo_head.keyframeface_rig.armature, demo_head.keyframeface_rig.head_bone = armature, "Head"
+    assert "head_bone" in drawn() and "head_object" not in drawn()  # the head bone wins
