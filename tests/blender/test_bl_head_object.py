@@ -199,6 +199,25 @@ def test_axis_angle_head_object_is_left_alone_with_a_warning(blender, demo_head)
     assert demo_head.animation_data is None
 
 
+def test_axis_angle_head_bone_is_left_alone_with_a_warning(blender, scene):
+    """Keying a bone's axis-angle rotation failed outright before; now it is skipped, the eyes still turn."""
+    import bpy
+
+    pose_bones = blender("keyframeface_addon.pose_bones")
+    bpy.ops.import_scene.fbx(filepath=str(shared_file("heads/FaceCapLiveModeAvatar.fbx")))
+    armature = next(o for o in bpy.data.objects if o.type == "ARMATURE")
+    bpy.context.view_layer.objects.active = armature
+    assert bpy.ops.keyframeface.mapping_detect() == {"FINISHED"}
+    armature.pose.bones["Head_Joint"].rotation_mode = "AXIS_ANGLE"
+    rig = blender("keyframeface_addon.rig").find_rig(armature)
+    keys = (np.array([0.0, 10.0]), np.array([0.0, -0.3]))
+    actions, warnings = pose_bones.write_pose_bones(rig, {"headPitch": keys, "leftEyeYaw": keys}, 1)
+    assert len(warnings) == 1 and "Head_Joint" in warnings[0] and "Axis Angle" in warnings[0]
+    anim_compat = blender("keyframeface_addon.anim_compat")
+    paths = {fc.data_path for action in actions for fc in anim_compat.all_fcurves(action)}
+    assert paths and all("LeftEye_Joint" in path for path in paths)
+
+
 def test_a_mapped_head_bone_wins_over_the_head_object(blender, demo_head):
     import bpy
 
