@@ -146,6 +146,32 @@ def test_takes_swap_and_delete_the_head_object_strip(blender, scene):
     assert tuple(head.delta_rotation_euler) == (0.0, 0.0, 0.0)
 
 
+def test_the_head_object_turn_survives_fbx_export(blender, scene, tmp_path):
+    """The FBX bakes the head object's delta rotation into its animation: imported back, the
+    head bows at the same frames as in the scene it came from."""
+    import bpy
+
+    head = _open_live_link_face_head()
+    rest = head.matrix_world.to_3x3().normalized()
+    head.keyframeface_rig.head_object = head
+    _ashamed()
+    frames = range(1, 90, 3)
+    before = _forward_over(head, rest, frames)[:, 2]
+    assert before.min() < -0.05
+    for obj in bpy.context.view_layer.objects:
+        obj.select_set(obj == head)
+    path = tmp_path / "head_object.fbx"
+    assert bpy.ops.keyframeface.export_fbx(filepath=str(path)) == {"FINISHED"}
+
+    bpy.ops.wm.read_homefile(use_empty=True)
+    bpy.ops.import_scene.fbx(filepath=str(path), anim_offset=0)
+    imported = next(o for o in bpy.context.scene.objects if o.type == "MESH" and o.data.shape_keys)
+    bpy.context.scene.frame_set(0)
+    after = _forward_over(imported, imported.matrix_world.to_3x3().normalized(), frames)[:, 2]
+    assert after.min() < -0.05
+    assert np.abs(after - before).max() < 0.02
+
+
 @pytest.mark.parametrize("parent_axis", ["Z", "X"])
 @pytest.mark.parametrize("rotation_mode", ["XYZ", "ZXY", "QUATERNION"])
 def test_head_under_a_rotated_parent_turns_about_world_axes(blender, demo_head, parent_axis, rotation_mode):
