@@ -166,13 +166,18 @@ def detect_mapping(obj: bpy.types.Object, preset: str = "AUTO") -> dict[str, str
 def fill_mapping(obj: bpy.types.Object, preset: str = "AUTO") -> int:
     """Write the detected mapping into the mesh's table (all 52 rows; unmatched ones empty)."""
     detected = detect_mapping(obj, preset)
+    _write_mapping_table(obj, detected)
+    return len(detected)
+
+
+def _write_mapping_table(obj: bpy.types.Object, shapes: dict[str, str]) -> None:
+    """The mesh's mapping table: all 52 ARKit rows, the shape key each plays (empty: none)."""
     table = obj.keyframeface_rig.mapping
     table.clear()
     for arkit in BLENDSHAPES:
         item = table.add()
         item.arkit = arkit
-        item.shape = detected.get(arkit, "")
-    return len(detected)
+        item.shape = shapes.get(arkit, "")
 
 
 def mapping_document(rig_root: bpy.types.Object) -> MappingDocument:
@@ -202,12 +207,7 @@ def apply_mapping_document(rig_root: bpy.types.Object, mapping: MappingDocument)
     if not matched:
         raise InputError(f"none of the mapping's meshes ({', '.join(entries)}) are in this rig")
     for mesh, shapes in matched:
-        table = mesh.keyframeface_rig.mapping
-        table.clear()
-        for arkit in BLENDSHAPES:
-            item = table.add()
-            item.arkit = arkit
-            item.shape = shapes.get(arkit, "")
+        _write_mapping_table(mesh, shapes)
     settings = rig_root.keyframeface_rig
     armature = bpy.data.objects.get(mapping.pose["armature"])
     if armature is not None and armature.type == "ARMATURE":
