@@ -71,6 +71,17 @@ def played(obj, frames, name):
     return np.array(values)
 
 
+def fbx_round_trip(path):
+    """Export the selection with the extension's FBX export to ``path``, open it in an empty
+    scene (frames kept) and return the imported mesh that has shape keys."""
+    import bpy
+
+    assert bpy.ops.keyframeface.export_fbx(filepath=str(path)) == {"FINISHED"}
+    bpy.ops.wm.read_homefile(use_empty=True)
+    bpy.ops.import_scene.fbx(filepath=str(path), anim_offset=0)
+    return next(o for o in bpy.context.scene.objects if o.type == "MESH" and o.data.shape_keys)
+
+
 SPOKEN_SCRIPT = "Maybe Bob will pay me back."
 
 

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from conftest import shared_file
+from conftest import fbx_round_trip, shared_file
 
 POSE_TRACK = "KeyframeFace Head & Eyes"
 FORWARD = (0.0, -1.0, 0.0)  # the face looks along -Y
@@ -160,12 +160,7 @@ def test_the_head_object_turn_survives_fbx_export(blender, scene, tmp_path):
     assert before.min() < -0.05
     for obj in bpy.context.view_layer.objects:
         obj.select_set(obj == head)
-    path = tmp_path / "head_object.fbx"
-    assert bpy.ops.keyframeface.export_fbx(filepath=str(path)) == {"FINISHED"}
-
-    bpy.ops.wm.read_homefile(use_empty=True)
-    bpy.ops.import_scene.fbx(filepath=str(path), anim_offset=0)
-    imported = next(o for o in bpy.context.scene.objects if o.type == "MESH" and o.data.shape_keys)
+    imported = fbx_round_trip(tmp_path / "head_object.fbx")
     bpy.context.scene.frame_set(0)
     after = _forward_over(imported, imported.matrix_world.to_3x3().normalized(), frames)[:, 2]
     assert after.min() < -0.05

@@ -5,7 +5,7 @@ mapped head and eye bones like a generated line does."""
 import numpy as np
 import pytest
 
-from conftest import shared_file
+from conftest import fbx_round_trip, shared_file
 from model_runtime.arkit import PARAMETERS
 from model_runtime.formats.llf_csv import read_llf_csv
 from model_runtime.playback import sample_channel
@@ -76,11 +76,7 @@ def test_a_take_defines_every_mapped_shape(blender, scene, tmp_path):
     bpy.context.view_layer.objects.active = head
     assert _played_matches_take(blender, head) == {}
 
-    exported = tmp_path / "take.fbx"
-    assert bpy.ops.keyframeface.export_fbx(filepath=str(exported)) == {"FINISHED"}
-    bpy.ops.wm.read_homefile(use_empty=True)
-    bpy.ops.import_scene.fbx(filepath=str(exported), anim_offset=0)
-    imported = next(o for o in bpy.context.scene.objects if o.type == "MESH" and o.data.shape_keys)
+    imported = fbx_round_trip(tmp_path / "take.fbx")
     bpy.context.scene.frame_set(45)
     assert imported.data.shape_keys.key_blocks["EyeWideLeft"].value == pytest.approx(0.0, abs=0.03)
     assert imported.data.shape_keys.key_blocks["BrowDownLeft"].value < 0.3
