@@ -485,11 +485,16 @@ def _scope(region_keys: set[str]) -> set[str]:
     return {name for key in region_keys for name in _AU_REGION.get(key, {key})}
 
 
+def _effect_name(effect) -> str:
+    """An effect's name ("AU12:one", "-AU12", "=gaze", "head:down"), whichever form the effect
+    comes in: the name alone, [name, factor] from a rule, (au, left, right) from an emotion word."""
+    return effect[0] if isinstance(effect, (list, tuple)) else effect
+
+
 def _effect_regions(effect) -> set[str]:
     """Where an expression's effect acts: its action unit's regions, the eyes for a gaze, the
     head, or the region it relaxes."""
-    name = effect[0] if isinstance(effect, (list, tuple)) else effect
-    name = name.lstrip("-=")
+    name = _effect_name(effect).lstrip("-=")
     if name.startswith("gaze"):
         return {"eyes"}
     if name.startswith("head"):
@@ -516,8 +521,7 @@ def _emotion_units(word: str, scale: float, side: str | None, region_names: set[
 def _effect_unit(effect) -> str | None:
     """The action unit an effect sets ("AU12:one", ["AU6", 0.6], ("AU4", l, r)), None for gaze,
     head and relaxing effects."""
-    name = effect[0] if isinstance(effect, (list, tuple)) else effect
-    name = name.partition(":")[0]
+    name = _effect_name(effect).partition(":")[0]
     return name if name in ACTION_UNITS else None
 
 
@@ -783,10 +787,10 @@ class DescriptionParser:
         half = _half(carried_region)
         inherit = carried_side if carried_side and effects and all(_effect_regions(e) & half for e, _, _ in effects) else None
         for effect, strength, negated in effects:
-            name = effect[0] if isinstance(effect, list) else effect
-            if isinstance(name, str) and name.startswith("-") and not negated:
+            name = _effect_name(effect)
+            if name.startswith("-") and not negated:
                 locked.add("relaxed:" + name[1:])  # a later summing-up clause leaves it relaxed
-            if isinstance(name, str) and (name.startswith("=") or (negated and name.startswith("head:"))):
+            if name.startswith("=") or (negated and name.startswith("head:")):
                 # Held still, or a head movement denied: the head (or gaze) stays put.
                 locked.add(name[1:] if name.startswith("=") else "head")
                 continue
@@ -797,8 +801,7 @@ class DescriptionParser:
             other = "Right" if side == "Left" else "Left"
             for effect, _, negated in effects:
                 unit = _effect_unit(effect)
-                name = effect[0] if isinstance(effect, (list, tuple)) else effect
-                if unit and not negated and is_sided(unit) and unit in state.aus and not str(name).endswith(":one"):
+                if unit and not negated and is_sided(unit) and unit in state.aus and not _effect_name(effect).endswith(":one"):
                     state.raise_to(unit, state.aus[unit][side] * _LESS_ON_THE_OTHER, other)
         if regions:
             return regions[-1].key
