@@ -43,9 +43,15 @@ def situation_texts(script: str, context: str) -> list[str]:
 READ_LAYERS = (minilm.LAYERS, 0)
 
 
+def lay_out(encodings: np.ndarray) -> np.ndarray:
+    """The head's input rows from encodings shaped situation x text x layer x width: one block
+    per layer, the three texts side by side in it (what the head file's weights expect)."""
+    return encodings.transpose(0, 2, 1, 3).reshape(len(encodings), -1)
+
+
 def features(encoder, script: str, context: str, layers=READ_LAYERS) -> np.ndarray:
-    """The head's input: the three texts' encodings side by side, one block per layer."""
-    return encoder.encode(situation_texts(script, context), layers=layers).transpose(1, 0, 2).reshape(-1)
+    """The head's input for one situation."""
+    return lay_out(encoder.encode(situation_texts(script, context), layers=layers)[None])[0]
 
 
 def split_of(situation: dict) -> str:

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from . import minilm
-from .situation import HEAD_FILE, OWN_HAND, READ_LAYERS, corpus, situation_texts
+from .situation import HEAD_FILE, OWN_HAND, READ_LAYERS, corpus, lay_out, situation_texts
 
 # Chosen on the dev set (data/eval/situations_dev.json) among 1e-4..1e-3; weaker
 # regularisation read the stop-16 corpus better (held-out split and dev both).
@@ -93,9 +93,7 @@ def encoded_features(situations: list[dict], cache=ENCODED, layers=READ_LAYERS) 
                          vectors=np.stack(list(known.values())).astype(np.float32))
             except OSError:
                 pass
-    # Situation x layer x text x width, as situation.features lays one situation out.
-    vectors = np.stack([known[text] for text in texts]).reshape(len(situations), -1, len(layers), minilm.WIDTH)
-    return vectors.transpose(0, 2, 1, 3).reshape(len(situations), -1)
+    return lay_out(np.stack([known[text] for text in texts]).reshape(len(situations), -1, len(layers), minilm.WIDTH))
 
 
 def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
